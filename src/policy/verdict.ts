@@ -1,0 +1,56 @@
+// The contract between the proxy core and the policy: the core parses and normalizes a request,
+// asks the gate once, and forwards only what the verdict allows. Nothing else decides.
+
+/** Who is talking: fixed per accepted connection by the listener it came in on. */
+export interface Client {
+  /** Listener name from the config (or "default"). */
+  listener: string;
+  /** Profile name the listener (or the client's identity) selected. */
+  profile: string;
+  /** Human-readable peer description for logs: "unix", "tcp 10.0.0.5:5123", "tls CN=ci-runner". */
+  peer: string;
+}
+
+/** One request as the daemon's router will read it. */
+export interface RequestView {
+  method: string;
+  /** Decoded, cleaned path without the `/vX.Y` prefix, e.g. `/containers/abc/json`. */
+  path: string;
+  /** `1.41` when the target had a `/v1.41` prefix, otherwise undefined (daemon default). */
+  apiVersion: string | undefined;
+  /** Operation id from the API spec (`ContainerCreate`, ...); `Grpc` for BuildKit's `/grpc`. */
+  operation: string;
+  /** Path parameters by the spec's names (`id`, `name`). */
+  params: Readonly<Record<string, string>>;
+  /** Query pairs in order, decoded the way Go's url.ParseQuery decodes them. */
+  query: ReadonlyArray<readonly [string, string]>;
+  /** Header values by lower-case name (repeats joined with ", "). */
+  headers: Readonly<Record<string, string>>;
+}
+
+/** Why a request was refused: `rule` is a stable id users can grep the README for. */
+export interface Denial {
+  status: number;
+  /** Full message for the client, already prefixed with `dockgate: `. */
+  message: string;
+  rule: string;
+  field?: string;
+}
+
+/**
+ * A body inspection: the core buffers at most `maxBytes` of the request body (more is a 400/413
+ * denial, never a pass), then calls `inspect` with exactly the bytes it will forward.
+ */
+export interface BodyCheck {
+  maxBytes: number;
+  inspect(body: Buffer): { ok: true; body?: Buffer } | { ok: false; denial: Denial };
+}
+
+export type Verdict =
+  | { kind: "allow" }
+  | { kind: "inspect"; check: BodyCheck }
+  | { kind: "deny"; denial: Denial };
+
+export interface Gate {
+  decide(request: RequestView, client: Client): Verdict;
+}
