@@ -40,12 +40,20 @@ export interface ListenerConfig {
   listen: ListenAddress;
   /** Profile for every client of this listener, unless `identities` selects another. */
   profile: string;
-  /** TLS: certificate subject CN / SAN → profile. Unix: "uid:N" / "gid:N" → profile. */
+  /**
+   * Client identity → profile, overriding `profile` for that client. Keys are canonical:
+   * TLS: `CN=<subject common name>`, `DNS:<san>`, `IP:<san>`, `URI:<san>`, `email:<san>`
+   * (SAN forms as Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`).
+   * Unix: `uid:<number>` / `gid:<number>` (names were resolved at load time); a uid match wins
+   * over a gid match.
+   */
   identities?: Record<string, string>;
 }
 
 export interface ProfileConfig {
   name: string;
+  /** Free text from the config, for `dockgate check`. */
+  description?: string;
   /** Operation ids granted, groups already expanded. */
   allow: ReadonlySet<string>;
   /** `enforce` denies; `audit` allows but logs what would have been denied. */
@@ -72,4 +80,6 @@ export interface Config {
   shutdownGraceSeconds: number;
   listeners: ListenerConfig[];
   profiles: ReadonlyMap<string, ProfileConfig>;
+  /** Non-fatal findings, formatted `file:line:col: warning: ...` (serve logs them at startup). */
+  warnings?: string[];
 }

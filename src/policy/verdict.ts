@@ -43,11 +43,16 @@ export interface Denial {
  */
 export interface BodyCheck {
   maxBytes: number;
-  inspect(body: Buffer): { ok: true; body?: Buffer } | { ok: false; denial: Denial };
+  inspect(body: Buffer): { ok: true; body?: Buffer; audit?: Denial } | { ok: false; denial: Denial };
 }
 
+/**
+ * `audit` is set when the profile is in audit mode and the request would have been denied: the
+ * request goes through and the core logs the would-be denial (never shown to the client).
+ * Verdict objects may be shared between requests: treat them as read-only.
+ */
 export type Verdict =
-  | { kind: "allow" }
+  | { kind: "allow"; audit?: Denial }
   | { kind: "inspect"; check: BodyCheck }
   | { kind: "deny"; denial: Denial };
 

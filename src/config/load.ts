@@ -1,0 +1,917 @@
+// Loading and validating dockgate's YAML config. Every problem is reported with the position of
+// the YAML node it is about, as `file:line:col: message`, all at once; a config with any problem
+// is refused as a whole (dockgate does not start on a half-understood config).
+//
+// ── The config file ──────────────────────────────────────────────────────────────────────────
+//
+//   upstream: /var/run/docker.sock     # the daemon's socket (default); `unix:///path` also accepted
+//   log:
+//     level: info                      # trace | debug | info | warn | error | fatal | silent
+//   limits:
+//     maxHeaderBytes: 65536            # request line + headers (1024 .. 1048576). Real clients
+//                                      # need room: dockerode puts create options in the query.
+//     maxBodyBytes: 1048576            # largest body buffered for inspection (1024 .. 67108864);
+//                                      # an inspected body above it is refused, never passed on
+//   shutdown:
+//     graceSeconds: 10                 # in-flight requests and streams after SIGTERM (0 .. 3600)
+//
+//   listeners:                         # at least one
+//     - name: ci                       # unique; [A-Za-z0-9][A-Za-z0-9_.-]*
+//       description: "..."             # optional, free text
+//       # exactly one of unix / tcp / tls:
+//       unix:
+//         path: /run/dockgate/ci.sock  # absolute; unique; not the upstream socket
+//         mode: "0660"                 # octal (default "0660"); plain 0660 is read as octal too
+//         owner: root                  # optional user name or uid
+//         group: docker                # optional group name or gid
+//       tcp:                           # plain TCP: only for loopback or a trusted network
+//         host: 127.0.0.1              # default 127.0.0.1
+//         port: 2375                   # required
+//         allow: [127.0.0.1/32]        # required, non-empty: client address CIDRs (or bare IPs)
+//       tls:                           # mutual TLS: clients must present a certificate from `ca`
+//         host: 0.0.0.0                # default 127.0.0.1
+//         port: 2376
+//         cert: server.pem             # PEM files; relative paths are relative to this file
+//         key: server-key.pem
+//         ca: clients-ca.pem
+//         allow: [10.0.0.0/8]          # optional client address CIDRs
+//       profile: ci                    # profile for every client of this listener
+//       identities:                    # optional: a client identity selects another profile
+//         "CN=runner-1": ci            # tls: CN=<subject CN>, DNS:<san>, IP:<san>, URI:<san>, email:<san>
+//         "uid:1000": ci               # unix: uid:<uid or user name>, gid:<gid or group name>
+//
+//   profiles:                          # at least one
+//     ci:                              # name: [A-Za-z0-9][A-Za-z0-9_.-]*
+//       description: "..."             # optional, free text
+//       allow: [ping, containers:read, ContainerCreate]   # groups and operation ids (required)
+//       deny: [ContainerExport]        # optional: removed from what `allow` granted
+//       mode: enforce                  # enforce (default) | audit: allow everything, log denials
+//       minApiVersion: "1.24"          # lowest /vX.Y accepted (default and floor: 1.24)
+//       rules: {}                      # per-profile inspection settings (see the rules reference)
+//
+// Unknown keys, groups and operation ids are errors, with a "did you mean" when one is close.
+
+import { readFileSync, statSync } from "node:fs";
+import { isIP } from "node:net";
+import { dirname, isAbsolute, resolve } from "node:path";
+import {
+  type Document,
+  LineCounter,
+  type Node,
+  type Pair,
+  type Scalar,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+} from "yaml";
+import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
+import { GROUPS, OPERATIONS, expandGrant } from "./groups.js";
+import { didYouMean } from "./suggest.js";
+import type {
+  Config,
+  ListenAddress,
+  ListenerConfig,
+  ProfileConfig,
+  TcpListen,
+  TlsListen,
+  UnixListen,
+} from "./types.js";
+
+export const DEFAULTS = Object.freeze({
+  upstream: "/var/run/docker.sock",
+  logLevel: "info" as Config["logLevel"],
+  maxHeaderBytes: 65536,
+  maxBodyBytes: 1048576,
+  shutdownGraceSeconds: 10,
+  unixMode: 0o660,
+  host: "127.0.0.1",
+  minApiVersion: "1.24",
+  profileMode: "enforce" as ProfileConfig["mode"],
+});
+
+/** The lowest API version dockgate understands the semantics of (the daemon's own floor). */
+export const MIN_API_VERSION_FLOOR = "1.24";
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+export interface ConfigProblem {
+  file: string;
+  /** 1-based; absent when the problem is about the file as a whole (unreadable). */
+  line?: number;
+  col?: number;
+  message: string;
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  return p.line === undefined ? `${p.file}: ${p.message}` : `${p.file}:${p.line}:${p.col}: ${p.message}`;
+}
+
+/** A config that cannot be used. `message` is one `file:line:col: problem` line per problem. */
+export class ConfigError extends Error {
+  readonly problems: readonly ConfigProblem[];
+  constructor(problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+    this.problems = problems;
+  }
+}
+
+export interface LoadOptions {
+  /**
+   * Check that TLS cert/key/ca files exist and look like PEM, and resolve user and group names
+   * against /etc/passwd and /etc/group. Default true; tests of pure syntax may turn it off
+   * (names then only resolve when numeric).
+   */
+  checkFiles?: boolean;
+}
+
+/** Read and validate a config file. Throws ConfigError. */
+export function loadConfig(file: string, options: LoadOptions = {}): Config {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : String((err as Error).message);
+    throw new ConfigError([{ file, message: `cannot read config: ${why}` }]);
+  }
+  return parseConfigText(text, file, options);
+}
+
+/** Validate config text; `file` names it in messages and anchors relative paths. */
+export function parseConfigText(text: string, file: string, options: LoadOptions = {}): Config {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, {
+    lineCounter,
+    prettyErrors: false,
+    uniqueKeys: true,
+    strict: true,
+    version: "1.2",
+    merge: false,
+  });
+  const r = new Reader(file, lineCounter, doc, options.checkFiles ?? true);
+  for (const e of [...doc.errors, ...doc.warnings]) r.errorAt(e.pos[0], yamlMessage(e.message));
+  if (r.problems.length > 0) throw new ConfigError(r.sorted());
+  const config = r.readRoot();
+  if (r.problems.length > 0 || config === undefined) throw new ConfigError(r.sorted());
+  if (r.warnings.length > 0) config.warnings = r.warnings.map(formatProblem);
+  return config;
+}
+
+function yamlMessage(message: string): string {
+  // The yaml package appends " at line L, column C" to some messages; we print positions first.
+  return `invalid YAML: ${message.replace(/ at line \d+, column \d+.*$/s, "")}`;
+}
+
+interface Entry {
+  key: Scalar;
+  value: Node | null;
+  pair: Pair;
+}
+type Entries = Map<string, Entry>;
+type Where = Node | Pair | null | undefined;
+
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  readonly warnings: ConfigProblem[] = [];
+  private passwd: Map<string, number> | undefined;
+  private groupFile: Map<string, number> | undefined;
+
+  constructor(
+    readonly file: string,
+    readonly lc: LineCounter,
+    readonly doc: Document,
+    readonly checkFiles: boolean,
+  ) {}
+
+  // ── positions and reporting ──
+
+  private offsetOf(node: Where): number {
+    if (!node) return 0;
+    if ("range" in node && node.range) return node.range[0];
+    if ("key" in node) {
+      const k = node.key as Node | null;
+      if (k && typeof k === "object" && "range" in k && k.range) return k.range[0];
+    }
+    return 0;
+  }
+
+  private problemAt(offset: number, message: string): ConfigProblem {
+    const { line, col } = this.lc.linePos(offset);
+    return { file: this.file, line: Math.max(line, 1), col: Math.max(col, 1), message };
+  }
+
+  errorAt(offset: number, message: string): void {
+    this.problems.push(this.problemAt(offset, message));
+  }
+
+  error(node: Where, message: string): void {
+    this.errorAt(this.offsetOf(node), message);
+  }
+
+  warn(node: Where, message: string): void {
+    this.warnings.push(this.problemAt(this.offsetOf(node), `warning: ${message}`));
+  }
+
+  sorted(): ConfigProblem[] {
+    return [...this.problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+  }
+
+  // ── typed access ──
+
+  deref(node: unknown): Node | null {
+    if (node === null || node === undefined) return null;
+    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
+    return node as Node;
+  }
+
+  /** A map's entries, after checking every key is a known one. */
+  map(node: Node | null, where: string, keys: readonly string[], at?: Where): Entries | undefined {
+    if (!isMap(node)) {
+      this.error(node ?? at, `${where} must be a map, not ${describe(node)}`);
+      return undefined;
+    }
+    const out: Entries = new Map();
+    for (const pair of node.items) {
+      const key = this.deref(pair.key);
+      if (!isScalar(key) || typeof key.value !== "string") {
+        this.error(key ?? node, `${where}: keys must be strings, not ${describe(key)}`);
+        continue;
+      }
+      const name = key.value;
+      if (!keys.includes(name)) {
+        this.error(key, `unknown key "${name}" in ${where}${didYouMean(name, keys)}`);
+        continue;
+      }
+      out.set(name, { key, value: this.deref(pair.value), pair });
+    }
+    return out;
+  }
+
+  /** A map with free-form string keys (profiles, identities). */
+  freeMap(node: Node | null, where: string, at?: Where): Entry[] | undefined {
+    if (!isMap(node)) {
+      this.error(node ?? at, `${where} must be a map, not ${describe(node)}`);
+      return undefined;
+    }
+    const out: Entry[] = [];
+    for (const pair of node.items) {
+      const key = this.deref(pair.key);
+      if (!isScalar(key) || (typeof key.value !== "string" && typeof key.value !== "number")) {
+        this.error(key ?? node, `${where}: keys must be strings, not ${describe(key)}`);
+        continue;
+      }
+      out.push({ key, value: this.deref(pair.value), pair });
+    }
+    return out;
+  }
+
+  seq(node: Node | null, where: string, at?: Where): Node[] | undefined {
+    if (!isSeq(node)) {
+      this.error(node ?? at, `${where} must be a list, not ${describe(node)}`);
+      return undefined;
+    }
+    return node.items.map((n) => this.deref(n)).filter((n): n is Node => n !== null);
+  }
+
+  str(node: Node | null, where: string, at?: Where): string | undefined {
+    if (isScalar(node) && typeof node.value === "string") {
+      if (node.value.length === 0) {
+        this.error(node, `${where} must not be empty`);
+        return undefined;
+      }
+      return node.value;
+    }
+    const hint = isScalar(node) && node.value !== null && typeof node.value !== "object" ? ' (quote it: "...")' : "";
+    this.error(node ?? at, `${where} must be a string, not ${describe(node)}${hint}`);
+    return undefined;
+  }
+
+  int(node: Node | null, where: string, min: number, max: number, at?: Where): number | undefined {
+    if (!isScalar(node) || typeof node.value !== "number" || !Number.isInteger(node.value)) {
+      this.error(node ?? at, `${where} must be an integer, not ${describe(node)}`);
+      return undefined;
+    }
+    if (node.value < min || node.value > max) {
+      this.error(node, `${where} must be between ${min} and ${max}, not ${node.value}`);
+      return undefined;
+    }
+    return node.value;
+  }
+
+  oneOf<T extends string>(node: Node | null, where: string, choices: readonly T[], at?: Where): T | undefined {
+    const s = this.str(node, where, at);
+    if (s === undefined) return undefined;
+    if (!(choices as readonly string[]).includes(s)) {
+      this.error(node, `${where} must be one of ${choices.join(", ")}, not "${s}"${didYouMean(s, choices)}`);
+      return undefined;
+    }
+    return s as T;
+  }
+
+  /** The scalar as written (plain `0660` stays "0660"; a float `1.40` stays "1.40"). */
+  sourceText(node: Node | null): string | undefined {
+    if (!isScalar(node) || node.value === null || typeof node.value === "object") return undefined;
+    if (typeof node.value === "string") return node.value;
+    return node.source ?? String(node.value);
+  }
+
+  requireKey(entries: Entries, key: string, where: string, at: Where): Entry | undefined {
+    const e = entries.get(key);
+    if (!e) this.error(at, `${where} needs "${key}"`);
+    return e;
+  }
+
+  // ── the document ──
+
+  readRoot(): Config | undefined {
+    const root = this.deref(this.doc.contents);
+    if (root === null || (isScalar(root) && root.value === null)) {
+      this.errorAt(0, "the config is empty: it needs at least `listeners` and `profiles`");
+      return undefined;
+    }
+    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles"]);
+    if (!top) return undefined;
+
+    let upstream: string = DEFAULTS.upstream;
+    const up = top.get("upstream");
+    if (up) {
+      const s = this.str(up.value, "upstream", up.key);
+      if (s !== undefined) {
+        const path = s.startsWith("unix://") ? s.slice("unix://".length) : s;
+        if (!isAbsolute(path)) this.error(up.value, `upstream must be an absolute socket path (or unix:///path), not "${s}"`);
+        else upstream = path;
+      }
+    }
+
+    let logLevel = DEFAULTS.logLevel;
+    const log = top.get("log");
+    if (log) {
+      const m = this.map(log.value, "log", ["level"], log.key);
+      const lv = m?.get("level");
+      if (lv) logLevel = this.oneOf(lv.value, "log.level", LOG_LEVELS, lv.key) ?? logLevel;
+    }
+
+    let maxHeaderBytes = DEFAULTS.maxHeaderBytes;
+    let maxBodyBytes = DEFAULTS.maxBodyBytes;
+    const limits = top.get("limits");
+    if (limits) {
+      const m = this.map(limits.value, "limits", ["maxHeaderBytes", "maxBodyBytes"], limits.key);
+      const h = m?.get("maxHeaderBytes");
+      if (h) maxHeaderBytes = this.int(h.value, "limits.maxHeaderBytes", 1024, 1048576, h.key) ?? maxHeaderBytes;
+      const b = m?.get("maxBodyBytes");
+      if (b) maxBodyBytes = this.int(b.value, "limits.maxBodyBytes", 1024, 64 * 1048576, b.key) ?? maxBodyBytes;
+    }
+
+    let shutdownGraceSeconds = DEFAULTS.shutdownGraceSeconds;
+    const shutdown = top.get("shutdown");
+    if (shutdown) {
+      const m = this.map(shutdown.value, "shutdown", ["graceSeconds"], shutdown.key);
+      const gs = m?.get("graceSeconds");
+      if (gs) shutdownGraceSeconds = this.int(gs.value, "shutdown.graceSeconds", 0, 3600, gs.key) ?? shutdownGraceSeconds;
+    }
+
+    const profiles = new Map<string, ProfileConfig>();
+    const profileNodes = new Map<string, Scalar>();
+    const pe = this.requireKey(top, "profiles", "the config", root);
+    if (pe) {
+      const entries = this.freeMap(pe.value, "profiles", pe.key);
+      if (entries && entries.length === 0) this.error(pe.value ?? pe.key, "profiles must define at least one profile");
+      for (const e of entries ?? []) {
+        const name = String(e.key.value);
+        if (!NAME_RE.test(name)) {
+          this.error(e.key, `profile name "${name}" must match ${NAME_RE.source}`);
+          continue;
+        }
+        profileNodes.set(name, e.key);
+        const p = this.readProfile(name, e);
+        if (p) profiles.set(name, p);
+      }
+    }
+
+    const listeners: ListenerConfig[] = [];
+    const used = new Set<string>();
+    const le = this.requireKey(top, "listeners", "the config", root);
+    if (le) {
+      const items = this.seq(le.value, "listeners", le.key);
+      if (items && items.length === 0) this.error(le.value ?? le.key, "listeners must define at least one listener");
+      const names = new Map<string, Node>();
+      const addresses: { listen: ListenAddress; node: Node; listener: string }[] = [];
+      for (const [i, item] of (items ?? []).entries()) {
+        const l = this.readListener(item, `listeners[${i}]`, profileNodes, upstream, used);
+        if (!l) continue;
+        const nameNode = l.nodes.name;
+        const prev = names.get(l.config.name);
+        if (prev) this.error(nameNode, `duplicate listener name "${l.config.name}" (first at line ${this.lc.linePos(this.offsetOf(prev)).line})`);
+        else names.set(l.config.name, nameNode);
+        const clash = addresses.find((x) => sameAddress(x.listen, l.config.listen));
+        if (clash) {
+          const what = l.config.listen.kind === "unix" ? `socket path ${l.config.listen.path}` : `port ${l.config.listen.port}`;
+          this.error(l.nodes.address, `listener "${l.config.name}" uses the same ${what} as listener "${clash.listener}" (line ${this.lc.linePos(this.offsetOf(clash.node)).line})`);
+        }
+        addresses.push({ listen: l.config.listen, node: l.nodes.address, listener: l.config.name });
+        listeners.push(l.config);
+      }
+    }
+
+    for (const [name, node] of profileNodes) {
+      if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
+    }
+
+    return {
+      source: isAbsolute(this.file) ? this.file : resolve(this.file),
+      upstream,
+      logLevel,
+      limits: { maxHeaderBytes, maxBodyBytes },
+      shutdownGraceSeconds,
+      listeners,
+      profiles,
+    };
+  }
+
+  private readProfile(name: string, e: Entry): ProfileConfig | undefined {
+    const where = `profiles.${name}`;
+    const m = this.map(e.value, where, ["description", "allow", "deny", "mode", "minApiVersion", "rules"], e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+
+    const desc = m.get("description");
+    const description = desc ? this.str(desc.value, `${where}.description`, desc.key) : undefined;
+
+    const allow = new Set<string>();
+    const a = this.requireKey(m, "allow", where, e.key);
+    if (a) {
+      const items = this.seq(a.value, `${where}.allow`, a.key);
+      if (items && items.length === 0) this.warn(a.value ?? a.key, `profile "${name}" allows nothing: every request through it is denied`);
+      for (const [i, item] of (items ?? []).entries()) {
+        for (const op of this.grant(item, `${where}.allow[${i}]`)) allow.add(op);
+      }
+    }
+    const d = m.get("deny");
+    if (d) {
+      const items = this.seq(d.value, `${where}.deny`, d.key);
+      for (const [i, item] of (items ?? []).entries()) {
+        for (const op of this.grant(item, `${where}.deny[${i}]`)) allow.delete(op);
+      }
+    }
+
+    let mode = DEFAULTS.profileMode;
+    const md = m.get("mode");
+    if (md) mode = this.oneOf(md.value, `${where}.mode`, ["enforce", "audit"] as const, md.key) ?? mode;
+    if (mode === "audit") this.warn(md?.value, `profile "${name}" is in audit mode: requests it would deny are allowed and logged`);
+
+    let minApiVersion = DEFAULTS.minApiVersion;
+    const mv = m.get("minApiVersion");
+    if (mv) {
+      const s = this.sourceText(mv.value);
+      if (s === undefined || !/^1\.\d{1,3}$/.test(s)) {
+        this.error(mv.value ?? mv.key, `${where}.minApiVersion must be an API version like "1.24", not ${s === undefined ? describe(mv.value) : `"${s}"`}`);
+      } else if (compareVersions(s, MIN_API_VERSION_FLOOR) < 0) {
+        this.error(mv.value, `${where}.minApiVersion must be at least ${MIN_API_VERSION_FLOOR}: older API versions have semantics dockgate does not inspect`);
+      } else {
+        minApiVersion = s;
+      }
+    }
+
+    let rules: RuleSettings = DEFAULT_RULES;
+    const ru = m.get("rules");
+    if (ru) {
+      if (!isMap(ru.value) && !(isScalar(ru.value) && ru.value.value === null)) {
+        this.error(ru.value ?? ru.key, `${where}.rules must be a map, not ${describe(ru.value)}`);
+      } else {
+        const raw: unknown = isMap(ru.value) ? ru.value.toJS(this.doc) : {};
+        rules = parseRuleSettings(raw, (path, message) => {
+          this.error(this.nodeAtPath(ru.value, path) ?? ru.key, `${where}.rules${formatPath(path)}: ${message}`);
+        });
+      }
+    }
+
+    if (this.problems.length > before) return undefined;
+    const profile: ProfileConfig = { name, allow, mode, minApiVersion, rules };
+    if (description !== undefined) profile.description = description;
+    return profile;
+  }
+
+  /** Operations granted by one `allow`/`deny` entry. */
+  private grant(item: Node, where: string): readonly string[] {
+    const s = this.str(item, where);
+    if (s === undefined) return [];
+    const ops = expandGrant(s);
+    if (ops) return ops;
+    this.error(item, `unknown operation or group "${s}"${didYouMean(s, [...GROUPS.keys(), ...OPERATIONS])}`);
+    return [];
+  }
+
+  /** The YAML node a rules-parser path points at (the key, for map entries), or the nearest ancestor. */
+  private nodeAtPath(start: Node | null, path: readonly (string | number)[]): Node | null {
+    let node: Node | null = start;
+    let at: Node | null = start;
+    for (const seg of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((p) => {
+          const k = this.deref(p.key);
+          return isScalar(k) && String(k.value) === String(seg);
+        });
+        if (!pair) return at;
+        at = this.deref(pair.key);
+        node = this.deref(pair.value);
+      } else if (isSeq(node) && typeof seg === "number" && seg < node.items.length) {
+        node = this.deref(node.items[seg]);
+        at = node;
+      } else {
+        return at;
+      }
+    }
+    return at;
+  }
+
+  private readListener(
+    item: Node,
+    where: string,
+    profiles: ReadonlyMap<string, Scalar>,
+    upstream: string,
+    used: Set<string>,
+  ): { config: ListenerConfig; nodes: { name: Node; address: Node } } | undefined {
+    const m = this.map(item, where, ["name", "description", "unix", "tcp", "tls", "profile", "identities"]);
+    if (!m) return undefined;
+    const before = this.problems.length;
+
+    let name: string | undefined;
+    let nameNode: Node = item;
+    const n = this.requireKey(m, "name", where, item);
+    if (n) {
+      name = this.str(n.value, `${where}.name`, n.key);
+      nameNode = n.value ?? n.key;
+      if (name !== undefined && !NAME_RE.test(name)) this.error(n.value, `listener name "${name}" must match ${NAME_RE.source}`);
+      if (name !== undefined) where = `listener "${name}"`;
+    }
+    const desc = m.get("description");
+    if (desc) this.str(desc.value, `${where}.description`, desc.key);
+
+    const kinds = (["unix", "tcp", "tls"] as const).filter((k) => m.has(k));
+    let listen: ListenAddress | undefined;
+    let addressNode: Node = item;
+    if (kinds.length === 0) {
+      this.error(item, `${where} needs one of "unix", "tcp" or "tls"`);
+    } else if (kinds.length > 1) {
+      this.error(m.get(kinds[1]!)!.key, `${where} has both "${kinds[0]}" and "${kinds[1]}": a listener listens on exactly one address`);
+    } else {
+      const e = m.get(kinds[0]!)!;
+      addressNode = e.value ?? e.key;
+      if (kinds[0] === "unix") listen = this.readUnix(e, `${where}.unix`, upstream);
+      else if (kinds[0] === "tcp") listen = this.readTcp(e, `${where}.tcp`);
+      else listen = this.readTls(e, `${where}.tls`);
+    }
+
+    let profile: string | undefined;
+    const p = this.requireKey(m, "profile", where, item);
+    if (p) profile = this.profileRef(p.value, `${where}.profile`, profiles, used, p.key);
+
+    let identities: Record<string, string> | undefined;
+    const id = m.get("identities");
+    if (id && listen) {
+      if (listen.kind === "tcp") {
+        this.error(id.key, `${where}: identities need a tls or unix listener (a plain TCP client has no identity)`);
+      } else {
+        identities = this.readIdentities(id, `${where}.identities`, listen.kind, profiles, used);
+      }
+    }
+
+    if (this.problems.length > before || name === undefined || listen === undefined || profile === undefined) return undefined;
+    const config: ListenerConfig = { name, listen, profile };
+    if (identities !== undefined) config.identities = identities;
+    return { config, nodes: { name: nameNode, address: addressNode } };
+  }
+
+  private profileRef(node: Node | null, where: string, profiles: ReadonlyMap<string, Scalar>, used: Set<string>, at?: Where): string | undefined {
+    const s = this.str(node, where, at);
+    if (s === undefined) return undefined;
+    if (!profiles.has(s)) {
+      this.error(node, `${where}: unknown profile "${s}"${didYouMean(s, profiles.keys())}`);
+      return undefined;
+    }
+    used.add(s);
+    return s;
+  }
+
+  private readUnix(e: Entry, where: string, upstream: string): UnixListen | undefined {
+    const m = this.map(e.value, where, ["path", "mode", "owner", "group"], e.key);
+    if (!m) return undefined;
+    const out: UnixListen = { kind: "unix", path: "", mode: DEFAULTS.unixMode };
+    let ok = true;
+    const p = this.requireKey(m, "path", where, e.key);
+    const path = p ? this.str(p.value, `${where}.path`, p.key) : undefined;
+    if (path === undefined) ok = false;
+    else if (!isAbsolute(path)) {
+      this.error(p!.value, `${where}.path must be an absolute path, not "${path}"`);
+      ok = false;
+    } else if (resolve(path) === resolve(upstream)) {
+      this.error(p!.value, `${where}.path is the upstream socket ${upstream}: dockgate would replace the daemon's socket with itself`);
+      ok = false;
+    } else if (Buffer.byteLength(path) > 107) {
+      this.error(p!.value, `${where}.path is ${Buffer.byteLength(path)} bytes long; unix socket paths are limited to 107`);
+      ok = false;
+    } else out.path = resolve(path);
+
+    const md = m.get("mode");
+    if (md) {
+      const s = this.sourceText(md.value);
+      const match = s === undefined ? null : /^(?:0o?)?([0-7]{3,4})$/.exec(s);
+      const mode = match ? parseInt(match[1]!, 8) : NaN;
+      if (!match || mode > 0o777) {
+        this.error(md.value ?? md.key, `${where}.mode must be an octal file mode like "0660", not ${s === undefined ? describe(md.value) : `"${s}"`}`);
+        ok = false;
+      } else {
+        out.mode = mode;
+        if (mode & 0o002) this.warn(md.value, `${where}.mode ${s} lets every local user connect`);
+      }
+    }
+    const ow = m.get("owner");
+    if (ow) {
+      const uid = this.account(ow.value, `${where}.owner`, "user", ow.key);
+      if (uid === undefined) ok = false;
+      else out.uid = uid;
+    }
+    const gr = m.get("group");
+    if (gr) {
+      const gid = this.account(gr.value, `${where}.group`, "group", gr.key);
+      if (gid === undefined) ok = false;
+      else out.gid = gid;
+    }
+    return ok ? out : undefined;
+  }
+
+  /** A user or group, by name or number, as a number. */
+  private account(node: Node | null, where: string, kind: "user" | "group", at?: Where): number | undefined {
+    const s = this.sourceText(node);
+    if (s === undefined || typeof (node as Scalar).value === "boolean") {
+      this.error(node ?? at, `${where} must be a ${kind} name or number, not ${describe(node)}`);
+      return undefined;
+    }
+    if (/^\d+$/.test(s)) {
+      const n = Number(s);
+      if (n > 0xfffffffe) {
+        this.error(node, `${where}: ${s} is not a valid ${kind === "user" ? "uid" : "gid"}`);
+        return undefined;
+      }
+      return n;
+    }
+    const resolved = this.lookupAccount(s, kind);
+    if (resolved === undefined) {
+      this.error(node, `${where}: no ${kind} named "${s}" in ${kind === "user" ? "/etc/passwd" : "/etc/group"}${this.checkFiles ? "" : " (name lookup is off)"}`);
+    }
+    return resolved;
+  }
+
+  private lookupAccount(name: string, kind: "user" | "group"): number | undefined {
+    if (!this.checkFiles) return name === "root" ? 0 : undefined;
+    const table = kind === "user" ? (this.passwd ??= readIdFile("/etc/passwd")) : (this.groupFile ??= readIdFile("/etc/group"));
+    return table.get(name);
+  }
+
+  private readInet(m: Entries, e: Entry, where: string): { host: string; port: number } | undefined {
+    let host = DEFAULTS.host;
+    const h = m.get("host");
+    if (h) {
+      const s = this.str(h.value, `${where}.host`, h.key);
+      if (s === undefined) return undefined;
+      if (isIP(s) === 0 && !/^[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(s)) {
+        this.error(h.value, `${where}.host must be an IP address or a host name, not "${s}"`);
+        return undefined;
+      }
+      host = s;
+    }
+    const p = this.requireKey(m, "port", where, e.key);
+    const port = p ? this.int(p.value, `${where}.port`, 1, 65535, p.key) : undefined;
+    if (port === undefined) return undefined;
+    return { host, port };
+  }
+
+  private readCidrs(e: Entry, where: string): string[] | undefined {
+    const items = this.seq(e.value, where, e.key);
+    if (!items) return undefined;
+    const out: string[] = [];
+    let ok = true;
+    for (const [i, item] of items.entries()) {
+      const s = this.str(item, `${where}[${i}]`);
+      if (s === undefined) {
+        ok = false;
+        continue;
+      }
+      const cidr = normalizeCidr(s);
+      if (cidr === undefined) {
+        this.error(item, `${where}[${i}] must be an IP address or CIDR like 10.0.0.0/8, not "${s}"`);
+        ok = false;
+      } else out.push(cidr);
+    }
+    return ok ? out : undefined;
+  }
+
+  private readTcp(e: Entry, where: string): TcpListen | undefined {
+    const m = this.map(e.value, where, ["host", "port", "allow"], e.key);
+    if (!m) return undefined;
+    const inet = this.readInet(m, e, where);
+    const a = this.requireKey(m, "allow", `${where} (plain TCP has no client authentication, so a client address allowlist)`, e.key);
+    const allow = a ? this.readCidrs(a, `${where}.allow`) : undefined;
+    if (a && allow && allow.length === 0) {
+      this.error(a.value, `${where}.allow must list at least one address range`);
+      return undefined;
+    }
+    if (!inet || !allow) return undefined;
+    if (!isLoopback(inet.host)) {
+      this.warn(e.key, `${where} listens on ${inet.host} without TLS: anyone in the allowed ranges who can reach it gets the profile`);
+    }
+    return { kind: "tcp", host: inet.host, port: inet.port, allow };
+  }
+
+  private readTls(e: Entry, where: string): TlsListen | undefined {
+    const m = this.map(e.value, where, ["host", "port", "cert", "key", "ca", "allow"], e.key);
+    if (!m) return undefined;
+    const inet = this.readInet(m, e, where);
+    const files: Record<"cert" | "key" | "ca", string | undefined> = { cert: undefined, key: undefined, ca: undefined };
+    for (const k of ["cert", "key", "ca"] as const) {
+      const f = this.requireKey(m, k, `${where}${k === "ca" ? " (client certificates are required)" : ""}`, e.key);
+      if (f) files[k] = this.pemFile(f.value, `${where}.${k}`, f.key);
+    }
+    let allow: string[] | undefined;
+    const a = m.get("allow");
+    if (a) {
+      allow = this.readCidrs(a, `${where}.allow`);
+      if (!allow) return undefined;
+    }
+    if (!inet || !files.cert || !files.key || !files.ca) return undefined;
+    const out: TlsListen = { kind: "tls", host: inet.host, port: inet.port, cert: files.cert, key: files.key, ca: files.ca };
+    if (allow) out.allow = allow;
+    return out;
+  }
+
+  private pemFile(node: Node | null, where: string, at: Where): string | undefined {
+    const s = this.str(node, where, at);
+    if (s === undefined) return undefined;
+    const path = resolve(dirname(resolve(this.file)), s);
+    if (!this.checkFiles) return path;
+    let text: string;
+    try {
+      if (!statSync(path).isFile()) {
+        this.error(node, `${where}: ${path} is not a file`);
+        return undefined;
+      }
+      text = readFileSync(path, "latin1");
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      this.error(node, `${where}: cannot read ${path}: ${code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" : (err as Error).message}`);
+      return undefined;
+    }
+    if (!text.includes("-----BEGIN ")) {
+      this.error(node, `${where}: ${path} is not a PEM file (no "-----BEGIN" line)`);
+      return undefined;
+    }
+    return path;
+  }
+
+  private readIdentities(
+    e: Entry,
+    where: string,
+    kind: "unix" | "tls",
+    profiles: ReadonlyMap<string, Scalar>,
+    used: Set<string>,
+  ): Record<string, string> | undefined {
+    const entries = this.freeMap(e.value, where, e.key);
+    if (!entries) return undefined;
+    const out: Record<string, string> = {};
+    const seen = new Map<string, Scalar>();
+    let ok = true;
+    for (const entry of entries) {
+      const raw = String(entry.key.value);
+      const key = kind === "unix" ? this.unixIdentity(entry.key, raw, where) : this.tlsIdentity(entry.key, raw, where);
+      const profile = this.profileRef(entry.value, `${where}["${raw}"]`, profiles, used, entry.key);
+      if (key === undefined || profile === undefined) {
+        ok = false;
+        continue;
+      }
+      const prev = seen.get(key);
+      if (prev) {
+        this.error(entry.key, `${where}: "${raw}" is the same identity as "${String(prev.value)}" (line ${this.lc.linePos(this.offsetOf(prev)).line})`);
+        ok = false;
+        continue;
+      }
+      seen.set(key, entry.key);
+      out[key] = profile;
+    }
+    return ok ? out : undefined;
+  }
+
+  private unixIdentity(node: Scalar, raw: string, where: string): string | undefined {
+    const m = /^(uid|gid):(.+)$/.exec(raw);
+    if (!m) {
+      this.error(node, `${where}: "${raw}" is not a unix identity: use "uid:<uid or user name>" or "gid:<gid or group name>"`);
+      return undefined;
+    }
+    const kind = m[1] === "uid" ? "user" : "group";
+    const v = m[2]!;
+    if (/^\d+$/.test(v)) return `${m[1]}:${Number(v)}`;
+    const id = this.lookupAccount(v, kind);
+    if (id === undefined) {
+      this.error(node, `${where}: no ${kind} named "${v}"`);
+      return undefined;
+    }
+    return `${m[1]}:${id}`;
+  }
+
+  private tlsIdentity(node: Scalar, raw: string, where: string): string | undefined {
+    const m = /^(CN=|DNS:|IP:|URI:|email:)(.+)$/.exec(raw);
+    if (!m) {
+      this.error(node, `${where}: "${raw}" is not a certificate identity: use "CN=<subject common name>" or a SAN as "DNS:<name>", "IP:<address>", "URI:<uri>", "email:<address>"`);
+      return undefined;
+    }
+    if (m[1] === "IP:" && isIP(m[2]!) === 0) {
+      this.error(node, `${where}: "${raw}": ${m[2]} is not an IP address`);
+      return undefined;
+    }
+    return raw;
+  }
+}
+
+// ── helpers ──
+
+function describe(node: unknown): string {
+  if (node === null || node === undefined) return "nothing";
+  if (isMap(node)) return "a map";
+  if (isSeq(node)) return "a list";
+  if (isScalar(node)) {
+    const v = node.value;
+    if (v === null) return "nothing";
+    if (typeof v === "string") return `the string "${v}"`;
+    if (typeof v === "number") return `the number ${node.source ?? v}`;
+    if (typeof v === "boolean") return `${v}`;
+    return "an unsupported value";
+  }
+  return "an unsupported value";
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("");
+}
+
+function readIdFile(file: string): Map<string, number> {
+  const out = new Map<string, number>();
+  let text = "";
+  try {
+    text = readFileSync(file, "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 3 && f[0] && /^\d+$/.test(f[2]!) && !out.has(f[0])) out.set(f[0], Number(f[2]));
+  }
+  return out;
+}
+
+/** "10.0.0.0/8" stays; a bare IP gets /32 or /128; anything else is undefined. */
+export function normalizeCidr(s: string): string | undefined {
+  const slash = s.indexOf("/");
+  const addr = slash < 0 ? s : s.slice(0, slash);
+  const family = isIP(addr);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (slash < 0) return `${addr}/${max}`;
+  const bits = s.slice(slash + 1);
+  if (!/^\d{1,3}$/.test(bits) || Number(bits) > max) return undefined;
+  return `${addr}/${Number(bits)}`;
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\./.test(host);
+}
+
+/** Whether two listeners would try to bind the same address. */
+function sameAddress(a: ListenAddress, b: ListenAddress): boolean {
+  if (a.kind === "unix" || b.kind === "unix") return a.kind === "unix" && b.kind === "unix" && a.path === b.path;
+  if (a.port !== b.port) return false;
+  const wildcard = (h: string) => h === "0.0.0.0" || h === "::" || h === "";
+  return a.host === b.host || wildcard(a.host) || wildcard(b.host);
+}
+
+/**
+ * Compare API versions the way the daemon does (Go's `versions.compare`): dot-separated parts
+ * as integers (non-numbers count as 0), missing parts count as 0.
+ */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split(".");
+  const pb = b.split(".");
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const x = atoi(pa[i] ?? "0");
+    const y = atoi(pb[i] ?? "0");
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}
+
+/** Go's strconv.Atoi as versions.compare uses it: anything but an optionally signed integer is 0. */
+function atoi(s: string): number {
+  return /^[+-]?\d+$/.test(s) ? Number(s) : 0;
+}
