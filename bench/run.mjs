@@ -1,0 +1,1078 @@
+#!/usr/bin/env node
+// dockgate bench: one command, one run, three targets measured interleaved round by round
+// (direct daemon socket, dockgate, and a zero-parsing node:net pipe as the ceiling for any Node
+// proxy), plus the same proxies in front of a stub upstream so the daemon's cost is out of the
+// picture. See bench/README.md. Exit code: 0 when it ran (PASS/MISS never change it), 1 when it
+// could not run (no daemon, no config, dockgate did not start, global timeout).
+
+import { spawn, execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { performance } from "node:perf_hooks";
+import { HttpConn, reqHead, call } from "./client.mjs";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..");
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+const { values: opt } = parseArgs({
+  options: {
+    upstream: { type: "string" },
+    image: { type: "string" },
+    config: { type: "string" },
+    quick: { type: "boolean", default: false },
+    rounds: { type: "string" },
+    only: { type: "string" },
+    "max-seconds": { type: "string" },
+    "keep-logs": { type: "string" },
+    dockgate: { type: "string" },
+    help: { type: "boolean", short: "h", default: false },
+  },
+  allowPositionals: false,
+});
+
+if (opt.help) {
+  console.log(`usage: npm run bench -- [options]      (= npm run build && node bench/run.mjs)
+
+  --upstream SOCK    Docker daemon socket (default: $DOCKGATE_BENCH_DOCKER_SOCK, else /var/run/docker.sock)
+  --image IMG        busybox-like image with sh, cat, yes, head, tr (default: $DOCKGATE_BENCH_IMAGE or dgtest:latest)
+  --config FILE      dockgate config (default: config/ci.yaml); its profile must allow _ping,
+                     container list/logs/archive/attach and events for every row to be measured
+  --quick            ~1 minute version (fewer rounds, shorter slots, smaller streams)
+  --rounds N         interleaved rounds per measurement (default 6, quick 3)
+  --only LIST        comma list of phases: ping,cpu,stub,list,logs,archive,attach,memory
+  --max-seconds N    hard stop for the whole run (default 420, quick 150)
+  --keep-logs DIR    copy dockgate's log files there before cleanup
+  --dockgate FILE    dockgate entry point (default: dist/cli/main.js)`);
+  process.exit(0);
+}
+
+const QUICK = opt.quick;
+const ROUNDS = Math.max(1, parseInt(opt.rounds ?? (QUICK ? "3" : "6"), 10));
+const MAX_SECONDS = parseInt(opt["max-seconds"] ?? (QUICK ? "150" : "420"), 10);
+const IMAGE = opt.image ?? process.env.DOCKGATE_BENCH_IMAGE ?? "dgtest:latest";
+const CONFIG = path.resolve(opt.config ?? path.join(ROOT, "config/ci.yaml"));
+const PHASES = new Set(
+  (opt.only ?? "ping,cpu,stub,list,logs,archive,attach,memory").split(",").map((s) => s.trim()),
+);
+
+const P = QUICK
+  ? {
+      pingSlotMs: 300,
+      cpuCount: 3000,
+      stubCount: 8000,
+      listSlotMs: 400,
+      logsBytes: 32 * 1024 * 1024,
+      logsRounds: 2,
+      archiveBytes: 40 * 1000 * 1000,
+      archiveRounds: 2,
+      attachRtts: 100,
+      idleConns: 1000,
+      eventStreams: 200,
+    }
+  : {
+      pingSlotMs: 700,
+      cpuCount: 8000,
+      stubCount: 20000,
+      listSlotMs: 1000,
+      logsBytes: 200 * 1024 * 1024,
+      logsRounds: 3,
+      archiveBytes: 150 * 1000 * 1000,
+      archiveRounds: 3,
+      attachRtts: 200,
+      idleConns: 1000,
+      eventStreams: 200,
+    };
+
+const CPU_CONC = 16; // concurrency of the fixed-count CPU/request run against the daemon
+const STUB_CONC = 64;
+const LIST_CONC = 4;
+const REQ_TIMEOUT = 30000;
+
+// Node 24 for every child process (dockgate needs it; the pipe and stub use the same runtime).
+const NODE = fs.existsSync(path.join(ROOT, "node_modules/node/bin/node"))
+  ? path.join(ROOT, "node_modules/node/bin/node")
+  : process.execPath;
+const DOCKGATE_MAIN = path.resolve(opt.dockgate ?? path.join(ROOT, "dist/cli/main.js"));
+
+function pickUpstream() {
+  if (opt.upstream) return opt.upstream;
+  if (process.env.DOCKGATE_BENCH_DOCKER_SOCK) return process.env.DOCKGATE_BENCH_DOCKER_SOCK;
+  return "/var/run/docker.sock";
+}
+const UPSTREAM = path.resolve(pickUpstream());
+
+// ---------------------------------------------------------------------------------------------
+// Resources to clean up, whatever happens
+
+const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
+const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "dockgate-bench-"));
+const children = new Set();
+const containers = new Set();
+let cleaning = null;
+
+function killChildrenSync() {
+  for (const c of children) {
+    try {
+      if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+    } catch {}
+  }
+}
+
+async function cleanup() {
+  if (cleaning) return cleaning;
+  cleaning = (async () => {
+    if (opt["keep-logs"]) {
+      try {
+        fs.mkdirSync(opt["keep-logs"], { recursive: true });
+        for (const f of fs.readdirSync(TMP)) {
+          if (f.endsWith(".log")) fs.copyFileSync(path.join(TMP, f), path.join(opt["keep-logs"], f));
+        }
+      } catch {}
+    }
+    for (const c of children) await stopChild(c);
+    for (const id of containers) {
+      try {
+        await call(UPSTREAM, "DELETE", `/containers/${id}?force=1&v=1`, undefined, 30000);
+      } catch {}
+    }
+    containers.clear();
+    try {
+      fs.rmSync(TMP, { recursive: true, force: true });
+    } catch {}
+  })();
+  return cleaning;
+}
+
+process.on("exit", () => {
+  killChildrenSync();
+  try {
+    fs.rmSync(TMP, { recursive: true, force: true });
+  } catch {}
+});
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"]) {
+  process.on(sig, () => {
+    console.error(`\nbench: ${sig}, cleaning up`);
+    cleanup().finally(() => process.exit(1));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Small helpers
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let CLK_TCK = 100;
+try {
+  CLK_TCK = parseInt(execFileSync("getconf", ["CLK_TCK"]).toString(), 10) || 100;
+} catch {}
+
+/** utime+stime of a process (all its threads) in clock ticks. */
+function cpuTicks(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+  const f = s.slice(s.lastIndexOf(")") + 2).split(" ");
+  return parseInt(f[11], 10) + parseInt(f[12], 10);
+}
+
+function rssKiB(pid) {
+  const s = fs.readFileSync(`/proc/${pid}/status`, "latin1");
+  const m = /VmRSS:\s+(\d+)\s+kB/.exec(s);
+  return m ? parseInt(m[1], 10) : NaN;
+}
+
+function fdCount(pid) {
+  try {
+    return fs.readdirSync(`/proc/${pid}/fd`).length;
+  } catch {
+    return NaN;
+  }
+}
+
+function pct(sorted, q) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function median(xs) {
+  const a = xs.filter((x) => Number.isFinite(x)).sort((x, y) => x - y);
+  if (a.length === 0) return NaN;
+  const m = a.length >> 1;
+  return a.length % 2 ? a[m] : (a[m - 1] + a[m]) / 2;
+}
+
+/** (max - min) / median of per-round values: how noisy a cell was. */
+function spreadOf(xs) {
+  const m = median(xs);
+  return xs.length > 1 && m > 0 ? (Math.max(...xs) - Math.min(...xs)) / m : NaN;
+}
+
+/** The worst spread of a row's cells. */
+function worst(...xs) {
+  const f = xs.filter((x) => Number.isFinite(x));
+  return f.length ? Math.max(...f) : NaN;
+}
+
+function sortedF64(arrays) {
+  let n = 0;
+  for (const a of arrays) n += a.length;
+  const out = new Float64Array(n);
+  let o = 0;
+  for (const a of arrays) {
+    out.set(a, o);
+    o += a.length;
+  }
+  return out.sort();
+}
+
+function tail(file, n = 15) {
+  try {
+    const lines = fs.readFileSync(file, "utf8").trimEnd().split("\n");
+    return lines.slice(-n).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function lap(start) {
+  return ((performance.now() - start) / 1000).toFixed(1);
+}
+
+const T0 = performance.now();
+function log(msg) {
+  process.stderr.write(`[${lap(T0).padStart(6)}s] ${msg}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Child processes
+
+function spawnChild(name, args, { ipc = false } = {}) {
+  const logFile = path.join(TMP, `${name}.log`);
+  const fd = fs.openSync(logFile, "a");
+  const child = spawn(NODE, args, {
+    cwd: ROOT,
+    stdio: ["ignore", fd, fd, ...(ipc ? ["ipc"] : [])],
+    env: { ...process.env, NODE_ENV: "production" },
+  });
+  fs.closeSync(fd);
+  child.benchName = name;
+  child.logFile = logFile;
+  children.add(child);
+  child.on("exit", () => {});
+  if (ipc) child.on("error", () => {});
+  return child;
+}
+
+async function stopChild(child) {
+  if (!children.has(child)) return;
+  children.delete(child);
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  try {
+    child.kill("SIGTERM");
+  } catch {}
+  const t = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {}
+  }, 3000);
+  await exited;
+  clearTimeout(t);
+}
+
+const PING = Buffer.from(reqHead("GET", "/_ping"));
+
+async function waitReady(sock, child, timeoutMs = 20000) {
+  const end = performance.now() + timeoutMs;
+  let last = "";
+  while (performance.now() < end) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(
+        `${child.benchName} exited (${child.exitCode ?? child.signalCode}) before listening:\n${tail(child.logFile)}`,
+      );
+    }
+    try {
+      const c = await HttpConn.connect(sock, 1000);
+      try {
+        const r = await c.request(PING, { timeoutMs: 3000 });
+        if (r.status === 200) return;
+        last = `GET /_ping -> ${r.status}`;
+      } finally {
+        c.close();
+      }
+    } catch (e) {
+      last = e.message;
+    }
+    await sleep(100);
+  }
+  throw new Error(`${sock} not ready after ${timeoutMs} ms (${last})${child ? `:\n${tail(child.logFile)}` : ""}`);
+}
+
+async function startPipe(name, upstream) {
+  const sock = path.join(TMP, `${name}.sock`);
+  const child = spawnChild(name, [path.join(HERE, "pipe.mjs"), sock, upstream], { ipc: true });
+  await waitReady(sock, child);
+  return { name, sock, pid: child.pid, child };
+}
+
+async function startStub(name) {
+  const sock = path.join(TMP, `${name}.sock`);
+  const child = spawnChild(name, [path.join(HERE, "stub.mjs"), sock], { ipc: true });
+  await waitReady(sock, child);
+  return { name, sock, pid: child.pid, child };
+}
+
+async function startDockgate(name, upstream) {
+  const sock = path.join(TMP, `${name}.sock`);
+  const child = spawnChild(name, [
+    DOCKGATE_MAIN,
+    "serve",
+    "--config",
+    CONFIG,
+    "--listen",
+    sock,
+    "--upstream",
+    upstream,
+  ]);
+  await waitReady(sock, child);
+  return { name, sock, pid: child.pid, child };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Load generation
+
+async function openConns(sock, n) {
+  const conns = [];
+  for (let i = 0; i < n; i += 100) {
+    const batch = [];
+    for (let j = i; j < Math.min(n, i + 100); j++) batch.push(HttpConn.connect(sock, 10000));
+    conns.push(...(await Promise.all(batch)));
+  }
+  return conns;
+}
+
+/**
+ * Run `conc` keep-alive connections sending `req` back to back, either for `durationMs` or until
+ * `count` requests are done. Returns {n, errs, statuses, elapsedMs, lat: Float64Array, cpuTicks}.
+ */
+async function load(target, req, conc, { durationMs, count }) {
+  const conns = await openConns(target.sock, conc);
+  try {
+    await Promise.all(conns.map((c) => c.request(req, { timeoutMs: REQ_TIMEOUT })));
+    const lat = new Float64Array(count ?? 2_000_000);
+    let n = 0;
+    let left = count ?? Infinity;
+    let errs = 0;
+    const statuses = {};
+    const cpu0 = target.pid ? cpuTicks(target.pid) : 0;
+    const t0 = performance.now();
+    const deadline = durationMs ? t0 + durationMs : Infinity;
+    await Promise.all(
+      conns.map(async (c0, idx) => {
+        let c = c0;
+        while (left > 0 && performance.now() < deadline) {
+          left--;
+          const s = performance.now();
+          try {
+            const r = await c.request(req, { timeoutMs: REQ_TIMEOUT });
+            if (n < lat.length) lat[n] = performance.now() - s;
+            n++;
+            if (r.status !== 200) {
+              errs++;
+              statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+            }
+            if (c.closed || !c.reusable) {
+              c = conns[idx] = await HttpConn.connect(target.sock);
+            }
+          } catch (e) {
+            errs++;
+            statuses[e.message] = (statuses[e.message] ?? 0) + 1;
+            if (errs > 100) throw new Error(`too many errors on ${target.name}: ${JSON.stringify(statuses)}`);
+            c = conns[idx] = await HttpConn.connect(target.sock);
+          }
+        }
+      }),
+    );
+    const elapsedMs = performance.now() - t0;
+    const cpu = target.pid ? cpuTicks(target.pid) - cpu0 : NaN;
+    return { n, errs, statuses, elapsedMs, lat: lat.subarray(0, Math.min(n, lat.length)), cpuTicks: cpu };
+  } finally {
+    for (const c of conns) c.close();
+  }
+}
+
+/** Run fn(target, round) for every target, `rounds` times, rotating the order each round. */
+async function interleave(rounds, targets, fn) {
+  const out = new Map(targets.map((t) => [t.name, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < targets.length; k++) {
+      const t = targets[(k + r) % targets.length];
+      out.get(t.name).push(await fn(t, r));
+    }
+  }
+  return out;
+}
+
+function summarizeLoad(runs) {
+  const rates = runs.map((x) => (x.n / x.elapsedMs) * 1000);
+  const sorted = sortedF64(runs.map((x) => x.lat));
+  const n = runs.reduce((a, x) => a + x.n, 0);
+  const errs = runs.reduce((a, x) => a + x.errs, 0);
+  const ticks = runs.reduce((a, x) => a + x.cpuTicks, 0);
+  const statuses = {};
+  for (const x of runs) for (const [k, v] of Object.entries(x.statuses)) statuses[k] = (statuses[k] ?? 0) + v;
+  return {
+    rps: median(rates),
+    spread: spreadOf(rates),
+    rpsMin: Math.min(...rates),
+    rpsMax: Math.max(...rates),
+    p50: pct(sorted, 0.5),
+    p99: pct(sorted, 0.99),
+    n,
+    errs,
+    statuses,
+    cpuUsPerReq: (ticks * 1e6) / CLK_TCK / n,
+    cpuTicks: ticks,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Results table
+
+/** rows: {section, metric, unit, dir: "higher"|"lower", v: {direct, dockgate, pipe}, note, target} */
+const rows = [];
+const problems = [];
+
+function addRow(row) {
+  rows.push(row);
+}
+
+function fmt(x, unit) {
+  if (x === undefined) return "-";
+  if (typeof x === "string") return x;
+  if (!Number.isFinite(x)) return "n/a";
+  const a = Math.abs(x);
+  const s = a >= 1000 ? x.toFixed(0) : a >= 100 ? x.toFixed(1) : a >= 10 ? x.toFixed(2) : x.toFixed(3);
+  return unit ? s : s;
+}
+
+function ratio(a, b) {
+  return typeof a === "number" && typeof b === "number" && Number.isFinite(a) && Number.isFinite(b) && b !== 0
+    ? a / b
+    : NaN;
+}
+
+function fmtRatio(r) {
+  return Number.isFinite(r) ? `${r.toFixed(2)}x` : "-";
+}
+
+function printTable() {
+  const head = ["measurement", "unit", "direct", "dockgate", "pipe", "dg/direct", "dg/pipe", "pipe/direct", "spread", "target", "verdict"];
+  const body = [];
+  let section = "";
+  for (const r of rows) {
+    if (r.section !== section) {
+      section = r.section;
+      body.push({ section });
+    }
+    const d = r.v.direct;
+    const g = r.v.dockgate;
+    const p = r.v.pipe;
+    let verdict = "";
+    if (r.target) {
+      const val = r.target.value(r);
+      if (!Number.isFinite(val)) verdict = "n/a";
+      else verdict = r.target.ok(val) ? "PASS" : "MISS";
+    }
+    body.push([
+      r.metric,
+      r.unit,
+      fmt(d),
+      fmt(g),
+      fmt(p),
+      fmtRatio(ratio(g, d)),
+      fmtRatio(ratio(g, p)),
+      fmtRatio(ratio(p, d)),
+      Number.isFinite(r.spread) ? `${Math.round(r.spread * 100)}%` : "",
+      r.target ? r.target.text : "",
+      verdict,
+    ]);
+  }
+  const widths = head.map((h, i) =>
+    Math.max(h.length, ...body.filter((b) => Array.isArray(b)).map((b) => String(b[i]).length)),
+  );
+  const line = (cells) =>
+    cells.map((c, i) => (i === 0 || i === 1 || i >= 9 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join("  ");
+  console.log(line(head));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const b of body) {
+    if (Array.isArray(b)) console.log(line(b));
+    else console.log(`[${b.section}]`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Daemon setup helpers (always direct, never through a proxy)
+
+async function createContainer(body) {
+  const r = await call(UPSTREAM, "POST", "/containers/create", {
+    Image: IMAGE,
+    Labels: { "dockgate-bench": RUN_ID, "dockgate-bench.pid": String(process.pid) },
+    ...body,
+  });
+  if (r.status !== 201) throw new Error(`create container: ${r.status} ${r.text.trim()}`);
+  containers.add(r.json.Id);
+  return r.json.Id;
+}
+
+async function startContainer(id) {
+  const r = await call(UPSTREAM, "POST", `/containers/${id}/start`);
+  if (r.status !== 204 && r.status !== 304) throw new Error(`start ${id}: ${r.status} ${r.text.trim()}`);
+}
+
+async function removeStaleContainers() {
+  const filters = encodeURIComponent(JSON.stringify({ label: ["dockgate-bench"] }));
+  const r = await call(UPSTREAM, "GET", `/containers/json?all=1&filters=${filters}`);
+  if (r.status !== 200 || !Array.isArray(r.json)) return;
+  for (const c of r.json) {
+    const pid = parseInt(c.Labels?.["dockgate-bench.pid"] ?? "0", 10);
+    let alive = false;
+    try {
+      if (pid > 0) {
+        process.kill(pid, 0);
+        alive = true;
+      }
+    } catch {}
+    if (!alive) {
+      await call(UPSTREAM, "DELETE", `/containers/${c.Id}?force=1&v=1`);
+      log(`removed stale bench container ${c.Id.slice(0, 12)}`);
+    }
+  }
+}
+
+function tarHeader(name, size, type) {
+  const h = Buffer.alloc(512);
+  h.write(name, 0, 100, "utf8");
+  h.write(type === "5" ? "0000755\0" : "0000644\0", 100, "latin1");
+  h.write("0000000\0", 108, "latin1");
+  h.write("0000000\0", 116, "latin1");
+  h.write(size.toString(8).padStart(11, "0") + "\0", 124, "latin1");
+  h.write(Math.floor(Date.now() / 1000).toString(8).padStart(11, "0") + "\0", 136, "latin1");
+  h.fill(0x20, 148, 156);
+  h.write(type, 156, "latin1");
+  h.write("ustar\0", 257, "latin1");
+  h.write("00", 263, "latin1");
+  let sum = 0;
+  for (const b of h) sum += b;
+  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
+  return h;
+}
+
+/** A tar with one regular file of `size` bytes (pattern bytes, not all zeros). */
+function bigTar(name, size) {
+  const pad = (512 - (size % 512)) % 512;
+  const buf = Buffer.alloc(512 + size + pad + 1024);
+  tarHeader(name, size, "0").copy(buf, 0);
+  const pattern = Buffer.from("dockgate-bench archive payload 0123456789abcdef\n");
+  buf.fill(pattern, 512, 512 + size);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Phases
+
+async function phasePing(T) {
+  for (const conc of [1, 16, 64]) {
+    log(`/_ping c=${conc}: ${ROUNDS} rounds x ${P.pingSlotMs} ms per target`);
+    const res = await interleave(ROUNDS, [T.direct, T.dockgate, T.pipe], (t) =>
+      load(t, PING, conc, { durationMs: P.pingSlotMs }),
+    );
+    const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
+    noteErrors(`/_ping c=${conc}`, s);
+    addRow({
+      section: "daemon: GET /_ping (keep-alive)",
+      metric: `c=${conc} throughput`,
+      unit: "req/s",
+      v: { direct: s.direct.rps, dockgate: s.dockgate.rps, pipe: s.pipe.rps },
+      spread: worst(s.direct.spread, s.dockgate.spread, s.pipe.spread),
+    });
+    addRow({
+      section: "daemon: GET /_ping (keep-alive)",
+      metric: `c=${conc} p50 latency`,
+      unit: "ms",
+      v: { direct: s.direct.p50, dockgate: s.dockgate.p50, pipe: s.pipe.p50 },
+    });
+    addRow({
+      section: "daemon: GET /_ping (keep-alive)",
+      metric: `c=${conc} p99 latency`,
+      unit: "ms",
+      v: { direct: s.direct.p99, dockgate: s.dockgate.p99, pipe: s.pipe.p99 },
+    });
+  }
+}
+
+function noteErrors(what, summaries) {
+  for (const [name, s] of Object.entries(summaries)) {
+    if (s.errs > 0) problems.push(`${what} via ${name}: ${s.errs} non-200/errors ${JSON.stringify(s.statuses)}`);
+  }
+}
+
+async function phaseCpu(T) {
+  log(`CPU/request, daemon /_ping c=${CPU_CONC}: ${ROUNDS} rounds x ${P.cpuCount} requests per proxy`);
+  const res = await interleave(ROUNDS, [T.dockgate, T.pipe], (t) =>
+    load(t, PING, CPU_CONC, { count: P.cpuCount }),
+  );
+  const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
+  noteErrors("cpu /_ping", s);
+  addRow({
+    section: "proxy process CPU per request (/proc/PID/stat utime+stime)",
+    metric: `daemon /_ping c=${CPU_CONC} (${ROUNDS}x${P.cpuCount})`,
+    unit: "us/req",
+    v: { direct: undefined, dockgate: s.dockgate.cpuUsPerReq, pipe: s.pipe.cpuUsPerReq },
+    target: {
+      text: "dg <= 1.5x pipe",
+      value: (r) => ratio(r.v.dockgate, r.v.pipe),
+      ok: (x) => x <= 1.5,
+    },
+  });
+}
+
+async function phaseStub(T) {
+  log(`stub upstream /_ping c=${STUB_CONC}: ${ROUNDS} rounds x ${P.stubCount} requests per target`);
+  const res = await interleave(ROUNDS, [T.stub, T.dockgateStub, T.pipeStub], (t) =>
+    load(t, PING, STUB_CONC, { count: P.stubCount }),
+  );
+  const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
+  noteErrors("stub /_ping", s);
+  const v = (f) => ({ direct: f(s.stub), dockgate: f(s["dockgate-stub"]), pipe: f(s["pipe-stub"]) });
+  const section = "stub upstream (canned /_ping reply; 'direct' = the stub itself)";
+  addRow({
+    section,
+    metric: `c=${STUB_CONC} throughput`,
+    unit: "req/s",
+    v: v((x) => x.rps),
+    spread: worst(...Object.values(s).map((x) => x.spread)),
+    target: { text: "dg >= 0.7x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x >= 0.7 },
+  });
+  addRow({ section, metric: `c=${STUB_CONC} p50 latency`, unit: "ms", v: v((x) => x.p50) });
+  addRow({ section, metric: `c=${STUB_CONC} p99 latency`, unit: "ms", v: v((x) => x.p99) });
+  addRow({
+    section,
+    metric: `proxy CPU per request c=${STUB_CONC}`,
+    unit: "us/req",
+    v: { direct: undefined, dockgate: s["dockgate-stub"].cpuUsPerReq, pipe: s["pipe-stub"].cpuUsPerReq },
+    target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.5 },
+  });
+}
+
+async function phaseList(T) {
+  const req = Buffer.from(reqHead("GET", "/v1.41/containers/json?all=1"));
+  log(`GET /containers/json?all=1 c=${LIST_CONC}: ${ROUNDS} rounds x ${P.listSlotMs} ms per target`);
+  const res = await interleave(ROUNDS, [T.direct, T.dockgate, T.pipe], (t) =>
+    load(t, req, LIST_CONC, { durationMs: P.listSlotMs }),
+  );
+  const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
+  noteErrors("containers/json", s);
+  const section = "daemon workloads";
+  addRow({
+    section,
+    metric: `GET /containers/json c=${LIST_CONC}`,
+    unit: "req/s",
+    v: { direct: s.direct.rps, dockgate: s.dockgate.rps, pipe: s.pipe.rps },
+    spread: worst(s.direct.spread, s.dockgate.spread, s.pipe.spread),
+    target: { text: "dg >= 0.9x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x >= 0.9 },
+  });
+  addRow({
+    section,
+    metric: `GET /containers/json c=${LIST_CONC} p50`,
+    unit: "ms",
+    v: { direct: s.direct.p50, dockgate: s.dockgate.p50, pipe: s.pipe.p50 },
+  });
+}
+
+async function phaseLogs(T) {
+  const bytes = P.logsBytes;
+  log(`logs: container writing ${(bytes / 1048576).toFixed(0)} MiB of 1 KiB lines to stdout`);
+  const id = await createContainer({
+    Cmd: ["sh", "-c", `yes "$(head -c 1023 /dev/zero | tr '\\0' a)" | head -c ${bytes}`],
+    Tty: false,
+  });
+  await startContainer(id);
+  const w = await call(UPSTREAM, "POST", `/containers/${id}/wait`, undefined, 300000);
+  if (w.status !== 200) throw new Error(`wait: ${w.status} ${w.text}`);
+  const req = Buffer.from(reqHead("GET", `/v1.41/containers/${id}/logs?stdout=1&stderr=1`));
+  log(`logs: ${P.logsRounds} rounds per target`);
+  const res = await interleave(P.logsRounds, [T.direct, T.dockgate, T.pipe], async (t) => {
+    const c = await HttpConn.connect(t.sock);
+    try {
+      const t0 = performance.now();
+      const r = await c.request(req, { timeoutMs: 300000 });
+      const ms = performance.now() - t0;
+      return { status: r.status, bytes: r.bytes, ms };
+    } finally {
+      c.close();
+    }
+  });
+  const mbs = {};
+  const got = {};
+  const spreads = [];
+  for (const [name, runs] of res) {
+    const bad = runs.find((x) => x.status !== 200);
+    if (bad) problems.push(`logs via ${name}: HTTP ${bad.status}`);
+    const rates = runs.map((x) => x.bytes / 1e6 / (x.ms / 1000));
+    mbs[name] = bad ? NaN : median(rates);
+    spreads.push(spreadOf(rates));
+    got[name] = runs.map((x) => x.bytes);
+  }
+  const all = Object.values(got).flat();
+  if (new Set(all.filter((b, i) => b > 0)).size > 1) problems.push(`logs: byte counts differ: ${JSON.stringify(got)}`);
+  addRow({
+    section: "streams",
+    metric: `logs download ${(all[0] / 1e6).toFixed(0)} MB`,
+    unit: "MB/s",
+    v: { direct: mbs.direct, dockgate: mbs.dockgate, pipe: mbs.pipe },
+    spread: worst(...spreads),
+    target: { text: "dg >= 0.9x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x >= 0.9 },
+  });
+}
+
+async function phaseArchive(T) {
+  const id = await createContainer({ Cmd: ["cat"] });
+  // The image may have no /tmp: make one with a tiny tar, directly on the daemon.
+  const mk = Buffer.concat([tarHeader("tmp/", 0, "5"), Buffer.alloc(1024)]);
+  const conn0 = await HttpConn.connect(UPSTREAM);
+  const r0 = await conn0.request(
+    reqHead("PUT", `/containers/${id}/archive?path=/`, {
+      "Content-Type": "application/x-tar",
+      "Content-Length": String(mk.length),
+    }),
+    { body: mk, collect: true, timeoutMs: 30000 },
+  );
+  conn0.close();
+  if (r0.status !== 200) throw new Error(`archive setup: ${r0.status} ${r0.body}`);
+  const tar = bigTar("bench.bin", P.archiveBytes);
+  const head = reqHead("PUT", `/v1.41/containers/${id}/archive?path=/tmp`, {
+    "Content-Type": "application/x-tar",
+    "Content-Length": String(tar.length),
+  });
+  log(`archive upload ${(tar.length / 1e6).toFixed(0)} MB tar: ${P.archiveRounds} rounds per target`);
+  const res = await interleave(P.archiveRounds, [T.direct, T.dockgate, T.pipe], async (t) => {
+    const c = await HttpConn.connect(t.sock);
+    try {
+      const t0 = performance.now();
+      const r = await c.request(head, { body: tar, collect: true, timeoutMs: 300000 });
+      const ms = performance.now() - t0;
+      return { status: r.status, ms, body: r.body?.toString().slice(0, 200) };
+    } finally {
+      c.close();
+    }
+  });
+  const mbs = {};
+  const spreads = [];
+  for (const [name, runs] of res) {
+    const bad = runs.find((x) => x.status !== 200);
+    if (bad) problems.push(`archive via ${name}: HTTP ${bad.status} ${bad.body ?? ""}`.trim());
+    const rates = runs.map((x) => tar.length / 1e6 / (x.ms / 1000));
+    mbs[name] = bad ? NaN : median(rates);
+    spreads.push(spreadOf(rates));
+  }
+  addRow({
+    section: "streams",
+    metric: `archive upload ${(tar.length / 1e6).toFixed(0)} MB`,
+    unit: "MB/s",
+    v: { direct: mbs.direct, dockgate: mbs.dockgate, pipe: mbs.pipe },
+    spread: worst(...spreads),
+    target: { text: "dg >= 0.9x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x >= 0.9 },
+  });
+}
+
+async function attachRtts(t, id, n) {
+  const c = await HttpConn.connect(t.sock);
+  try {
+    const r = await c.request(
+      reqHead("POST", `/v1.41/containers/${id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, {
+        "Content-Type": "text/plain",
+        "Content-Length": "0",
+        Connection: "Upgrade",
+        Upgrade: "tcp",
+      }),
+      { timeoutMs: 10000, collect: true },
+    );
+    if (r.status !== 101) return { status: r.status, lat: [] };
+    let acc = r.rest.toString("latin1");
+    let want = null;
+    let wake = null;
+    c.onRaw = (d) => {
+      acc += d.toString("latin1");
+      if (want && acc.includes(want) && wake) wake();
+    };
+    const lat = [];
+    for (let i = 0; i < n; i++) {
+      want = `rt-${i}-${RUN_ID}\n`;
+      const got = new Promise((res, rej) => {
+        wake = res;
+        setTimeout(() => rej(new Error("attach echo timed out")), 10000).unref();
+        c.onClose = () => rej(new Error("attach stream closed"));
+      });
+      const t0 = performance.now();
+      c.write(want);
+      if (!acc.includes(want)) await got;
+      lat.push(performance.now() - t0);
+      acc = "";
+    }
+    return { status: 101, lat };
+  } finally {
+    c.close();
+  }
+}
+
+async function phaseAttach(T) {
+  const targets = [T.direct, T.dockgate, T.pipe];
+  const ids = {};
+  for (const t of targets) {
+    ids[t.name] = await createContainer({
+      Cmd: ["cat"],
+      OpenStdin: true,
+      StdinOnce: false,
+      AttachStdin: true,
+      AttachStdout: true,
+      AttachStderr: true,
+      Tty: false,
+    });
+    await startContainer(ids[t.name]);
+  }
+  log(`attach round trips: ${ROUNDS} rounds x ${P.attachRtts} per target`);
+  const res = await interleave(ROUNDS, targets, (t) => attachRtts(t, ids[t.name], P.attachRtts));
+  const p50 = {};
+  const p99 = {};
+  for (const [name, runs] of res) {
+    const bad = runs.find((x) => x.status !== 101);
+    if (bad) problems.push(`attach via ${name}: HTTP ${bad.status}`);
+    const sorted = sortedF64(runs.map((x) => Float64Array.from(x.lat)));
+    p50[name] = bad ? NaN : pct(sorted, 0.5);
+    p99[name] = bad ? NaN : pct(sorted, 0.99);
+  }
+  addRow({ section: "streams", metric: "attach echo round trip p50", unit: "ms", v: p50 });
+  addRow({ section: "streams", metric: "attach echo round trip p99", unit: "ms", v: p99 });
+}
+
+async function memoryRun(kind, mode, n) {
+  const name = `mem-${kind}-${mode}`;
+  const t = kind === "dockgate" ? await startDockgate(name, UPSTREAM) : await startPipe(name, UPSTREAM);
+  const conns = [];
+  try {
+    const w = await HttpConn.connect(t.sock);
+    for (let i = 0; i < 200; i++) await w.request(PING, { timeoutMs: REQ_TIMEOUT });
+    w.close();
+    await sleep(1000);
+    const base = rssKiB(t.pid);
+    let failed = 0;
+    const statuses = {};
+    for (let i = 0; i < n; i += 50) {
+      const batch = [];
+      for (let j = i; j < Math.min(n, i + 50); j++) {
+        batch.push(
+          (async () => {
+            const c = await HttpConn.connect(t.sock, 10000);
+            conns.push(c);
+            if (mode === "idle") {
+              const r = await c.request(PING, { timeoutMs: REQ_TIMEOUT });
+              if (r.status !== 200) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+            } else {
+              const status = await new Promise((res, rej) => {
+                c.request(reqHead("GET", "/v1.41/events"), { onHead: (s) => res(s) }).then(
+                  (r) => res(r.status),
+                  (e) => rej(e),
+                );
+              });
+              if (status !== 200) statuses[status] = (statuses[status] ?? 0) + 1;
+            }
+          })().catch((e) => {
+            failed++;
+            statuses[e.message] = (statuses[e.message] ?? 0) + 1;
+          }),
+        );
+      }
+      await Promise.all(batch);
+    }
+    await sleep(1500);
+    const open = conns.filter((c) => !c.closed).length;
+    const rss = rssKiB(t.pid);
+    const fds = fdCount(t.pid);
+    if (failed || Object.keys(statuses).length) {
+      problems.push(`memory ${kind} ${mode}: ${failed} failed, statuses ${JSON.stringify(statuses)}`);
+    }
+    if (open < n) problems.push(`memory ${kind} ${mode}: only ${open}/${n} connections still open`);
+    return { base, rss, perConn: (rss - base) / n, open, fds };
+  } finally {
+    for (const c of conns) c.close();
+    await stopChild(t.child);
+  }
+}
+
+async function phaseMemory() {
+  const out = {};
+  for (const [mode, n] of [
+    ["idle", P.idleConns],
+    ["events", P.eventStreams],
+  ]) {
+    for (const kind of ["dockgate", "pipe"]) {
+      log(`memory: fresh ${kind}, ${n} ${mode === "idle" ? "idle keep-alive connections" : "open /events streams"}`);
+      out[`${kind}-${mode}`] = await memoryRun(kind, mode, n);
+    }
+  }
+  const section = "memory (VmRSS of a fresh proxy process; per connection = (RSS - baseline) / N)";
+  for (const [mode, n, label] of [
+    ["idle", P.idleConns, `${P.idleConns} idle keep-alive conns`],
+    ["events", P.eventStreams, `${P.eventStreams} open /events streams`],
+  ]) {
+    const g = out[`dockgate-${mode}`];
+    const p = out[`pipe-${mode}`];
+    addRow({ section, metric: `baseline RSS before ${label}`, unit: "KiB", v: { dockgate: g.base, pipe: p.base } });
+    addRow({ section, metric: `RSS with ${label}`, unit: "KiB", v: { dockgate: g.rss, pipe: p.rss } });
+    addRow({
+      section,
+      metric: `per connection, ${label}`,
+      unit: "KiB",
+      v: { dockgate: g.perConn, pipe: p.perConn },
+      target:
+        mode === "idle"
+          ? { text: "dg < 20 KiB/conn", value: (r) => r.v.dockgate, ok: (x) => x < 20 }
+          : undefined,
+    });
+    addRow({ section, metric: `open fds with ${label}`, unit: "fds", v: { dockgate: g.fds, pipe: p.fds } });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+function machine(version) {
+  let model = "unknown";
+  try {
+    model = /model name\s*:\s*(.*)/.exec(fs.readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? model;
+  } catch {}
+  let childNode = "?";
+  try {
+    childNode = execFileSync(NODE, ["--version"]).toString().trim();
+  } catch {}
+  return [
+    `cpu: ${model}, ${os.cpus().length} cores (${os.availableParallelism()} available), load avg ${os
+      .loadavg()
+      .map((x) => x.toFixed(2))
+      .join(" ")}`,
+    `kernel: ${os.release()}, memory ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, CLK_TCK ${CLK_TCK}`,
+    `node: ${childNode} for dockgate/pipe/stub (${NODE}), bench client ${process.version}`,
+    `daemon: ${UPSTREAM}, ${version}`,
+    `client: bench/client.mjs, a minimal keep-alive HTTP/1.1 client over node:net (one request in flight per connection)`,
+  ];
+}
+
+async function main() {
+  const hardStop = setTimeout(() => {
+    console.error(`\nbench: hard stop after ${MAX_SECONDS} s; partial results:\n`);
+    printTable();
+    cleanup().finally(() => process.exit(1));
+  }, MAX_SECONDS * 1000);
+  hardStop.unref();
+
+  // Preconditions: a daemon, the image, dockgate built, a config.
+  let version;
+  try {
+    const v = await call(UPSTREAM, "GET", "/version", undefined, 5000);
+    if (v.status !== 200) throw new Error(`GET /version -> ${v.status}`);
+    version = `Docker ${v.json.Version}, API ${v.json.ApiVersion}`;
+  } catch (e) {
+    throw new Fatal(
+      `no reachable Docker daemon at ${UPSTREAM} (${e.message}).\n` +
+        `The bench needs one: pass --upstream SOCK or set DOCKGATE_BENCH_DOCKER_SOCK.`,
+    );
+  }
+  const img = await call(UPSTREAM, "GET", `/images/${encodeURIComponent(IMAGE)}/json`);
+  if (img.status !== 200) throw new Fatal(`image ${IMAGE} not found on the daemon (--image IMG)`);
+  if (!fs.existsSync(DOCKGATE_MAIN)) throw new Fatal(`${DOCKGATE_MAIN} missing: run 'npm run build' (npm run bench does)`);
+  if (!fs.existsSync(CONFIG)) throw new Fatal(`config ${CONFIG} not found (--config FILE)`);
+
+  console.log(`dockgate bench (${QUICK ? "quick" : "full"}, ${ROUNDS} interleaved rounds), config ${path.relative(ROOT, CONFIG)}`);
+  for (const l of machine(version)) console.log(`  ${l}`);
+  console.log("");
+
+  await removeStaleContainers();
+
+  const T = { direct: { name: "direct", sock: UPSTREAM, pid: null } };
+  log("starting dockgate, pipe and stub processes");
+  T.dockgate = await startDockgate("dockgate", UPSTREAM);
+  T.pipe = await startPipe("pipe", UPSTREAM);
+
+  const phases = [
+    ["ping", phasePing],
+    ["cpu", phaseCpu],
+    ["stub", phaseStub],
+    ["list", phaseList],
+    ["logs", phaseLogs],
+    ["archive", phaseArchive],
+    ["attach", phaseAttach],
+  ];
+  for (const [name, fn] of phases) {
+    if (!PHASES.has(name)) continue;
+    if (name === "stub") {
+      T.stub = await startStub("stub");
+      T.dockgateStub = await startDockgate("dockgate-stub", T.stub.sock);
+      T.pipeStub = await startPipe("pipe-stub", T.stub.sock);
+    }
+    try {
+      await fn(T);
+    } catch (e) {
+      problems.push(`phase ${name} failed: ${e.message}`);
+      log(`phase ${name} failed: ${e.message}`);
+    }
+    if (name === "stub") {
+      for (const t of [T.dockgateStub, T.pipeStub, T.stub]) await stopChild(t.child);
+    }
+    for (const t of [T.dockgate, T.pipe]) {
+      if (t.child.exitCode !== null || t.child.signalCode !== null) {
+        throw new Fatal(`${t.name} died during phase ${name}:\n${tail(t.child.logFile)}`);
+      }
+    }
+  }
+  await stopChild(T.dockgate.child);
+  await stopChild(T.pipe.child);
+  if (PHASES.has("memory")) {
+    try {
+      await phaseMemory();
+    } catch (e) {
+      problems.push(`phase memory failed: ${e.message}`);
+      log(`phase memory failed: ${e.message}`);
+    }
+  }
+
+  console.log("");
+  printTable();
+  console.log("");
+  console.log("ratios: dg/direct = dockgate / direct daemon, dg/pipe = dockgate / node:net pipe, pipe/direct = pipe / direct.");
+  console.log("req/s and MB/s: median of the rounds; latencies: percentiles over all requests of all rounds;");
+  console.log("spread: (max - min) / median of the per-round values, worst of the row's targets (machine noise).");
+  console.log("/_ping against the daemon has no target of its own (near-zero daemon work: it measures proxy overhead,");
+  console.log("which the CPU/request and stub rows judge). PASS/MISS are informational: they never change the exit code.");
+  if (problems.length) {
+    console.log("\nproblems:");
+    for (const p of problems) console.log(`  - ${p}`);
+  }
+  console.log(`\ntotal ${lap(T0)} s`);
+}
+
+class Fatal extends Error {}
+
+main()
+  .then(
+    () => cleanup().then(() => process.exit(0)),
+    (e) => {
+      console.error(`\nbench: ${e instanceof Fatal ? e.message : e.stack}`);
+      if (rows.length) printTable();
+      return cleanup().then(() => process.exit(1));
+    },
+  );
