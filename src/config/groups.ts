@@ -116,6 +116,51 @@ export const GROUPS: ReadonlyMap<string, GroupInfo> = new Map<string, GroupInfo>
 
 const OPERATION_SET: ReadonlySet<string> = KNOWN_OPERATIONS;
 
+/**
+ * Names people reach for (Go SDK / CLI names) → the spec's operation id. Only used to suggest
+ * the right id in an error: a config must use the spec's ids.
+ */
+export const OPERATION_ALIASES: ReadonlyMap<string, string> = new Map([
+  ["ExecCreate", "ContainerExec"],
+  ["ContainerExecCreate", "ContainerExec"],
+  ["ContainerExecStart", "ExecStart"],
+  ["ContainerExecInspect", "ExecInspect"],
+  ["ContainerExecResize", "ExecResize"],
+  ["ContainerExecAttach", "ExecStart"],
+  ["ContainerRemove", "ContainerDelete"],
+  ["ContainerStatPath", "ContainerArchiveInfo"],
+  ["CopyFromContainer", "ContainerArchive"],
+  ["CopyToContainer", "PutContainerArchive"],
+  ["ContainerCommit", "ImageCommit"],
+  ["ContainerLs", "ContainerList"],
+  ["ContainersPrune", "ContainerPrune"],
+  ["ImagePull", "ImageCreate"],
+  ["ImageImport", "ImageCreate"],
+  ["ImageRemove", "ImageDelete"],
+  ["ImageSave", "ImageGet"],
+  ["ImagesPrune", "ImagePrune"],
+  ["BuildCachePrune", "BuildPrune"],
+  ["Ping", "SystemPing"],
+  ["ServerVersion", "SystemVersion"],
+  ["Info", "SystemInfo"],
+  ["Events", "SystemEvents"],
+  ["DiskUsage", "SystemDataUsage"],
+  ["RegistryLogin", "SystemAuth"],
+  ["NetworkRemove", "NetworkDelete"],
+  ["NetworksPrune", "NetworkPrune"],
+  ["VolumeRemove", "VolumeDelete"],
+  ["VolumesPrune", "VolumePrune"],
+  ["PluginInstall", "PluginPull"],
+  ["PluginRemove", "PluginDelete"],
+  ["ServiceRemove", "ServiceDelete"],
+  ["NodeRemove", "NodeDelete"],
+  ["SecretRemove", "SecretDelete"],
+  ["ConfigRemove", "ConfigDelete"],
+  ["SwarmGetUnlockKey", "SwarmUnlockkey"],
+  ["SwarmUnlockKey", "SwarmUnlockkey"],
+  ["BuildkitGrpc", "Grpc"],
+]);
+
 export function isOperation(name: string): boolean {
   return OPERATION_SET.has(name);
 }

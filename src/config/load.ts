@@ -67,7 +67,7 @@ import {
   parseDocument,
 } from "yaml";
 import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
-import { GROUPS, OPERATIONS, expandGrant } from "./groups.js";
+import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { didYouMean } from "./suggest.js";
 import type {
   Config,
@@ -374,9 +374,12 @@ class Reader {
       if (gs) shutdownGraceSeconds = this.int(gs.value, "shutdown.graceSeconds", 0, 3600, gs.key) ?? shutdownGraceSeconds;
     }
 
+    // Profiles are read first (listeners refer to them), but missing sections are reported in
+    // the order the file is usually written.
+    const le = this.requireKey(top, "listeners", "the config", root);
+    const pe = this.requireKey(top, "profiles", "the config", root);
     const profiles = new Map<string, ProfileConfig>();
     const profileNodes = new Map<string, Scalar>();
-    const pe = this.requireKey(top, "profiles", "the config", root);
     if (pe) {
       const entries = this.freeMap(pe.value, "profiles", pe.key);
       if (entries && entries.length === 0) this.error(pe.value ?? pe.key, "profiles must define at least one profile");
@@ -394,7 +397,6 @@ class Reader {
 
     const listeners: ListenerConfig[] = [];
     const used = new Set<string>();
-    const le = this.requireKey(top, "listeners", "the config", root);
     if (le) {
       const items = this.seq(le.value, "listeners", le.key);
       if (items && items.length === 0) this.error(le.value ?? le.key, "listeners must define at least one listener");
@@ -442,19 +444,20 @@ class Reader {
     const description = desc ? this.str(desc.value, `${where}.description`, desc.key) : undefined;
 
     const allow = new Set<string>();
+    const grants = { allow: [] as string[], deny: [] as string[] };
     const a = this.requireKey(m, "allow", where, e.key);
     if (a) {
       const items = this.seq(a.value, `${where}.allow`, a.key);
       if (items && items.length === 0) this.warn(a.value ?? a.key, `profile "${name}" allows nothing: every request through it is denied`);
       for (const [i, item] of (items ?? []).entries()) {
-        for (const op of this.grant(item, `${where}.allow[${i}]`)) allow.add(op);
+        for (const op of this.grant(item, `${where}.allow[${i}]`, grants.allow)) allow.add(op);
       }
     }
     const d = m.get("deny");
     if (d) {
       const items = this.seq(d.value, `${where}.deny`, d.key);
       for (const [i, item] of (items ?? []).entries()) {
-        for (const op of this.grant(item, `${where}.deny[${i}]`)) allow.delete(op);
+        for (const op of this.grant(item, `${where}.deny[${i}]`, grants.deny)) allow.delete(op);
       }
     }
 
@@ -490,18 +493,23 @@ class Reader {
     }
 
     if (this.problems.length > before) return undefined;
-    const profile: ProfileConfig = { name, allow, mode, minApiVersion, rules };
+    const profile: ProfileConfig = { name, allow, mode, minApiVersion, rules, grants };
     if (description !== undefined) profile.description = description;
     return profile;
   }
 
   /** Operations granted by one `allow`/`deny` entry. */
-  private grant(item: Node, where: string): readonly string[] {
+  private grant(item: Node, where: string, written: string[]): readonly string[] {
     const s = this.str(item, where);
     if (s === undefined) return [];
     const ops = expandGrant(s);
-    if (ops) return ops;
-    this.error(item, `unknown operation or group "${s}"${didYouMean(s, [...GROUPS.keys(), ...OPERATIONS])}`);
+    if (ops) {
+      written.push(s);
+      return ops;
+    }
+    const alias = OPERATION_ALIASES.get(s) ?? [...OPERATION_ALIASES].find(([k]) => k.toLowerCase() === s.toLowerCase())?.[1];
+    const hint = alias !== undefined ? ` (did you mean "${alias}"?)` : didYouMean(s, [...GROUPS.keys(), ...OPERATIONS]);
+    this.error(item, `unknown operation or group "${s}"${hint}`);
     return [];
   }
 
@@ -535,6 +543,8 @@ class Reader {
     upstream: string,
     used: Set<string>,
   ): { config: ListenerConfig; nodes: { name: Node; address: Node } } | undefined {
+    const written = isMap(item) ? item.get("name", true) : undefined;
+    if (isScalar(written) && typeof written.value === "string" && written.value !== "") where = `listener "${written.value}"`;
     const m = this.map(item, where, ["name", "description", "unix", "tcp", "tls", "profile", "identities"]);
     if (!m) return undefined;
     const before = this.problems.length;
@@ -546,7 +556,6 @@ class Reader {
       name = this.str(n.value, `${where}.name`, n.key);
       nameNode = n.value ?? n.key;
       if (name !== undefined && !NAME_RE.test(name)) this.error(n.value, `listener name "${name}" must match ${NAME_RE.source}`);
-      if (name !== undefined) where = `listener "${name}"`;
     }
     const desc = m.get("description");
     if (desc) this.str(desc.value, `${where}.description`, desc.key);
@@ -572,11 +581,11 @@ class Reader {
 
     let identities: Record<string, string> | undefined;
     const id = m.get("identities");
-    if (id && listen) {
-      if (listen.kind === "tcp") {
+    if (id && kinds.length === 1) {
+      if (kinds[0] === "tcp") {
         this.error(id.key, `${where}: identities need a tls or unix listener (a plain TCP client has no identity)`);
       } else {
-        identities = this.readIdentities(id, `${where}.identities`, listen.kind, profiles, used);
+        identities = this.readIdentities(id, `${where}.identities`, kinds[0]!, profiles, used);
       }
     }
 

@@ -30,7 +30,7 @@ export function closest(input: string, candidates: Iterable<string>): string | u
     if (hay === needle) return c;
     let score = distance(needle, hay);
     // A candidate that contains the input (or the reverse) is a good hint: `ContainerCreat`.
-    if (needle.length >= 4 && (hay.includes(needle) || needle.includes(hay))) score = Math.min(score, 2);
+    if (Math.min(needle.length, hay.length) >= 4 && (hay.includes(needle) || needle.includes(hay))) score = Math.min(score, 2);
     if (score < bestScore) {
       bestScore = score;
       best = c;

@@ -54,6 +54,8 @@ export interface ProfileConfig {
   name: string;
   /** Free text from the config, for `dockgate check`. */
   description?: string;
+  /** The `allow` and `deny` entries as written (groups unexpanded), for `check` and `explain`. */
+  grants?: { allow: string[]; deny: string[] };
   /** Operation ids granted, groups already expanded. */
   allow: ReadonlySet<string>;
   /** `enforce` denies; `audit` allows but logs what would have been denied. */
