@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+// dockgate's command line: one file per command, this one only dispatches.
+
+const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<number> }>> = {
+  serve: () => import("./serve.js"),
+  check: () => import("./check.js"),
+  explain: () => import("./explain.js"),
+};
+
+const USAGE = `usage: dockgate <command> [options]
+
+commands:
+  serve     run the proxy          dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL]
+  check     validate a config      dockgate check CONFIG
+  explain   show one decision      dockgate explain --config FILE --profile NAME METHOD PATH [BODY-FILE]
+`;
+
+const [command, ...argv] = process.argv.slice(2);
+const load = command === undefined ? undefined : COMMANDS[command];
+if (load === undefined) {
+  const help = command === "-h" || command === "--help" || command === "help";
+  (help ? process.stdout : process.stderr).write(USAGE);
+  process.exitCode = help ? 0 : 2;
+} else {
+  const code = await (await load()).run(argv);
+  if (code !== 0 || command !== "serve") process.exitCode = code;
+}

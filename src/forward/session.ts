@@ -1,0 +1,823 @@
+// One client connection and its own upstream connection to the daemon.
+//
+// Client → daemon: every request is parsed strictly, normalized, routed and decided by the gate
+// before any of its bytes leave; the head the daemon receives is rebuilt from that parse, bodies
+// are re-framed (Content-Length or re-chunked) so nothing unparsed can ride along. Inspected
+// bodies are buffered (bounded) and forwarded exactly as inspected.
+// Daemon → client: responses come back in request order on the same connection, so they are
+// piped through untouched while a small reader follows their framing (to log each one, to slot
+// dockgate's own replies in order, and to notice a hijack). After a hijack both directions are
+// raw byte pipes with half-close.
+// Backpressure: whichever side cannot keep up pauses the other; per connection dockgate holds at
+// most one socket read, one head, and one inspected body.
+
+import net from "node:net";
+import { performance } from "node:perf_hooks";
+import { matchRoute } from "../api/routes.js";
+import { ChunkedDecoder } from "../http/chunked.js";
+import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
+import { parseRequestHead, type RequestHead } from "../http/request-head.js";
+import { parseTarget, TargetError } from "../http/target.js";
+import type { Client, Denial, Gate, RequestView } from "../policy/verdict.js";
+import { parseResponseHead } from "./response-head.js";
+
+/** Operations whose successful response turns the connection into a raw stream. */
+const HIJACKING = new Set(["ContainerAttach", "ExecStart", "Session", "Grpc", "ContainerAttachWebsocket"]);
+/** Hijacking operations that take no request body (the spec defines none). */
+const HIJACK_WITHOUT_BODY = new Set(["ContainerAttach", "Session", "Grpc", "ContainerAttachWebsocket"]);
+const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
+const LAST_CHUNK = Buffer.from("0\r\n\r\n", "latin1");
+const CRLF = Buffer.from("\r\n", "latin1");
+/** Replies owed to the client before dockgate stops reading more pipelined requests. */
+const MAX_QUEUED = 64;
+const MAX_RESPONSE_HEAD = 65536;
+
+export interface SessionLimits {
+  maxHeaderBytes: number;
+}
+
+/** What the log gets for each request, once its response is complete. */
+export interface ExchangeRecord {
+  client: Client;
+  method: string;
+  path: string;
+  operation: string | undefined;
+  decision: "allow" | "deny" | "error";
+  rule: string | undefined;
+  field: string | undefined;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  hijacked: boolean;
+  message: string | undefined;
+  /** Set when an audit-mode profile allowed what enforce mode would deny. */
+  audit: Denial | undefined;
+}
+
+export interface SessionHooks {
+  gate: Gate;
+  upstreamPath: string;
+  limits: SessionLimits;
+  onExchange(record: ExchangeRecord): void;
+  onClosed(session: Session): void;
+}
+
+interface Exchange {
+  record: ExchangeRecord;
+  start: number;
+  /** dockgate's own reply; undefined when the daemon answers. */
+  local: Buffer | undefined;
+  /** 100 Continue written on the daemon's behalf: not a response of its own. */
+  interim: boolean;
+  closeAfter: boolean;
+  headRequest: boolean;
+  hijackable: boolean;
+}
+
+const enum In {
+  Head,
+  Fixed,
+  Chunked,
+  AwaitResponse,
+  Raw,
+  Stopped,
+}
+
+const enum Out {
+  Head,
+  Fixed,
+  Chunked,
+  UntilClose,
+  Raw,
+}
+
+type BodyTarget = "forward" | "collect" | "discard";
+
+/** An incomplete head that already has an LF without CR can never become valid: say so now. */
+function hasBareLineFeed(buf: Buffer): boolean {
+  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
+export class Session {
+  private upstream: net.Socket | null = null;
+  private pending: Buffer | null = null;
+  private inState = In.Head;
+  private bodyTarget: BodyTarget = "forward";
+  private bodyRemaining = 0;
+  private decoder: ChunkedDecoder | null = null;
+  private collected: Buffer[] = [];
+  private collectedBytes = 0;
+  private collectLimit = 0;
+  private collecting: { exchange: Exchange; inspect: (body: Buffer) => In } | null = null;
+  /** Where the client side goes once the current body is read. */
+  private afterBody = In.Head;
+  private readonly queue: Exchange[] = [];
+  private outState = Out.Head;
+  private outHead = "";
+  private outRemaining = 0;
+  private outDecoder: ChunkedDecoder | null = null;
+  private clientEnded = false;
+  private draining = false;
+  private closed = false;
+
+  constructor(
+    readonly client: net.Socket,
+    private readonly identity: Client,
+    private readonly hooks: SessionHooks,
+  ) {
+    client.on("data", (buf: Buffer) => this.onClientData(buf));
+    client.on("end", () => this.onClientEnd());
+    client.on("error", () => this.destroy());
+    client.on("close", () => this.destroy());
+    client.on("drain", () => this.upstream?.resume());
+  }
+
+  /** True when nothing is in flight: a graceful shutdown may close it at once. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.inState === In.Head && this.pending === null;
+  }
+
+  /** Graceful shutdown: finish what is in flight, then close. */
+  drain(): void {
+    this.draining = true;
+    if (this.idle) this.closeClientAfterWrites();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const streaming = this.queue[0];
+    if (streaming !== undefined && streaming.record.hijacked) this.log(streaming, "allow");
+    this.inState = In.Stopped;
+    this.client.destroy();
+    this.upstream?.destroy();
+    this.hooks.onClosed(this);
+  }
+
+  // ---- client → daemon -------------------------------------------------------------------
+
+  private onClientData(buf: Buffer): void {
+    switch (this.inState) {
+      case In.Raw:
+        if (!this.upstream!.write(buf)) this.client.pause();
+        return;
+      case In.Stopped:
+        return;
+      default:
+        this.pending = this.pending === null ? buf : Buffer.concat([this.pending, buf]);
+        this.process();
+    }
+  }
+
+  private process(): void {
+    try {
+      while (this.pending !== null && !this.closed) {
+        switch (this.inState) {
+          case In.Head:
+            if (!this.readHead()) return;
+            break;
+          case In.Fixed:
+            this.readFixedBody();
+            break;
+          case In.Chunked:
+            this.readChunkedBody();
+            break;
+          case In.AwaitResponse:
+          case In.Raw:
+          case In.Stopped:
+            return;
+        }
+      }
+    } catch (err) {
+      this.failRequest(err);
+      return;
+    }
+    this.applyBackpressure();
+  }
+
+  private take(n: number): Buffer {
+    const buf = this.pending!;
+    if (n >= buf.length) {
+      this.pending = null;
+      return buf;
+    }
+    this.pending = buf.subarray(n);
+    return buf.subarray(0, n);
+  }
+
+  /** Parses and decides one request head; false when more bytes are needed. */
+  private readHead(): boolean {
+    const buf = this.pending!;
+    const end = buf.indexOf(CRLFCRLF);
+    const max = this.hooks.limits.maxHeaderBytes;
+    if (end < 0 || end > max) {
+      if (buf.length > max || end > max) throw new HttpError(431, `request head larger than ${max} bytes`);
+      if (hasBareLineFeed(buf)) throw new HttpError(400, "line ending without CR in request head");
+      return false;
+    }
+    const text = buf.toString("latin1", 0, end);
+    this.take(end + 4);
+    const head = parseRequestHead(text);
+    this.onRequest(head);
+    return true;
+  }
+
+  private onRequest(head: RequestHead): void {
+    const exchange = this.newExchange(head.method, head.target);
+    exchange.headRequest = head.method === "HEAD";
+    exchange.closeAfter = head.close;
+    const hasBody = head.chunked || (head.contentLength ?? 0) > 0;
+
+    let view: RequestView;
+    try {
+      view = this.view(head);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 400;
+      this.deny(exchange, head, hasBody, status, (err as Error).message, status === 403 ? "endpoint.unknown" : "request.target");
+      return;
+    }
+    exchange.record.path = view.path;
+    exchange.record.operation = view.operation;
+    exchange.hijackable = HIJACKING.has(view.operation);
+
+    const verdict = this.hooks.gate.decide(view, this.identity);
+    if (verdict.kind === "deny") {
+      const d = verdict.denial;
+      exchange.record.rule = d.rule;
+      exchange.record.field = d.field;
+      this.deny(exchange, head, hasBody, d.status, d.message, d.rule);
+      return;
+    }
+    if (verdict.kind === "allow") {
+      exchange.record.audit = verdict.audit;
+      this.forwardRequest(exchange, head, view, hasBody);
+      return;
+    }
+
+    // Inspect: collect the body (bounded), then decide on exactly those bytes.
+    const check = verdict.check;
+    if (head.contentLength !== null && head.contentLength > check.maxBytes) {
+      exchange.record.rule = "body.size";
+      this.deny(exchange, head, true, 413, `dockgate: ${view.operation} body of ${head.contentLength} bytes exceeds the inspection limit of ${check.maxBytes} bytes`, "body.size");
+      return;
+    }
+    this.collectBody(exchange, head, check.maxBytes, (body) => {
+        const result = check.inspect(body);
+        if (!result.ok) {
+          const d = result.denial;
+          exchange.record.rule = d.rule;
+          exchange.record.field = d.field;
+          exchange.record.message = d.message;
+          this.settleLocal(exchange, errorResponse(d.status, d.message, false, exchange.headRequest), "deny");
+          return In.Head;
+        }
+        exchange.record.audit = result.audit;
+        const out = result.body ?? body;
+        exchange.record.bytesIn = out.length;
+        const upstream = this.connectUpstream();
+        upstream.cork();
+        upstream.write(this.upstreamHead(head, view, `Content-Length: ${out.length}\r\n`), "latin1");
+        if (out.length > 0) upstream.write(out);
+        upstream.uncork();
+        return exchange.hijackable ? In.AwaitResponse : In.Head;
+    });
+  }
+
+  /** Queues the exchange and reads its whole body (at most `limit` bytes) before `then` acts. */
+  private collectBody(exchange: Exchange, head: RequestHead, limit: number, then: (body: Buffer) => In): void {
+    if (head.expectContinue) this.enqueueLocal(this.interim());
+    this.queue.push(exchange);
+    this.collectLimit = limit;
+    this.collected = [];
+    this.collectedBytes = 0;
+    this.collecting = { exchange, inspect: then };
+    this.beginBody(head, "collect", In.Head);
+  }
+
+  private view(head: RequestHead): RequestView {
+    let target;
+    try {
+      target = parseTarget(head.target);
+    } catch (err) {
+      if (err instanceof TargetError) throw new HttpError(400, `dockgate: ${err.message}`);
+      throw err;
+    }
+    const route = matchRoute(head.method, target.path);
+    if (!route.ok) {
+      const status = route.status === 404 ? 403 : 400;
+      throw new HttpError(status, `dockgate: ${route.reason}${status === 403 ? " (rule endpoint.unknown)" : ""}`);
+    }
+    const m = route.match;
+    const path = m.apiVersion === undefined ? target.path : target.path.slice(m.apiVersion.length + 2);
+    this.forwardTarget = target.forward;
+    return {
+      method: head.method,
+      path,
+      apiVersion: m.apiVersion,
+      operation: m.operation,
+      params: m.params,
+      query: target.query,
+      headers: head.byName,
+    };
+  }
+
+  /** The canonical target of the request being handled (set by view()). */
+  private forwardTarget = "";
+
+  private upstreamHead(head: RequestHead, view: RequestView, framing: string): string {
+    let text = `${head.method} ${this.forwardTarget} HTTP/1.1\r\n`;
+    for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
+    if (HIJACKING.has(view.operation) && head.upgrade !== undefined) {
+      text += `Connection: Upgrade\r\nUpgrade: ${head.upgrade}\r\n`;
+    }
+    return text + framing + "\r\n";
+  }
+
+  private forwardRequest(exchange: Exchange, head: RequestHead, view: RequestView, hasBody: boolean): void {
+    if (hasBody && HIJACK_WITHOUT_BODY.has(view.operation)) {
+      // The daemon never reads this body and hijacks right after the head, so body bytes that
+      // arrive late would become the container's stdin (dockerode sends its options as one).
+      // Read it whole, drop it, and forward the bare head: what the daemon does, without the race.
+      this.collectBody(exchange, head, this.hooks.limits.maxHeaderBytes, () => {
+        this.connectUpstream().write(this.upstreamHead(head, view, ""), "latin1");
+        return In.AwaitResponse;
+      });
+      return;
+    }
+    if (head.expectContinue && hasBody) this.enqueueLocal(this.interim());
+    this.queue.push(exchange);
+    const upstream = this.connectUpstream();
+    const next = exchange.hijackable ? In.AwaitResponse : In.Head;
+    if (!hasBody) {
+      upstream.write(this.upstreamHead(head, view, head.contentLength === 0 ? "Content-Length: 0\r\n" : ""), "latin1");
+      this.afterRequest(exchange, next);
+      return;
+    }
+    const framing = head.chunked ? "Transfer-Encoding: chunked\r\n" : `Content-Length: ${head.contentLength}\r\n`;
+    upstream.write(this.upstreamHead(head, view, framing), "latin1");
+    this.currentExchange = exchange;
+    this.beginBody(head, "forward", next);
+  }
+
+  /** The exchange whose request body is being forwarded (for its byte count). */
+  private currentExchange: Exchange | null = null;
+
+  private afterRequest(exchange: Exchange, next: In): void {
+    if (exchange.closeAfter) {
+      this.inState = In.Stopped;
+      this.pending = null;
+      return;
+    }
+    this.inState = next;
+  }
+
+  private deny(exchange: Exchange, head: RequestHead, hasBody: boolean, status: number, message: string, rule: string): void {
+    exchange.record.rule ??= rule;
+    exchange.record.message = message;
+    const reply = errorResponse(status, message, false, exchange.headRequest);
+    if (hasBody && head.expectContinue) {
+      // The client may or may not send the body it announced: the connection cannot go on.
+      exchange.closeAfter = true;
+    }
+    this.queue.push(exchange);
+    this.settleLocal(exchange, reply, status >= 500 ? "error" : "deny");
+    if (exchange.closeAfter) {
+      this.inState = In.Stopped;
+      this.pending = null;
+      return;
+    }
+    if (hasBody) this.beginBody(head, "discard", In.Head);
+  }
+
+  private beginBody(head: RequestHead, target: BodyTarget, next: In): void {
+    this.bodyTarget = target;
+    this.afterBody = next;
+    if (head.chunked) {
+      this.decoder = new ChunkedDecoder((chunk) => this.onBodyChunk(chunk, true));
+      this.inState = In.Chunked;
+    } else if ((head.contentLength ?? 0) > 0) {
+      this.bodyRemaining = head.contentLength!;
+      this.inState = In.Fixed;
+    } else {
+      this.endBody();
+    }
+  }
+
+  private readFixedBody(): void {
+    const chunk = this.take(this.bodyRemaining);
+    this.bodyRemaining -= chunk.length;
+    this.onBodyChunk(chunk, false);
+    if (this.bodyRemaining === 0) this.endBody();
+  }
+
+  private readChunkedBody(): void {
+    const buf = this.pending!;
+    const used = this.decoder!.push(buf, 0);
+    this.take(used);
+    if (this.decoder!.done) {
+      if (this.bodyTarget === "forward") this.upstream!.write(LAST_CHUNK);
+      this.decoder = null;
+      this.endBody();
+    }
+  }
+
+  private onBodyChunk(chunk: Buffer, rechunk: boolean): void {
+    if (chunk.length === 0) return;
+    switch (this.bodyTarget) {
+      case "forward": {
+        const upstream = this.upstream!;
+        if (this.currentExchange) this.currentExchange.record.bytesIn += chunk.length;
+        if (rechunk) {
+          upstream.cork();
+          upstream.write(`${chunk.length.toString(16)}\r\n`, "latin1");
+          upstream.write(chunk);
+          upstream.write(CRLF);
+          upstream.uncork();
+        } else {
+          upstream.write(chunk);
+        }
+        return;
+      }
+      case "collect":
+        this.collectedBytes += chunk.length;
+        if (this.collectedBytes > this.collectLimit) {
+          throw new HttpError(413, `request body exceeds the inspection limit of ${this.collectLimit} bytes`);
+        }
+        this.collected.push(chunk);
+        return;
+      case "discard":
+        return;
+    }
+  }
+
+  private endBody(): void {
+    this.inState = this.afterBody;
+    if (this.bodyTarget === "collect" && this.collecting) {
+      const { exchange, inspect } = this.collecting;
+      this.collecting = null;
+      // A private copy: the bytes inspected are the bytes forwarded, whatever reuses the reads.
+      const body = Buffer.concat(this.collected);
+      this.collected = [];
+      this.afterRequest(exchange, inspect(body));
+      return;
+    }
+    if (this.bodyTarget === "forward" && this.currentExchange) {
+      const exchange = this.currentExchange;
+      this.currentExchange = null;
+      this.afterRequest(exchange, this.afterBody);
+    }
+  }
+
+  /** A malformed request: answer 4xx in order and close, never forward. */
+  private failRequest(err: unknown): void {
+    const status = err instanceof HttpError ? err.status : 400;
+    const message = `dockgate: ${(err as Error).message.replace(/^dockgate: /, "")}`;
+    this.pending = null;
+    this.inState = In.Stopped;
+    if (this.bodyTarget === "forward" && this.currentExchange) {
+      // Part of this body already went upstream: no clean answer is possible, and the daemon's
+      // request must be cut before it acts on a body the client never finished.
+      this.destroy();
+      return;
+    }
+    // A request whose body was being collected is already queued, unforwarded: this is its reply.
+    const exchange = this.collecting?.exchange ?? this.newExchange("-", "-");
+    if (!this.collecting) this.queue.push(exchange);
+    this.collecting = null;
+    exchange.closeAfter = true;
+    exchange.record.message = message;
+    exchange.record.rule ??= status === 413 ? "body.size" : "http.malformed";
+    this.settleLocal(exchange, errorResponse(status, message, true), status === 413 ? "deny" : "error");
+  }
+
+  private applyBackpressure(): void {
+    if (this.closed || this.inState === In.Raw) return;
+    const upstreamFull = this.upstream !== null && this.upstream.writableNeedDrain;
+    const waiting = this.inState === In.AwaitResponse && (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
+    if (upstreamFull || waiting || this.queue.length > MAX_QUEUED) this.client.pause();
+  }
+
+  private onClientEnd(): void {
+    this.clientEnded = true;
+    if (this.inState === In.Raw) {
+      this.upstream?.end();
+      return;
+    }
+    if (this.inState === In.Fixed || this.inState === In.Chunked) {
+      // The client stopped in the middle of a body: the request must not complete upstream.
+      this.destroy();
+      return;
+    }
+    this.inState = In.Stopped;
+    this.pending = null;
+    this.finishIfDone();
+  }
+
+  // ---- daemon → client -------------------------------------------------------------------
+
+  private connectUpstream(): net.Socket {
+    if (this.upstream) return this.upstream;
+    const upstream = net.createConnection({ path: this.hooks.upstreamPath, allowHalfOpen: true });
+    this.upstream = upstream;
+    upstream.on("data", (buf: Buffer) => this.onUpstreamData(buf));
+    upstream.on("end", () => this.onUpstreamEnd(upstream));
+    upstream.on("error", (err) => this.onUpstreamError(upstream, err));
+    upstream.on("drain", () => {
+      if (!this.closed && this.queue.length <= MAX_QUEUED) this.client.resume();
+    });
+    return upstream;
+  }
+
+  private onUpstreamData(buf: Buffer): void {
+    let flushFrom = 0;
+    let i = 0;
+    while (i < buf.length) {
+      const ex = this.queue[0];
+      if (ex === undefined || ex.local !== undefined) {
+        // Bytes nobody asked for: the stream is out of step, nothing after this can be trusted.
+        this.destroy();
+        return;
+      }
+      switch (this.outState) {
+        case Out.Head: {
+          const used = this.readResponseHead(buf, i);
+          if (used < 0) {
+            this.destroy();
+            return;
+          }
+          ex.record.bytesOut += used;
+          i += used;
+          if (this.outHead !== "" && this.outHead.endsWith("\r\n\r\n")) {
+            this.onResponseHead(ex);
+            if (this.closed) return;
+            if (this.responseHasEnded()) flushFrom = this.completeResponse(buf, flushFrom, i);
+          }
+          break;
+        }
+        case Out.Fixed: {
+          const n = Math.min(this.outRemaining, buf.length - i);
+          this.outRemaining -= n;
+          ex.record.bytesOut += n;
+          i += n;
+          if (this.outRemaining === 0) flushFrom = this.completeResponse(buf, flushFrom, i);
+          break;
+        }
+        case Out.Chunked: {
+          const j = this.outDecoder!.push(buf, i);
+          ex.record.bytesOut += j - i;
+          i = j;
+          if (this.outDecoder!.done) flushFrom = this.completeResponse(buf, flushFrom, i);
+          break;
+        }
+        case Out.UntilClose:
+        case Out.Raw:
+          ex.record.bytesOut += buf.length - i;
+          i = buf.length;
+          break;
+      }
+      if (flushFrom < 0) return; // the client connection is closing after the last response
+    }
+    if (flushFrom < buf.length) this.writeClient(buf.subarray(flushFrom));
+  }
+
+  /**
+   * Accumulates response-head text from buf[i..] into outHead, up to and including its blank
+   * line; returns how many bytes of buf it took, or -1 for a head beyond any sane size.
+   */
+  private readResponseHead(buf: Buffer, i: number): number {
+    if (this.outHead === "") {
+      const end = buf.indexOf(CRLFCRLF, i);
+      if (end >= 0) {
+        this.outHead = buf.toString("latin1", i, end + 4);
+        return end + 4 - i;
+      }
+    }
+    // The head is split across reads: stitch it together (the bytes pass through meanwhile).
+    const before = this.outHead.length;
+    const take = Math.min(buf.length - i, MAX_RESPONSE_HEAD - before);
+    if (take <= 0) return -1;
+    this.outHead += buf.toString("latin1", i, i + take);
+    const p = this.outHead.indexOf("\r\n\r\n", Math.max(0, before - 3));
+    if (p < 0) return take;
+    this.outHead = this.outHead.slice(0, p + 4);
+    return p + 4 - before;
+  }
+
+  /** True right after the head of a response that has no body (HEAD, 204, 304, length 0). */
+  private responseHasEnded(): boolean {
+    return this.outState === Out.Fixed && this.outRemaining === 0;
+  }
+
+  private writeClient(buf: Buffer): void {
+    if (!this.client.write(buf)) this.upstream?.pause();
+  }
+
+  private onResponseHead(ex: Exchange): void {
+    let head;
+    try {
+      head = parseResponseHead(this.outHead);
+    } catch {
+      this.destroy();
+      return;
+    }
+    this.outHead = "";
+    ex.record.status = head.status;
+    if (head.status >= 100 && head.status < 200 && head.status !== 101) return; // interim: keep reading
+    const switching =
+      head.status === 101 || (ex.hijackable && head.status === 200 && head.contentLength === null && !head.chunked);
+    if (switching) {
+      ex.record.hijacked = true;
+      this.outState = Out.Raw;
+      this.startRawClientSide();
+      return;
+    }
+    if (ex.headRequest || head.status === 204 || head.status === 304) {
+      this.outState = Out.Fixed;
+      this.outRemaining = 0;
+    } else if (head.chunked) {
+      this.outState = Out.Chunked;
+      this.outDecoder = new ChunkedDecoder(() => {});
+    } else if (head.contentLength !== null) {
+      this.outState = Out.Fixed;
+      this.outRemaining = head.contentLength;
+    } else {
+      this.outState = Out.UntilClose;
+    }
+  }
+
+  /**
+   * The response at the head of the queue ended at buf[end]. Writes what is owed to the client
+   * so far, logs the exchange, writes any of dockgate's own replies that come next in order, and
+   * returns the index from which the rest of buf still has to be written (-1: nothing more, the
+   * client connection is closing).
+   */
+  private completeResponse(buf: Buffer, flushFrom: number, end: number): number {
+    if (end > flushFrom) this.writeClient(buf.subarray(flushFrom, end));
+    const ex = this.queue.shift()!;
+    this.outState = Out.Head;
+    this.outDecoder = null;
+    this.log(ex, "allow");
+    if (ex.closeAfter) {
+      this.closeClientAfterWrites();
+      return -1;
+    }
+    if (ex.hijackable && this.inState === In.AwaitResponse) {
+      // Not hijacked after all (an error, or a detached exec): back to parsing requests.
+      this.inState = In.Head;
+      setImmediate(() => {
+        if (!this.closed) this.process();
+      });
+    }
+    this.writeQueuedLocals();
+    this.finishIfDone();
+    if (this.queue.length <= MAX_QUEUED && !this.closed) this.client.resume();
+    return end;
+  }
+
+  private startRawClientSide(): void {
+    this.inState = In.Raw;
+    const upstream = this.upstream!;
+    const rest = this.pending;
+    this.pending = null;
+    if (rest !== null && rest.length > 0) upstream.write(rest);
+    if (this.clientEnded) upstream.end();
+    this.client.resume();
+  }
+
+  private onUpstreamEnd(upstream: net.Socket): void {
+    if (upstream !== this.upstream) return;
+    const ex = this.queue[0];
+    if (this.outState === Out.Raw) {
+      // The daemon finished the stream (e.g. the container exited): finish the client too.
+      this.log(this.queue.shift()!, "allow");
+      this.client.end();
+      this.client.once("finish", () => this.destroy());
+      return;
+    }
+    this.upstream = null;
+    if (this.outState === Out.UntilClose && ex) {
+      this.queue.shift();
+      this.outState = Out.Head;
+      this.log(ex, "allow");
+    } else if (ex && ex.local === undefined) {
+      // Cut in the middle of a response, or with requests still unanswered.
+      this.destroy();
+      return;
+    }
+    if (this.queue.some((e) => e.local === undefined)) {
+      this.destroy();
+      return;
+    }
+    this.writeQueuedLocals();
+    this.finishIfDone();
+  }
+
+  private onUpstreamError(upstream: net.Socket, err: NodeJS.ErrnoException): void {
+    if (upstream !== this.upstream) return;
+    const ex = this.queue[0];
+    const answered = ex !== undefined && (ex.record.bytesOut > 0 || ex.local !== undefined);
+    if (ex === undefined || answered || this.outState !== Out.Head) {
+      this.destroy();
+      return;
+    }
+    // Nothing of a response has reached the client: it gets a clean 502 and the connection closes.
+    this.upstream = null;
+    upstream.destroy();
+    const message = `dockgate: cannot reach the Docker daemon at ${this.hooks.upstreamPath}: ${err.code ?? err.message}`;
+    this.queue.length = 0;
+    ex.record.message = message;
+    ex.record.rule = "upstream.unreachable";
+    ex.closeAfter = true;
+    this.queue.push(ex);
+    this.inState = In.Stopped;
+    this.pending = null;
+    this.settleLocal(ex, errorResponse(502, message, true, ex.headRequest), "error");
+  }
+
+  // ---- ordering of replies -----------------------------------------------------------------
+
+  private newExchange(method: string, target: string): Exchange {
+    return {
+      record: {
+        client: this.identity,
+        method,
+        path: target,
+        operation: undefined,
+        decision: "allow",
+        rule: undefined,
+        field: undefined,
+        status: 0,
+        bytesIn: 0,
+        bytesOut: 0,
+        durationMs: 0,
+        hijacked: false,
+        message: undefined,
+        audit: undefined,
+      },
+      start: performance.now(),
+      local: undefined,
+      interim: false,
+      closeAfter: false,
+      headRequest: false,
+      hijackable: false,
+    };
+  }
+
+  private interim(): Exchange {
+    const ex = this.newExchange("-", "-");
+    ex.interim = true;
+    ex.local = CONTINUE_RESPONSE;
+    return ex;
+  }
+
+  private enqueueLocal(ex: Exchange): void {
+    this.queue.push(ex);
+    this.writeQueuedLocals();
+  }
+
+  /** Turns a queued exchange into one dockgate answers itself, and writes it when its turn comes. */
+  private settleLocal(ex: Exchange, reply: Buffer, decision: "deny" | "error"): void {
+    ex.local = reply;
+    ex.record.decision = decision;
+    ex.record.status = Number(reply.toString("latin1", 9, 12));
+    ex.record.bytesOut = reply.length;
+    this.writeQueuedLocals();
+  }
+
+  private writeQueuedLocals(): void {
+    while (this.queue.length > 0 && this.queue[0]!.local !== undefined && this.outState === Out.Head && this.outHead === "") {
+      const ex = this.queue.shift()!;
+      this.writeClient(ex.local!);
+      if (!ex.interim) this.log(ex, ex.record.decision);
+      if (ex.closeAfter) {
+        this.closeClientAfterWrites();
+        return;
+      }
+    }
+  }
+
+  private closeClientAfterWrites(): void {
+    this.inState = In.Stopped;
+    this.pending = null;
+    this.queue.length = 0;
+    this.client.end();
+    this.client.once("finish", () => this.destroy());
+  }
+
+  private finishIfDone(): void {
+    if (this.queue.length > 0 || this.closed) return;
+    if (this.clientEnded || this.draining || this.inState === In.Stopped) {
+      this.closeClientAfterWrites();
+    }
+  }
+
+  private log(ex: Exchange, decision: ExchangeRecord["decision"]): void {
+    ex.record.decision = decision;
+    ex.record.durationMs = performance.now() - ex.start;
+    this.hooks.onExchange(ex.record);
+  }
+}

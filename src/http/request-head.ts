@@ -1,0 +1,131 @@
+// Strict parsing of a request head (request line + header fields, CRLF CRLF excluded).
+// Anything two HTTP implementations could read differently is an error here: bare CR or LF,
+// obs-fold, whitespace before a colon, invalid names, control characters, repeated or malformed
+// framing headers, Content-Length together with Transfer-Encoding, codings other than "chunked".
+// The head dockgate forwards is rebuilt from this parse, so the daemon reads what was checked.
+
+import { HttpError } from "./errors.js";
+
+export interface RequestHead {
+  method: string;
+  target: string;
+  /** 1 for HTTP/1.1, 0 for HTTP/1.0. */
+  minor: 0 | 1;
+  /** End-to-end header fields in order, as [name as sent, trimmed value]. Framing and hop-by-hop fields are not here. */
+  headers: Array<[string, string]>;
+  /** All fields by lower-case name, repeats joined with ", " (for the policy's view). */
+  byName: Record<string, string>;
+  /** null when the request has no Content-Length. */
+  contentLength: number | null;
+  chunked: boolean;
+  expectContinue: boolean;
+  /** The client asked to close after this request (Connection: close, or HTTP/1.0 without keep-alive). */
+  close: boolean;
+  /** Value of the Upgrade field, when the client asked to upgrade. */
+  upgrade: string | undefined;
+}
+
+const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
+const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
+const DIGITS = /^[0-9]{1,15}$/;
+
+/** Fields whose repetition could be read two ways (Go takes the first value, others the last). */
+const SINGLE = new Set(["host", "content-length", "transfer-encoding", "content-type", "expect", "upgrade"]);
+/** Hop-by-hop fields (RFC 9110 7.6.1): consumed here, never forwarded as sent. */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "content-length",
+  "upgrade",
+  "expect",
+]);
+
+export function parseRequestHead(text: string): RequestHead {
+  const lines = text.split("\r\n");
+  const requestLine = REQUEST_LINE.exec(lines[0]!);
+  if (!requestLine) throw new HttpError(400, "malformed request line");
+  const minor = requestLine[3] === "1" ? 1 : 0;
+
+  const fields: Array<[string, string, string]> = [];
+  const byName: Record<string, string> = {};
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i]!;
+    const m = FIELD.exec(line);
+    if (!m) {
+      if (line[0] === " " || line[0] === "\t") throw new HttpError(400, "obsolete line folding in header");
+      throw new HttpError(400, `malformed header line ${JSON.stringify(line.slice(0, 40))}`);
+    }
+    const name = m[1]!;
+    const value = m[2]!;
+    if (BAD_VALUE_BYTE.test(value)) throw new HttpError(400, `control character in header ${name}`);
+    const lower = name.toLowerCase();
+    const seen = byName[lower];
+    if (seen !== undefined) {
+      if (SINGLE.has(lower)) throw new HttpError(400, `repeated ${name} header`);
+      byName[lower] = `${seen}, ${value}`;
+    } else {
+      byName[lower] = value;
+    }
+    fields.push([name, value, lower]);
+  }
+
+  if (minor === 1 && byName["host"] === undefined) throw new HttpError(400, "missing Host header");
+
+  const te = byName["transfer-encoding"];
+  const cl = byName["content-length"];
+  let chunked = false;
+  let contentLength: number | null = null;
+  if (te !== undefined) {
+    if (cl !== undefined) throw new HttpError(400, "both Content-Length and Transfer-Encoding");
+    if (minor === 0) throw new HttpError(400, "Transfer-Encoding in an HTTP/1.0 request");
+    if (te.toLowerCase() !== "chunked") throw new HttpError(400, `unsupported Transfer-Encoding "${te}"`);
+    chunked = true;
+  } else if (cl !== undefined) {
+    if (!DIGITS.test(cl)) throw new HttpError(400, `malformed Content-Length "${cl}"`);
+    contentLength = Number(cl);
+  }
+
+  const contentType = byName["content-type"];
+  if (contentType !== undefined) {
+    // Go's Request.FormValue (used by the daemon's handlers) also reads parameters from form
+    // bodies, and they win over the query: a query dockgate checked could be overridden.
+    const media = contentType.split(";")[0]!.trim().toLowerCase();
+    if (media === "application/x-www-form-urlencoded" || media.startsWith("multipart/")) {
+      throw new HttpError(400, `Content-Type ${media} is not accepted (form bodies can override query parameters)`);
+    }
+  }
+
+  const expect = byName["expect"];
+  if (expect !== undefined && expect.toLowerCase() !== "100-continue") {
+    throw new HttpError(417, `unsupported Expect "${expect}"`);
+  }
+
+  const connection = (byName["connection"] ?? "").toLowerCase();
+  const tokens = connection === "" ? [] : connection.split(",").map((t) => t.trim());
+  const close = minor === 1 ? tokens.includes("close") : !tokens.includes("keep-alive");
+  const nominated = new Set(tokens);
+
+  const headers: Array<[string, string]> = [];
+  for (const [name, value, lower] of fields) {
+    if (HOP_BY_HOP.has(lower) || nominated.has(lower)) continue;
+    headers.push([name, value]);
+  }
+
+  return {
+    method: requestLine[1]!,
+    target: requestLine[2]!,
+    minor,
+    headers,
+    byName,
+    contentLength,
+    chunked,
+    expectContinue: expect !== undefined,
+    close,
+    upgrade: byName["upgrade"],
+  };
+}
