@@ -79,16 +79,26 @@ import type {
   UnixListen,
 } from "./types.js";
 
-export const DEFAULTS = Object.freeze({
+export const DEFAULTS: Readonly<{
+  upstream: string;
+  logLevel: Config["logLevel"];
+  maxHeaderBytes: number;
+  maxBodyBytes: number;
+  shutdownGraceSeconds: number;
+  unixMode: number;
+  host: string;
+  minApiVersion: string;
+  profileMode: ProfileConfig["mode"];
+}> = Object.freeze({
   upstream: "/var/run/docker.sock",
-  logLevel: "info" as Config["logLevel"],
+  logLevel: "info",
   maxHeaderBytes: 65536,
   maxBodyBytes: 1048576,
   shutdownGraceSeconds: 10,
   unixMode: 0o660,
   host: "127.0.0.1",
   minApiVersion: "1.24",
-  profileMode: "enforce" as ProfileConfig["mode"],
+  profileMode: "enforce",
 });
 
 /** The lowest API version dockgate understands the semantics of (the daemon's own floor). */

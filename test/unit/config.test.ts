@@ -432,6 +432,29 @@ describe("errors carry file:line:col", () => {
       "profiles:",
       "  p:",
       "    allow: [ping]",
+      "    rules:",
+      "      allowPrivileged: yes",
+      "      bindMounts:",
+      "        allow:",
+      "          - /srv/cache",
+      "          - relative/path",
+      "          - { path: /srv/data, readOnly: maybe }",
+    ))).toEqual([
+      't.yaml:9:7: profiles.p.rules.allowPrivileged: must be true or false, not a string ("yes")',
+      't.yaml:13:13: profiles.p.rules.bindMounts.allow[1]: must be an absolute host path, not a string ("relative/path")',
+      't.yaml:14:32: profiles.p.rules.bindMounts.allow[2].readOnly: must be true or false, not a string ("maybe")',
+    ]);
+    const ok = parse(BASE_LISTENERS + y(
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "    rules: { allowPrivileged: true, capAdd: [net_admin] }",
+    ));
+    expect(ok.profiles.get("p")!.rules).toMatchObject({ allowPrivileged: true, capAdd: ["CAP_NET_ADMIN"] });
+    expect(problems(BASE_LISTENERS + y(
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
       "    rules: [a]",
     ))).toEqual(["t.yaml:8:12: profiles.p.rules must be a map, not a list"]);
   });

@@ -1,0 +1,226 @@
+// `dockgate explain`: what dockgate would do with one request, and which rule decided.
+//
+//   dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]
+//
+// TARGET is the request target as a client sends it (`/v1.47/containers/create?name=web`);
+// BODY-FILE is the request body (`-` for stdin). The request goes through the same target
+// parsing, route table and gate as `serve`. Exit 0: allowed (also in audit mode); 1: denied;
+// 2: usage or config error.
+
+import { readFileSync } from "node:fs";
+import { matchRoute } from "../api/routes.js";
+import { GROUPS, groupsOf } from "../config/groups.js";
+import { ConfigError, loadConfig } from "../config/load.js";
+import type { Config, ProfileConfig } from "../config/types.js";
+import { TargetError, parseTarget } from "../http/target.js";
+import { GATE_RULES, createGate } from "../policy/engine.js";
+import { RULES } from "../policy/rules.js";
+import type { Denial, RequestView } from "../policy/verdict.js";
+
+const USAGE = "usage: dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]";
+
+/** Rule ids the proxy core produces before or around the gate. */
+const CORE_RULES: ReadonlyArray<{ id: string; describe: string }> = [
+  { id: "endpoint.unknown", describe: "no API operation has this method and path" },
+  { id: "request.target", describe: "the request target is malformed or not in the form the daemon routes" },
+  { id: "body.size", describe: "an inspected body is larger than limits.maxBodyBytes" },
+];
+
+export function describeRule(id: string): string | undefined {
+  return (RULES.find((r) => r.id === id) ?? GATE_RULES.find((r) => r.id === id) ?? CORE_RULES.find((r) => r.id === id))?.describe;
+}
+
+interface Args {
+  config: string;
+  profile: string | undefined;
+  headers: Record<string, string>;
+  method: string;
+  target: string;
+  bodyFile: string | undefined;
+}
+
+function parseArgs(argv: string[]): Args | string {
+  let config: string | undefined;
+  let profile: string | undefined;
+  const headers: Record<string, string> = {};
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = (name: string): string | undefined => {
+      if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
+      if (a === name) return argv[++i];
+      return undefined;
+    };
+    if (a === "--") {
+      rest.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === "--config" || a.startsWith("--config=") || a === "-c") {
+      config = value(a === "-c" ? "-c" : "--config");
+      if (config === undefined) return `${a} needs a file`;
+    } else if (a === "--profile" || a.startsWith("--profile=") || a === "-p") {
+      profile = value(a === "-p" ? "-p" : "--profile");
+      if (profile === undefined) return `${a} needs a profile name`;
+    } else if (a === "--header" || a.startsWith("--header=") || a === "-H") {
+      const h = value(a === "-H" ? "-H" : "--header");
+      const colon = h?.indexOf(":") ?? -1;
+      if (h === undefined || colon <= 0) return `${a} needs 'Name: value'`;
+      const name = h.slice(0, colon).trim().toLowerCase();
+      const v = h.slice(colon + 1).trim();
+      headers[name] = headers[name] === undefined ? v : `${headers[name]}, ${v}`;
+    } else if (a.startsWith("-") && a !== "-") {
+      return `unknown option ${a}`;
+    } else {
+      rest.push(a);
+    }
+  }
+  if (config === undefined) return "--config is required";
+  if (rest.length < 2) return "METHOD and TARGET are required";
+  if (rest.length > 3) return `unexpected argument ${rest[3]}`;
+  return { config, profile, headers, method: rest[0]!.toUpperCase(), target: rest[1]!, bodyFile: rest[2] };
+}
+
+/** Allow entries (as written) that grant `op`. */
+function grantedBy(p: ProfileConfig, op: string): string[] {
+  const entries = p.grants?.allow ?? [];
+  return entries.filter((e) => e === op || (GROUPS.get(e)?.operations.includes(op) ?? false));
+}
+
+function pickProfile(config: Config, name: string | undefined): ProfileConfig | string {
+  if (name !== undefined) {
+    const p = config.profiles.get(name);
+    return p ?? `no profile "${name}" in ${config.source} (profiles: ${[...config.profiles.keys()].join(", ")})`;
+  }
+  if (config.profiles.size === 1) return [...config.profiles.values()][0]!;
+  return `--profile is required: ${config.source} has ${config.profiles.size} profiles (${[...config.profiles.keys()].join(", ")})`;
+}
+
+export async function run(argv: string[]): Promise<number> {
+  if (argv.includes("-h") || argv.includes("--help")) {
+    process.stdout.write(`${USAGE}\n\nShows the operation a request matches, the decision and the rule that made it.\nExit 0: allowed; 1: denied; 2: usage or config error.\n`);
+    return 0;
+  }
+  const args = parseArgs(argv);
+  if (typeof args === "string") {
+    process.stderr.write(`dockgate explain: ${args}\n${USAGE}\n`);
+    return 2;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(args.config);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const profile = pickProfile(config, args.profile);
+  if (typeof profile === "string") {
+    process.stderr.write(`dockgate explain: ${profile}\n`);
+    return 2;
+  }
+  let body: Buffer | undefined;
+  if (args.bodyFile !== undefined) {
+    try {
+      body = readFileSync(args.bodyFile === "-" ? 0 : args.bodyFile);
+    } catch (err) {
+      process.stderr.write(`dockgate explain: cannot read ${args.bodyFile}: ${(err as Error).message}\n`);
+      return 2;
+    }
+    if (args.headers["content-type"] === undefined) args.headers["content-type"] = "application/json";
+  }
+  const { lines, allowed } = explain(config, profile, args.method, args.target, args.headers, body);
+  process.stdout.write(lines.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n") + "\n");
+  return allowed ? 0 : 1;
+}
+
+/** The explanation as label/value lines; exported for tests. */
+export function explain(
+  config: Config,
+  profile: ProfileConfig,
+  method: string,
+  rawTarget: string,
+  headers: Record<string, string>,
+  body: Buffer | undefined,
+): { lines: [string, string][]; allowed: boolean } {
+  const lines: [string, string][] = [["request", `${method} ${rawTarget}`]];
+  const denied = (status: number, rule: string, message: string, field?: string) => {
+    lines.push(["decision", `deny ${status}`]);
+    const why = describeRule(rule);
+    lines.push(["rule", why ? `${rule}: ${why}` : rule]);
+    if (field !== undefined) lines.push(["field", field]);
+    lines.push(["message", message]);
+    return { lines, allowed: false };
+  };
+  lines.push(["profile", `${profile.name} (${profile.mode}, API >= ${profile.minApiVersion})`]);
+
+  let target;
+  try {
+    target = parseTarget(rawTarget);
+  } catch (err) {
+    if (!(err instanceof TargetError)) throw err;
+    return denied(400, "request.target", `dockgate: ${err.message}`);
+  }
+  const route = matchRoute(method, target.path);
+  if (!route.ok) {
+    return route.status === 404
+      ? denied(403, "endpoint.unknown", `dockgate: ${route.reason} (rule endpoint.unknown)`)
+      : denied(400, "request.target", `dockgate: ${route.reason}`);
+  }
+  const m = route.match;
+  const groups = groupsOf(m.operation);
+  const details = [m.apiVersion ? `API ${m.apiVersion}` : "API: daemon default", `groups: ${groups.join(", ") || "none"}`];
+  const params = Object.entries(m.params).map(([k, v]) => `${k}=${v}`);
+  if (params.length > 0) details.push(params.join(" "));
+  lines.push(["operation", `${m.operation} (${details.join("; ")})`]);
+
+  const view: RequestView = {
+    method,
+    path: m.apiVersion === undefined ? target.path : target.path.slice(m.apiVersion.length + 2),
+    apiVersion: m.apiVersion,
+    operation: m.operation,
+    params: m.params,
+    query: target.query,
+    headers,
+  };
+  const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) });
+  const verdict = gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain" });
+
+  const allowedBy = () => {
+    const by = grantedBy(profile, m.operation);
+    return `endpoint.allow: ${m.operation} is granted${by.length > 0 ? ` by ${by.join(", ")}` : ""}`;
+  };
+  const audited = (d: Denial | undefined) => {
+    if (d === undefined) return;
+    lines.push(["audit", `would deny ${d.status} (rule ${d.rule}${d.field !== undefined ? `, field ${d.field}` : ""}): ${d.message}`]);
+  };
+
+  if (verdict.kind === "deny") {
+    const d = verdict.denial;
+    return denied(d.status, d.rule, d.message, d.field);
+  }
+  if (verdict.kind === "allow") {
+    if (body !== undefined && body.length > 0) lines.push(["body", "not inspected for this operation (forwarded as is)"]);
+    lines.push(["decision", verdict.audit ? "allow (audit mode)" : "allow"]);
+    lines.push(["rule", verdict.audit ? "audit mode: the profile logs denials instead of enforcing them" : allowedBy()]);
+    audited(verdict.audit);
+    return { lines, allowed: true };
+  }
+
+  const check = verdict.check;
+  const bytes = body ?? Buffer.alloc(0);
+  lines.push(["body", body === undefined ? "inspected; no BODY-FILE given, so as an empty body" : `inspected (${bytes.length} bytes, limit ${check.maxBytes})`]);
+  if (bytes.length > check.maxBytes) {
+    return denied(413, "body.size", `dockgate: ${m.operation} body of ${bytes.length} bytes exceeds the inspection limit of ${check.maxBytes} bytes`);
+  }
+  const result = check.inspect(bytes);
+  if (!result.ok) {
+    const d = result.denial;
+    return denied(d.status, d.rule, d.message, d.field);
+  }
+  lines.push(["decision", result.audit ? "allow (audit mode)" : "allow"]);
+  lines.push(["rule", result.audit ? "audit mode: the profile logs denials instead of enforcing them" : `${allowedBy()}; query and body pass the profile's rules`]);
+  audited(result.audit);
+  return { lines, allowed: true };
+}
