@@ -65,6 +65,7 @@ import {
   isScalar,
   isSeq,
   parseDocument,
+  visit,
 } from "yaml";
 import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
@@ -163,7 +164,13 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
     merge: false,
   });
   const r = new Reader(file, lineCounter, doc, options.checkFiles ?? true);
-  for (const e of [...doc.errors, ...doc.warnings]) r.errorAt(e.pos[0], yamlMessage(e.message));
+  for (const e of [...doc.errors, ...doc.warnings]) {
+    r.errorAt(e.pos[0], e.code === "MULTIPLE_DOCS" ? "a config is a single YAML document (remove the second `---`)" : yamlMessage(e.message));
+  }
+  if (r.problems.length === 0) {
+    // An alias to no anchor is not a YAML error to the parser; report it before anything cascades.
+    visit(doc, { Alias: (_key, node) => void r.deref(node) });
+  }
   if (r.problems.length > 0) throw new ConfigError(r.sorted());
   const config = r.readRoot();
   if (r.problems.length > 0 || config === undefined) throw new ConfigError(r.sorted());
@@ -232,9 +239,18 @@ class Reader {
 
   // ── typed access ──
 
+  private badAliases = new Set<unknown>();
+
   deref(node: unknown): Node | null {
     if (node === null || node === undefined) return null;
-    if (isAlias(node)) return (node.resolve(this.doc) as Node | undefined) ?? null;
+    if (isAlias(node)) {
+      const target = node.resolve(this.doc) as Node | undefined;
+      if (target === undefined && !this.badAliases.has(node)) {
+        this.badAliases.add(node);
+        this.error(node, `invalid YAML: alias *${node.source} refers to no anchor &${node.source} before it`);
+      }
+      return target ?? null;
+    }
     return node as Node;
   }
 

@@ -258,6 +258,16 @@ describe("errors carry file:line:col", () => {
     ) + BASE_PROFILES)[0]).toMatch(/^t\.yaml:\d+:\d+: invalid YAML: /);
   });
 
+  it("YAML errors with their own positions", () => {
+    expect(problems("a: 1\n\tb: 2\n")).toEqual(["t.yaml:2:1: invalid YAML: Tabs are not allowed as indentation"]);
+    expect(problems(BASE_LISTENERS + BASE_PROFILES + "---\nupstream: /x.sock\n")).toEqual([
+      "t.yaml:8:1: a config is a single YAML document (remove the second `---`)",
+    ]);
+    expect(problems(BASE_LISTENERS + "profiles: *nope\n")).toEqual([
+      "t.yaml:5:11: invalid YAML: alias *nope refers to no anchor &nope before it",
+    ]);
+  });
+
   it("duplicate YAML keys", () => {
     expect(problems(y(
       "listeners:",
