@@ -174,7 +174,7 @@ export function parseConfigText(text: string, file: string, options: LoadOptions
   if (r.problems.length > 0) throw new ConfigError(r.sorted());
   const config = r.readRoot();
   if (r.problems.length > 0 || config === undefined) throw new ConfigError(r.sorted());
-  if (r.warnings.length > 0) config.warnings = r.warnings.map(formatProblem);
+  if (r.warnings.length > 0) config.warnings = byPosition(r.warnings).map(formatProblem);
   return config;
 }
 
@@ -234,7 +234,7 @@ class Reader {
   }
 
   sorted(): ConfigProblem[] {
-    return [...this.problems].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
+    return byPosition(this.problems);
   }
 
   // ── typed access ──
@@ -485,6 +485,10 @@ class Reader {
       for (const [i, item] of (items ?? []).entries()) {
         for (const op of this.grant(item, `${where}.deny[${i}]`, grants.deny)) allow.delete(op);
       }
+    }
+
+    if (a && (allow.has("Grpc") || allow.has("Session"))) {
+      this.warn(a.key, `profile "${name}" grants BuildKit (Session/Grpc), which dockgate cannot inspect; the daemon allows BuildKit the network.host and device entitlements by default`);
     }
 
     let mode = DEFAULTS.profileMode;
@@ -885,6 +889,10 @@ function describe(node: unknown): string {
     return "an unsupported value";
   }
   return "an unsupported value";
+}
+
+function byPosition(list: readonly ConfigProblem[]): ConfigProblem[] {
+  return [...list].sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.col ?? 0) - (b.col ?? 0));
 }
 
 function formatPath(path: readonly (string | number)[]): string {

@@ -120,6 +120,30 @@ describe("valid configs", () => {
     expect(c.warnings).toEqual(["t.yaml:8:3: warning: profile \"q\" is not used by any listener"]);
   });
 
+  it("warns about grants and listeners that deserve a second look", () => {
+    const c = parse(y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock, mode: \"0666\" }",
+      "    profile: p",
+      "  - name: b",
+      "    tcp: { host: 0.0.0.0, port: 2375, allow: [10.0.0.0/8] }",
+      "    profile: p",
+      "profiles:",
+      "  p:",
+      "    allow: [ping, buildkit]",
+      "  q:",
+      "    allow: []",
+    ));
+    expect(c.warnings).toEqual([
+      't.yaml:3:38: warning: listener "a".unix.mode 0666 lets every local user connect',
+      't.yaml:6:5: warning: listener "b".tcp listens on 0.0.0.0 without TLS: anyone in the allowed ranges who can reach it gets the profile',
+      't.yaml:10:5: warning: profile "p" grants BuildKit (Session/Grpc), which dockgate cannot inspect; the daemon allows BuildKit the network.host and device entitlements by default',
+      't.yaml:11:3: warning: profile "q" is not used by any listener',
+      't.yaml:12:12: warning: profile "q" allows nothing: every request through it is denied',
+    ]);
+  });
+
   it("reads unix modes as octal however they are written", () => {
     for (const [mode, want] of [["0660", 0o660], ["\"0600\"", 0o600], ["660", 0o660], ["0o666", 0o666], ["\"0755\"", 0o755]] as const) {
       const c = parse(BASE_LISTENERS.replace("{ path: /run/a.sock }", `{ path: /run/a.sock, mode: ${mode} }`) + BASE_PROFILES);
