@@ -39,7 +39,8 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`usage: npm run bench -- [options]      (= npm run build && node bench/run.mjs)
 
-  --upstream SOCK    Docker daemon socket (default: $DOCKGATE_BENCH_DOCKER_SOCK, else /var/run/docker.sock)
+  --upstream SOCK    Docker daemon socket (default: $DOCKGATE_BENCH_DOCKER_SOCK, else /var/run/docker.sock,
+                     else $DOCKGATE_TEST_DOCKER_SOCK); a reachable daemon is required
   --image IMG        busybox-like image with sh, cat, yes, head, tr (default: $DOCKGATE_BENCH_IMAGE or dgtest:latest)
   --config FILE      dockgate config (default: config/ci.yaml); its profile must allow _ping,
                      container list/logs/archive/attach and events for every row to be measured
@@ -103,6 +104,10 @@ const DOCKGATE_MAIN = path.resolve(opt.dockgate ?? path.join(ROOT, "dist/cli/mai
 function pickUpstream() {
   if (opt.upstream) return opt.upstream;
   if (process.env.DOCKGATE_BENCH_DOCKER_SOCK) return process.env.DOCKGATE_BENCH_DOCKER_SOCK;
+  // The test harness's private daemon, when the bench runs inside it and there is no system one.
+  if (!fs.existsSync("/var/run/docker.sock") && process.env.DOCKGATE_TEST_DOCKER_SOCK) {
+    return process.env.DOCKGATE_TEST_DOCKER_SOCK;
+  }
   return "/var/run/docker.sock";
 }
 const UPSTREAM = path.resolve(pickUpstream());
@@ -989,7 +994,8 @@ async function main() {
   } catch (e) {
     throw new Fatal(
       `no reachable Docker daemon at ${UPSTREAM} (${e.message}).\n` +
-        `The bench needs one: pass --upstream SOCK or set DOCKGATE_BENCH_DOCKER_SOCK.`,
+        `The bench needs a running daemon it may create containers on: pass --upstream SOCK or set\n` +
+        `DOCKGATE_BENCH_DOCKER_SOCK (e.g. the dev daemon: --upstream /tmp/dgdev/docker.sock).`,
     );
   }
   const img = await call(UPSTREAM, "GET", `/images/${encodeURIComponent(IMAGE)}/json`);
