@@ -1,0 +1,481 @@
+// Rule settings: the per-profile knobs of the body and query inspections (src/policy/inspect).
+//
+// Every setting defaults to the safe value, and DEFAULT_RULES is what the shipped `ci` profile
+// uses: a client can build, run and exec in containers that cannot reach the host (no host paths,
+// devices, host namespaces, extra capabilities, unconfined security profiles, daemon-side fetches
+// of URLs, plugins). A profile's `rules:` map overrides settings one by one; it is validated by
+// parseRuleSettings, which reports unknown keys (with a suggestion) and wrong types.
+
+import { didYouMean } from "../config/suggest.js";
+
+/** Linux namespaces as named in `hostNamespaces` / `namespaceJoins`. */
+export type NamespaceName = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup";
+export const NAMESPACE_NAMES: readonly NamespaceName[] = ["network", "pid", "ipc", "uts", "userns", "cgroup"];
+
+/** One allowed host path for bind mounts. */
+export interface BindPath {
+  /** Absolute, cleaned host path. */
+  path: string;
+  /**
+   * true: the path and anything below it may be mounted, read-only only.
+   * false: exactly this path may be mounted, read-write or read-only; paths below it are refused,
+   * because a container that could write there may have replaced them with symlinks.
+   */
+  readOnly: boolean;
+}
+
+export type VolumeDriverOptionsMode = "none" | "tmpfs" | "any";
+
+export interface RuleSettings {
+  /** HostConfig.Privileged and exec `Privileged` (docker run/exec --privileged). */
+  allowPrivileged: boolean;
+  /** Host paths that Binds / Mounts of type bind may use. Default: none. */
+  bindMounts: { allow: readonly BindPath[] };
+  /**
+   * Capabilities CapAdd / Capabilities / a service's CapabilityAdd may add beyond Docker's default
+   * set, normalized to `CAP_X` (or `ALL`). Docker's defaults (CHOWN, NET_BIND_SERVICE, ...) are
+   * always accepted.
+   */
+  capAdd: readonly string[];
+  /** HostConfig.Devices and DeviceCgroupRules (docker run --device, --device-cgroup-rule). */
+  devices: boolean;
+  /** DeviceRequests (docker run --gpus, CDI devices) and a service's GenericResources. */
+  gpus: boolean;
+  /** Namespaces a container may share with the host (NetworkMode=host, PidMode=host, ...). */
+  hostNamespaces: readonly NamespaceName[];
+  /** Namespaces a container may join from another container (`container:<id>`; cgroup = `Cgroup`). */
+  namespaceJoins: readonly NamespaceName[];
+  /**
+   * Extra SecurityOpt entries allowed, as `key=value` (`seccomp=unconfined`, `apparmor=unconfined`,
+   * `label=disable`; `key=*` for any value). Always allowed: no-new-privileges,
+   * seccomp=builtin, apparmor=docker-default, writable-cgroups=false.
+   */
+  securityOpt: readonly string[];
+  /** HostConfig.MaskedPaths / ReadonlyPaths overrides (docker run --security-opt systempaths=unconfined). */
+  systemPaths: boolean;
+  /** Sysctl names allowed (exact, or a prefix ending in `*`: `net.ipv4.*`). Default: none. */
+  sysctls: readonly string[];
+  /** HostConfig.CgroupParent and the build `cgroupparent` parameter. */
+  cgroupParent: boolean;
+  /** OCI runtimes a container may name in HostConfig.Runtime (empty = the daemon default, always allowed). */
+  runtimes: readonly string[];
+  /** HostConfig.VolumesFrom: mounts every volume and bind mount of another container. */
+  volumesFrom: boolean;
+  /** HostConfig.OomKillDisable=true and a negative OomScoreAdj (protect a container from the OOM killer at the host's expense). */
+  oomOverrides: boolean;
+  /** Log drivers allowed in HostConfig.LogConfig.Type / a service's LogDriver (empty = daemon default). */
+  logDrivers: readonly string[];
+  /** HostConfig.Annotations (passed to the OCI runtime, some of which act on them). */
+  annotations: boolean;
+  /** Volume drivers allowed (VolumeCreate, HostConfig.VolumeDriver, Mounts' DriverConfig.Name; empty = local). */
+  volumeDrivers: readonly string[];
+  /**
+   * Volume driver options (VolumeCreate DriverOpts, Mounts' DriverConfig.Options): `none`; `tmpfs`
+   * (only the local driver's `type=tmpfs` with plain tmpfs mount options); `any` (including
+   * `o=bind,device=/`, which mounts any host path).
+   */
+  volumeDriverOptions: VolumeDriverOptionsMode;
+  /** Exec as root (User "", root, 0, 0:0, ...). When false, exec must name a non-root user. */
+  execRoot: boolean;
+  /** URL prefixes the daemon may fetch: ImageBuild `remote`, ImageCreate `fromSrc`. Default: none. */
+  fetchUrls: readonly string[];
+  /** ImageBuild `networkmode=host` (RUN steps on the host's network). */
+  buildNetworkHost: boolean;
+  /** Network drivers NetworkCreate may use (empty = bridge). */
+  networkDrivers: readonly string[];
+  /** NetworkCreate `Options` keys allowed. */
+  networkOptions: readonly string[];
+  /** Plugin install, upgrade, create, configure and enable (plugins run with the privileges they ask for: host root). */
+  plugins: boolean;
+}
+
+export const DEFAULT_RULES: RuleSettings = deepFreeze({
+  allowPrivileged: false,
+  bindMounts: { allow: [] },
+  capAdd: [],
+  devices: false,
+  gpus: false,
+  hostNamespaces: [],
+  namespaceJoins: [],
+  securityOpt: [],
+  systemPaths: false,
+  sysctls: [],
+  cgroupParent: false,
+  runtimes: ["runc", "io.containerd.runc.v2"],
+  volumesFrom: false,
+  oomOverrides: false,
+  logDrivers: ["json-file", "local", "none"],
+  annotations: false,
+  volumeDrivers: ["local"],
+  volumeDriverOptions: "tmpfs",
+  execRoot: true,
+  fetchUrls: [],
+  buildNetworkHost: false,
+  networkDrivers: ["bridge"],
+  networkOptions: [
+    "com.docker.network.driver.mtu",
+    "com.docker.network.bridge.enable_icc",
+    "com.docker.network.bridge.enable_ip_masquerade",
+    "com.docker.network.bridge.host_binding_ipv4",
+    "com.docker.network.container_iface_prefix",
+  ],
+  plugins: false,
+} satisfies RuleSettings);
+
+/** Every rule id the inspections emit, for docs and `dockgate explain`. */
+export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; describe: string }> = Object.freeze([
+  { id: "body.type", describe: "an inspected field has a JSON type the daemon does not accept (e.g. Privileged as a string); refused rather than guessed" },
+  { id: "request.form-body", describe: "a form-encoded (or multipart) body on an inspected request: Go's ParseForm would read it as query parameters" },
+  { id: "containers.privileged", setting: "allowPrivileged", describe: "HostConfig.Privileged=true (docker run --privileged): full access to the host" },
+  { id: "containers.bind-mounts", setting: "bindMounts", describe: "a host path in HostConfig.Binds or a Mounts entry of type bind that is not in bindMounts.allow (or not read-only where required); paths are cleaned, so /srv/cache/../../etc is /etc" },
+  { id: "containers.bind-protected", describe: "a bind mount of, above or below the Docker/containerd sockets and state (/var/run/docker.sock, /run/containerd, /var/lib/docker, ...), /proc or /sys; never allowed, even if listed in bindMounts" },
+  { id: "containers.bind-propagation", describe: "shared / rshared bind propagation: mounts made in the container would appear on the host" },
+  { id: "containers.mount-type", describe: "a Mounts entry of type npipe, cluster or an unknown type (bind, volume, tmpfs and image are inspected and allowed)" },
+  { id: "containers.volume-name", describe: "a Binds / Mounts volume source that is neither an absolute host path nor a plain volume name" },
+  { id: "volumes.driver", setting: "volumeDrivers", describe: "a volume driver not in volumeDrivers (VolumeCreate Driver, HostConfig.VolumeDriver, Mounts VolumeOptions.DriverConfig.Name)" },
+  { id: "volumes.driver-options", setting: "volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options): the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },
+  { id: "volumes.cluster", describe: "a VolumeCreate ClusterVolumeSpec (Swarm CSI volumes)" },
+  { id: "containers.capabilities", setting: "capAdd", describe: "a capability beyond Docker's default set in CapAdd / Capabilities / CapabilityAdd (names normalized: sys_admin = CAP_SYS_ADMIN; ALL only if listed)" },
+  { id: "containers.devices", setting: "devices", describe: "HostConfig.Devices or DeviceCgroupRules (docker run --device): host device nodes" },
+  { id: "containers.device-requests", setting: "gpus", describe: "HostConfig.DeviceRequests (docker run --gpus, CDI devices) or a service's GenericResources" },
+  { id: "containers.host-namespaces", setting: "hostNamespaces", describe: "NetworkMode/PidMode/IpcMode/UTSMode/UsernsMode/CgroupnsMode=host, or a service on the host network" },
+  { id: "containers.namespace-joins", setting: "namespaceJoins", describe: "joining another container's namespace (NetworkMode/PidMode/IpcMode/UTSMode=container:<id>, Cgroup=container:<id>; build networkmode=container:<id>)" },
+  { id: "containers.namespace-mode", describe: "a namespace mode the daemon does not define (e.g. PidMode=\"private\")" },
+  { id: "containers.security-opt", setting: "securityOpt", describe: "a SecurityOpt that weakens confinement (seccomp=unconfined or a custom profile, apparmor=unconfined, label=disable, ...) or a service's Privileges doing the same" },
+  { id: "containers.system-paths", setting: "systemPaths", describe: "HostConfig.MaskedPaths / ReadonlyPaths set (any non-null value replaces the defaults; [] unmasks /proc/kcore, /sys/firmware, ...)" },
+  { id: "containers.sysctls", setting: "sysctls", describe: "a sysctl not in the sysctls allowlist (HostConfig.Sysctls, a service's Sysctls, endpoint sysctls driver option)" },
+  { id: "containers.cgroup-parent", setting: "cgroupParent", describe: "HostConfig.CgroupParent: places the container in another cgroup, outside the daemon's limits" },
+  { id: "containers.runtime", setting: "runtimes", describe: "HostConfig.Runtime not in the runtimes allowlist" },
+  { id: "containers.volumes-from", setting: "volumesFrom", describe: "HostConfig.VolumesFrom: inherits every volume and bind mount of another container" },
+  { id: "containers.oom", setting: "oomOverrides", describe: "HostConfig.OomKillDisable=true or a negative OomScoreAdj" },
+  { id: "containers.workdir", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir): the CVE-2024-21626 /proc/self/fd escape" },
+  { id: "containers.log-driver", setting: "logDrivers", describe: "a log driver not in logDrivers (syslog, fluentd, gelf, awslogs, ... send logs over the network with the daemon's identity)" },
+  { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
+  { id: "containers.isolation", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
+  { id: "containers.checkpoint", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
+  { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
+  { id: "exec.root", setting: "execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
+  { id: "build.network", setting: "buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
+  { id: "build.cgroup-parent", setting: "cgroupParent", describe: "ImageBuild cgroupparent" },
+  { id: "build.remote", setting: "fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session is allowed" },
+  { id: "build.security-opt", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
+  { id: "build.outputs", describe: "ImageBuild outputs other than the moby / image / cacheonly exporters" },
+  { id: "images.fetch-url", setting: "fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
+  { id: "networks.driver", setting: "networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
+  { id: "networks.options", setting: "networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
+  { id: "plugins.manage", setting: "plugins", describe: "installing, upgrading, creating, configuring or enabling plugins (they run with the privileges they declare)" },
+  { id: "services.plugin", setting: "plugins", describe: "a service whose TaskTemplate runs a plugin (Runtime=plugin / PluginSpec) or is a NetworkAttachmentSpec" },
+]);
+
+// ---------------------------------------------------------------------------------------------
+// Names
+
+/** Docker's default capability set (oci/caps/defaults.go). Adding one of these is a no-op. */
+export const DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set([
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+  "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+  "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]);
+
+/** Every Linux capability (for validating the capAdd setting). */
+export const KNOWN_CAPABILITIES: ReadonlySet<string> = new Set([
+  "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+  "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF", "CAP_CHECKPOINT_RESTORE",
+]);
+
+/** The daemon's normalization (oci/caps NormalizeLegacyCapabilities): upper-case, `CAP_` prefix, `ALL` kept. */
+export function normalizeCapability(name: string): string {
+  const up = name.toUpperCase();
+  if (up === "ALL" || up.startsWith("CAP_")) return up;
+  return "CAP_" + up;
+}
+
+/** Security option keys the daemon knows (daemon parseSecurityOpt, plus the CLI-only systempaths). */
+export const SECURITY_OPT_KEYS: readonly string[] = ["seccomp", "apparmor", "label", "no-new-privileges", "writable-cgroups", "systempaths"];
+
+/** `key:value` (deprecated separator) and `key=value` → `key=value`; a bare word stays as is. */
+export function normalizeSecurityOpt(opt: string): string {
+  const eq = opt.indexOf("=");
+  if (eq >= 0) return opt;
+  const colon = opt.indexOf(":");
+  if (colon >= 0) return opt.slice(0, colon) + "=" + opt.slice(colon + 1);
+  return opt;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing a profile's `rules:` map
+
+type Report = (path: (string | number)[], message: string) => void;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+function typeName(v: unknown): string {
+  if (v === null || v === undefined) return "empty";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a map";
+  if (typeof v === "string") return `a string (${JSON.stringify(v)})`;
+  return `${typeof v === "number" ? "a number" : typeof v === "boolean" ? "a boolean" : typeof v} (${String(v)})`;
+}
+
+function isPlainMap(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+interface Ctx {
+  report: Report;
+}
+
+function bool(ctx: Ctx, key: string, v: unknown): boolean | undefined {
+  if (typeof v === "boolean") return v;
+  ctx.report([key], `must be true or false, not ${typeName(v)}`);
+  return undefined;
+}
+
+/** A list of strings; YAML's empty value (null) is an empty list. */
+function strings(ctx: Ctx, key: string, v: unknown, check?: (s: string, i: number) => string | undefined): string[] | undefined {
+  if (v === null) return [];
+  if (!Array.isArray(v)) {
+    ctx.report([key], `must be a list of strings, not ${typeName(v)}`);
+    return undefined;
+  }
+  const out: string[] = [];
+  let ok = true;
+  for (let i = 0; i < v.length; i++) {
+    const s: unknown = v[i];
+    if (typeof s !== "string" || s === "") {
+      ctx.report([key, i], `must be a non-empty string, not ${typeName(s)}`);
+      ok = false;
+      continue;
+    }
+    if (check) {
+      const err = check(s, i);
+      if (err !== undefined) {
+        ctx.report([key, i], err);
+        ok = false;
+        continue;
+      }
+    }
+    if (!out.includes(s)) out.push(s);
+  }
+  return ok ? out : undefined;
+}
+
+function cleanPath(p: string): string {
+  const out: string[] = [];
+  for (const s of p.split("/")) {
+    if (s === "" || s === ".") continue;
+    if (s === "..") out.pop();
+    else out.push(s);
+  }
+  return "/" + out.join("/");
+}
+
+function under(path: string, prefix: string): boolean {
+  return prefix === "/" || path === prefix || path.startsWith(prefix + "/");
+}
+
+function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | undefined {
+  if (v === null) return { allow: [] };
+  if (!isPlainMap(v)) {
+    ctx.report(["bindMounts"], `must be a map with an "allow" list, not ${typeName(v)}`);
+    return undefined;
+  }
+  let ok = true;
+  for (const k of Object.keys(v)) {
+    if (k !== "allow") {
+      ctx.report(["bindMounts", k], `unknown key "${k}"${didYouMean(k, ["allow"])}; bindMounts has only "allow"`);
+      ok = false;
+    }
+  }
+  const list = v["allow"];
+  if (list === undefined || list === null) return ok ? { allow: [] } : undefined;
+  if (!Array.isArray(list)) {
+    ctx.report(["bindMounts", "allow"], `must be a list of host paths or {path, readOnly} maps, not ${typeName(list)}`);
+    return undefined;
+  }
+  const allow: BindPath[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const item: unknown = list[i];
+    const where = ["bindMounts", "allow", i];
+    let path: unknown;
+    let readOnly: unknown = true;
+    if (typeof item === "string") {
+      path = item;
+    } else if (isPlainMap(item)) {
+      let itemOk = true;
+      for (const k of Object.keys(item)) {
+        if (k !== "path" && k !== "readOnly") {
+          ctx.report([...where, k], `unknown key "${k}"${didYouMean(k, ["path", "readOnly"])}; an entry has "path" and "readOnly"`);
+          itemOk = false;
+        }
+      }
+      path = item["path"];
+      if ("readOnly" in item) readOnly = item["readOnly"];
+      if (typeof readOnly !== "boolean") {
+        ctx.report([...where, "readOnly"], `must be true or false, not ${typeName(readOnly)}`);
+        itemOk = false;
+      }
+      if (!itemOk) {
+        ok = false;
+        continue;
+      }
+    } else {
+      ctx.report(where, `must be a host path or a {path, readOnly} map, not ${typeName(item)}`);
+      ok = false;
+      continue;
+    }
+    const pathWhere = typeof item === "string" ? where : [...where, "path"];
+    if (typeof path !== "string" || !path.startsWith("/")) {
+      ctx.report(pathWhere, `must be an absolute host path, not ${typeName(path)}`);
+      ok = false;
+      continue;
+    }
+    if (path.split("/").some((s) => s === ".." || s === ".")) {
+      ctx.report(pathWhere, `must not contain "." or ".." segments: ${JSON.stringify(path)}`);
+      ok = false;
+      continue;
+    }
+    allow.push({ path: cleanPath(path), readOnly: readOnly as boolean });
+  }
+  // A container that can write to a writable entry could replace anything below it with a symlink.
+  for (let i = 0; i < allow.length; i++) {
+    for (let j = 0; j < allow.length; j++) {
+      const a = allow[i]!;
+      const b = allow[j]!;
+      if (i !== j && !b.readOnly && a.path !== b.path && under(a.path, b.path)) {
+        ctx.report(["bindMounts", "allow", i], `${JSON.stringify(a.path)} lies inside the writable entry ${JSON.stringify(b.path)}: a container could replace it with a symlink; make ${JSON.stringify(b.path)} read-only or remove one of them`);
+        ok = false;
+      }
+      if (i < j && a.path === b.path && a.readOnly !== b.readOnly) {
+        ctx.report(["bindMounts", "allow", j], `${JSON.stringify(b.path)} is listed twice with different readOnly values`);
+        ok = false;
+      }
+    }
+  }
+  return ok ? { allow } : undefined;
+}
+
+function parseNamespaces(ctx: Ctx, key: string, v: unknown): NamespaceName[] | undefined {
+  return strings(ctx, key, v, (s) =>
+    (NAMESPACE_NAMES as readonly string[]).includes(s)
+      ? undefined
+      : `unknown namespace "${s}"${didYouMean(s, NAMESPACE_NAMES)}; one of ${NAMESPACE_NAMES.join(", ")}`,
+  ) as NamespaceName[] | undefined;
+}
+
+const SETTING_KEYS = Object.keys(DEFAULT_RULES) as Array<keyof RuleSettings>;
+
+/**
+ * Validates a profile's `rules:` map (plain JS from YAML) and merges it over DEFAULT_RULES.
+ * Problems are reported with a path inside the map; the offending setting keeps its default.
+ */
+export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
+  const ctx: Ctx = { report };
+  const out: Mutable<RuleSettings> = { ...DEFAULT_RULES };
+  if (raw === null || raw === undefined) return DEFAULT_RULES;
+  if (!isPlainMap(raw)) {
+    report([], `must be a map of rule settings, not ${typeName(raw)}`);
+    return DEFAULT_RULES;
+  }
+  for (const key of Object.keys(raw)) {
+    const v = raw[key];
+    switch (key as keyof RuleSettings) {
+      case "allowPrivileged":
+      case "devices":
+      case "gpus":
+      case "systemPaths":
+      case "cgroupParent":
+      case "volumesFrom":
+      case "oomOverrides":
+      case "annotations":
+      case "execRoot":
+      case "buildNetworkHost":
+      case "plugins": {
+        const b = bool(ctx, key, v);
+        if (b !== undefined) out[key as "allowPrivileged"] = b;
+        break;
+      }
+      case "bindMounts": {
+        const b = parseBindMounts(ctx, v);
+        if (b) out.bindMounts = b;
+        break;
+      }
+      case "capAdd": {
+        const caps = strings(ctx, key, v, (s) => {
+          const n = normalizeCapability(s);
+          if (n === "ALL" || KNOWN_CAPABILITIES.has(n)) return undefined;
+          return `unknown capability "${s}"${didYouMean(n, KNOWN_CAPABILITIES)}`;
+        });
+        if (caps) out.capAdd = [...new Set(caps.map(normalizeCapability))];
+        break;
+      }
+      case "hostNamespaces":
+      case "namespaceJoins": {
+        const ns = parseNamespaces(ctx, key, v);
+        if (ns) out[key as "hostNamespaces"] = ns;
+        break;
+      }
+      case "securityOpt": {
+        const opts = strings(ctx, key, v, (s) => {
+          const n = normalizeSecurityOpt(s);
+          const eq = n.indexOf("=");
+          const k = eq < 0 ? n : n.slice(0, eq);
+          if (!SECURITY_OPT_KEYS.includes(k)) return `unknown security option "${k}"${didYouMean(k, SECURITY_OPT_KEYS)}; one of ${SECURITY_OPT_KEYS.join(", ")}`;
+          if (eq < 0) return `must be written key=value (e.g. "${k}=unconfined", or "${k}=*" for any value)`;
+          return undefined;
+        });
+        if (opts) out.securityOpt = opts.map(normalizeSecurityOpt);
+        break;
+      }
+      case "sysctls": {
+        const names = strings(ctx, key, v, (s) => {
+          const star = s.indexOf("*");
+          if (star >= 0 && star !== s.length - 1) return `"*" may only end a prefix (e.g. "net.ipv4.*"): ${JSON.stringify(s)}`;
+          if (s === "*") return `"*" would allow every sysctl; list names or prefixes such as "net.ipv4.*"`;
+          return undefined;
+        });
+        if (names) out.sysctls = names.map((s) => s.replaceAll("/", "."));
+        break;
+      }
+      case "runtimes":
+      case "logDrivers":
+      case "volumeDrivers":
+      case "networkDrivers":
+      case "networkOptions": {
+        const list = strings(ctx, key, v);
+        if (list) out[key as "runtimes"] = list;
+        break;
+      }
+      case "fetchUrls": {
+        const list = strings(ctx, key, v, (s) =>
+          /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]+/.test(s) || /^[^@\s]+@[^:\s]+:/.test(s)
+            ? undefined
+            : `must be a URL prefix with a scheme and host (https://example.com/builds/) or a git remote (git@host:org/)`,
+        );
+        if (list) out.fetchUrls = list;
+        break;
+      }
+      case "volumeDriverOptions": {
+        if (v === "none" || v === "tmpfs" || v === "any") out.volumeDriverOptions = v;
+        else report([key], `must be one of "none", "tmpfs", "any", not ${typeName(v)}`);
+        break;
+      }
+      default:
+        report([key], `unknown rule setting "${key}"${didYouMean(key, SETTING_KEYS)}`);
+    }
+  }
+  return deepFreeze(out);
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === "object" && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const x of Object.values(v as object)) deepFreeze(x);
+  }
+  return v;
+}
