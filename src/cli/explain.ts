@@ -130,20 +130,20 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (args.headers["content-type"] === undefined) args.headers["content-type"] = "application/json";
   }
-  const { lines, allowed } = explain(config, profile, args.method, args.target, args.headers, body);
+  const { lines, allowed } = await explain(config, profile, args.method, args.target, args.headers, body);
   process.stdout.write(lines.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n") + "\n");
   return allowed ? 0 : 1;
 }
 
 /** The explanation as label/value lines; exported for tests. */
-export function explain(
+export async function explain(
   config: Config,
   profile: ProfileConfig,
   method: string,
   rawTarget: string,
   headers: Record<string, string>,
   body: Buffer | undefined,
-): { lines: [string, string][]; allowed: boolean } {
+): Promise<{ lines: [string, string][]; allowed: boolean }> {
   const lines: [string, string][] = [["request", `${method} ${rawTarget}`]];
   const denied = (status: number, rule: string, message: string, field?: string) => {
     lines.push(["decision", `deny ${status}`]);
@@ -185,7 +185,7 @@ export function explain(
     headers,
   };
   const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) });
-  const verdict = gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain" });
+  const verdict = await gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain" });
 
   const allowedBy = () => {
     const by = grantedBy(profile, m.operation);
@@ -214,7 +214,7 @@ export function explain(
   if (bytes.length > check.maxBytes) {
     return denied(413, "body.size", `dockgate: ${m.operation} body of ${bytes.length} bytes exceeds the inspection limit of ${check.maxBytes} bytes`);
   }
-  const result = check.inspect(bytes);
+  const result = await check.inspect(bytes);
   if (!result.ok) {
     const d = result.denial;
     return denied(d.status, d.rule, d.message, d.field);

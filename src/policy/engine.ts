@@ -87,7 +87,12 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number): ProfilePlan {
   };
 }
 
-export function createGate(config: Config): Gate {
+/** The engine's gate decides synchronously (no daemon lookups): usable wherever a Gate is. */
+export interface SyncGate extends Gate {
+  decide(request: RequestView, client: Client): Verdict;
+}
+
+export function createGate(config: Config): SyncGate {
   const plans = new Map<string, ProfilePlan>();
   for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes));
 

@@ -95,6 +95,40 @@ describe("dockgate explain", () => {
     expect(io.out()).toContain("rule       request.target:");
   });
 
+  it("inspects a body with the profile's rules", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "dockgate-explain-"));
+    const priv = join(dir, "priv.json");
+    writeFileSync(priv, JSON.stringify({ Image: "busybox", HostConfig: { Privileged: true } }));
+    const plain = join(dir, "plain.json");
+    writeFileSync(plain, JSON.stringify({ Image: "busybox", HostConfig: { Binds: ["/run/dockgate/ci.sock:/var/run/docker.sock"] } }));
+    const ci = join(CONFIG_DIR, "ci.yaml");
+
+    let io = capture();
+    expect(await explain(["--config", ci, "POST", "/v1.47/containers/create?name=web", priv])).toBe(1);
+    const lines = io.out().split("\n");
+    expect(lines.slice(0, 7)).toEqual([
+      "request    POST /v1.47/containers/create?name=web",
+      "profile    ci (enforce, API >= 1.24)",
+      "operation  ContainerCreate (API 1.47; groups: containers:write)",
+      "body       inspected (52 bytes, limit 1048576)",
+      "decision   deny 403",
+      "rule       containers.privileged: HostConfig.Privileged=true (docker run --privileged): full access to the host",
+      "field      HostConfig.Privileged",
+    ]);
+    expect(lines[7]).toMatch(/^message    dockgate: ContainerCreate denied for profile ci: HostConfig\.Privileged=true is not allowed.* \(rule containers\.privileged\)$/);
+    vi.restoreAllMocks();
+    io = capture();
+    expect(await explain(["--config", ci, "POST", "/v1.47/containers/create", plain])).toBe(0);
+    expect(io.out()).toContain("decision   allow\n");
+    expect(io.out()).toContain("rule       endpoint.allow: ContainerCreate is granted by containers:write; query and body pass the profile's rules");
+    vi.restoreAllMocks();
+    io = capture();
+    writeFileSync(plain, '{"Image":"busybox","image":"evil"}');
+    expect(await explain(["--config", ci, "POST", "/containers/create", plain])).toBe(1);
+    expect(io.out()).toContain("decision   deny 400\n");
+    expect(io.out()).toContain("rule       body.json:");
+  });
+
   it("usage and profile errors exit 2", async () => {
     const io = capture();
     expect(await explain(["GET", "/_ping"])).toBe(2);
