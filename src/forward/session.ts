@@ -17,8 +17,8 @@ import { matchRoute } from "../api/routes.js";
 import { ChunkedDecoder } from "../http/chunked.js";
 import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
 import { parseRequestHead, type RequestHead } from "../http/request-head.js";
-import { parseTarget, TargetError } from "../http/target.js";
-import type { Client, Denial, Gate, RequestView } from "../policy/verdict.js";
+import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
+import type { BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
 import { parseResponseHead } from "./response-head.js";
 
 /** Operations whose successful response turns the connection into a raw stream. */
@@ -73,12 +73,16 @@ interface Exchange {
   closeAfter: boolean;
   headRequest: boolean;
   hijackable: boolean;
+  /** The policy rewrites this exchange's successful response before the client sees it. */
+  transform: ResponseTransform | undefined;
 }
 
 const enum In {
   Head,
   Fixed,
   Chunked,
+  /** Waiting for an asynchronous decision (a daemon lookup): nothing more is read meanwhile. */
+  Deciding,
   AwaitResponse,
   Raw,
   Stopped,
@@ -90,6 +94,8 @@ const enum Out {
   Chunked,
   UntilClose,
   Raw,
+  /** Collecting a 2xx body for the policy's response transform. */
+  Transform,
 }
 
 type BodyTarget = "forward" | "collect" | "discard";
@@ -112,7 +118,7 @@ export class Session {
   private collected: Buffer[] = [];
   private collectedBytes = 0;
   private collectLimit = 0;
-  private collecting: { exchange: Exchange; inspect: (body: Buffer) => In } | null = null;
+  private collecting: { exchange: Exchange; inspect: (body: Buffer) => In | Promise<In> } | null = null;
   /** Where the client side goes once the current body is read. */
   private afterBody = In.Head;
   private readonly queue: Exchange[] = [];
@@ -186,6 +192,7 @@ export class Session {
           case In.Chunked:
             this.readChunkedBody();
             break;
+          case In.Deciding:
           case In.AwaitResponse:
           case In.Raw:
           case In.Stopped:
@@ -245,6 +252,35 @@ export class Session {
     exchange.hijackable = HIJACKING.has(view.operation);
 
     const verdict = this.hooks.gate.decide(view, this.identity);
+    if (verdict instanceof Promise) {
+      this.inState = In.Deciding;
+      verdict.then(
+        (v) => this.resumeWith(() => this.apply(exchange, head, view, hasBody, v)),
+        (err: Error) =>
+          this.resumeWith(() =>
+            this.deny(exchange, head, hasBody, 502, `dockgate: ${view.operation}: the decision needed the daemon and failed: ${err.message}`, "policy.lookup"),
+          ),
+      );
+      return;
+    }
+    this.apply(exchange, head, view, hasBody, verdict);
+  }
+
+  /** Continues reading requests after an asynchronous step settled. */
+  private resumeWith(step: () => void): void {
+    if (this.closed) return;
+    this.inState = In.Head;
+    try {
+      step();
+    } catch (err) {
+      this.failRequest(err);
+      return;
+    }
+    this.process();
+    if (!this.closed && this.queue.length <= MAX_QUEUED) this.client.resume();
+  }
+
+  private apply(exchange: Exchange, head: RequestHead, view: RequestView, hasBody: boolean, verdict: Verdict): void {
     if (verdict.kind === "deny") {
       const d = verdict.denial;
       exchange.record.rule = d.rule;
@@ -252,6 +288,7 @@ export class Session {
       this.deny(exchange, head, hasBody, d.status, d.message, d.rule);
       return;
     }
+    this.rewrite(exchange, view, verdict.rewrite);
     if (verdict.kind === "allow") {
       exchange.record.audit = verdict.audit;
       this.forwardRequest(exchange, head, view, hasBody);
@@ -266,29 +303,46 @@ export class Session {
       return;
     }
     this.collectBody(exchange, head, check.maxBytes, (body) => {
-        const result = check.inspect(body);
-        if (!result.ok) {
-          const d = result.denial;
-          exchange.record.rule = d.rule;
-          exchange.record.field = d.field;
-          exchange.record.message = d.message;
-          this.settleLocal(exchange, errorResponse(d.status, d.message, false, exchange.headRequest), "deny");
-          return In.Head;
-        }
-        exchange.record.audit = result.audit;
-        const out = result.body ?? body;
-        exchange.record.bytesIn = out.length;
-        const upstream = this.connectUpstream();
-        upstream.cork();
-        upstream.write(this.upstreamHead(head, view, `Content-Length: ${out.length}\r\n`), "latin1");
-        if (out.length > 0) upstream.write(out);
-        upstream.uncork();
-        return exchange.hijackable ? In.AwaitResponse : In.Head;
+      const result = check.inspect(body);
+      return result instanceof Promise
+        ? result.then((r) => this.afterInspection(exchange, head, view, body, r))
+        : this.afterInspection(exchange, head, view, body, result);
     });
   }
 
+  /** Applies the policy's rewrite of target and response to what is forwarded for this exchange. */
+  private rewrite(exchange: Exchange, view: RequestView, rewrite: Rewrite | undefined): void {
+    if (rewrite === undefined) return;
+    if (rewrite.path !== undefined || rewrite.query !== undefined) {
+      const prefix = view.apiVersion === undefined ? "" : `/v${view.apiVersion}`;
+      this.forwardTarget = encodeTarget(prefix + (rewrite.path ?? view.path), rewrite.query ?? view.query);
+    }
+    if (rewrite.response !== undefined) exchange.transform = rewrite.response;
+  }
+
+  private afterInspection(exchange: Exchange, head: RequestHead, view: RequestView, body: Buffer, result: BodyResult): In {
+    if (!result.ok) {
+      const d = result.denial;
+      exchange.record.rule = d.rule;
+      exchange.record.field = d.field;
+      exchange.record.message = d.message;
+      this.settleLocal(exchange, errorResponse(d.status, d.message, false, exchange.headRequest), "deny");
+      return In.Head;
+    }
+    exchange.record.audit = result.audit;
+    this.rewrite(exchange, view, result.rewrite);
+    const out = result.body ?? body;
+    exchange.record.bytesIn = out.length;
+    const upstream = this.connectUpstream();
+    upstream.cork();
+    upstream.write(this.upstreamHead(head, view, `Content-Length: ${out.length}\r\n`), "latin1");
+    if (out.length > 0) upstream.write(out);
+    upstream.uncork();
+    return exchange.hijackable ? In.AwaitResponse : In.Head;
+  }
+
   /** Queues the exchange and reads its whole body (at most `limit` bytes) before `then` acts. */
-  private collectBody(exchange: Exchange, head: RequestHead, limit: number, then: (body: Buffer) => In): void {
+  private collectBody(exchange: Exchange, head: RequestHead, limit: number, then: (body: Buffer) => In | Promise<In>): void {
     if (head.expectContinue) this.enqueueLocal(this.interim());
     this.queue.push(exchange);
     this.collectLimit = limit;
@@ -462,7 +516,23 @@ export class Session {
       // A private copy: the bytes inspected are the bytes forwarded, whatever reuses the reads.
       const body = Buffer.concat(this.collected);
       this.collected = [];
-      this.afterRequest(exchange, inspect(body));
+      const next = inspect(body);
+      if (next instanceof Promise) {
+        this.inState = In.Deciding;
+        next.then(
+          (n) => this.resumeWith(() => this.afterRequest(exchange, n)),
+          (err: Error) =>
+            this.resumeWith(() => {
+              const message = `dockgate: inspection needed the daemon and failed: ${err.message}`;
+              exchange.record.rule = "policy.lookup";
+              exchange.record.message = message;
+              this.settleLocal(exchange, errorResponse(502, message, false, exchange.headRequest), "error");
+              this.afterRequest(exchange, In.Head);
+            }),
+        );
+        return;
+      }
+      this.afterRequest(exchange, next);
       return;
     }
     if (this.bodyTarget === "forward" && this.currentExchange) {
@@ -497,7 +567,9 @@ export class Session {
   private applyBackpressure(): void {
     if (this.closed || this.inState === In.Raw) return;
     const upstreamFull = this.upstream !== null && this.upstream.writableNeedDrain;
-    const waiting = this.inState === In.AwaitResponse && (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
+    const waiting =
+      (this.inState === In.AwaitResponse || this.inState === In.Deciding) &&
+      (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
     if (upstreamFull || waiting || this.queue.length > MAX_QUEUED) this.client.pause();
   }
 
@@ -533,6 +605,16 @@ export class Session {
   }
 
   private onUpstreamData(buf: Buffer): void {
+    try {
+      this.readUpstream(buf);
+    } catch {
+      // Malformed framing from the daemon, or a response too large to filter: nothing after
+      // this point can be delivered correctly.
+      this.destroy();
+    }
+  }
+
+  private readUpstream(buf: Buffer): void {
     let flushFrom = 0;
     let i = 0;
     while (i < buf.length) {
@@ -541,6 +623,14 @@ export class Session {
         // Bytes nobody asked for: the stream is out of step, nothing after this can be trusted.
         this.destroy();
         return;
+      }
+      if (ex.transform !== undefined) {
+        // This response is rewritten, not piped: pass on what came before it, then hold it.
+        if (i > flushFrom) this.writeClient(buf.subarray(flushFrom, i));
+        i = this.readTransformed(ex, ex.transform, buf, i);
+        if (i < 0 || this.closed) return;
+        flushFrom = i;
+        continue;
       }
       switch (this.outState) {
         case Out.Head: {
@@ -575,6 +665,7 @@ export class Session {
         }
         case Out.UntilClose:
         case Out.Raw:
+        case Out.Transform:
           ex.record.bytesOut += buf.length - i;
           i = buf.length;
           break;
@@ -582,6 +673,95 @@ export class Session {
       if (flushFrom < 0) return; // the client connection is closing after the last response
     }
     if (flushFrom < buf.length) this.writeClient(buf.subarray(flushFrom));
+  }
+
+  private transformChunks: Buffer[] = [];
+  private transformBytes = 0;
+
+  /**
+   * Reads the response of an exchange whose body the policy rewrites: a 2xx body is collected
+   * (bounded) and replaced; anything else passes on as it came. Returns the index in buf after
+   * what was consumed, or -1 when the client connection is closing.
+   */
+  private readTransformed(ex: Exchange, transform: ResponseTransform, buf: Buffer, i: number): number {
+    if (this.outState === Out.Head) {
+      const used = this.readResponseHead(buf, i);
+      if (used < 0) {
+        this.destroy();
+        return -1;
+      }
+      i += used;
+      if (!this.outHead.endsWith("\r\n\r\n")) return i;
+      let head;
+      try {
+        head = parseResponseHead(this.outHead);
+      } catch {
+        this.destroy();
+        return -1;
+      }
+      const transformable =
+        head.status >= 200 && head.status < 300 && !ex.headRequest && (head.chunked || head.contentLength !== null);
+      if (!transformable) {
+        // Errors, interim and bodiless responses go to the client untouched.
+        const text = this.outHead;
+        this.writeClient(Buffer.from(text, "latin1"));
+        ex.record.bytesOut += text.length;
+        if (head.status >= 200 || head.status === 101) ex.transform = undefined;
+        this.onResponseHead(ex);
+        return this.responseHasEnded() ? this.completeResponse(buf, i, i) : i;
+      }
+      ex.record.status = head.status;
+      this.transformChunks = [];
+      this.transformBytes = 0;
+      this.outState = Out.Transform;
+      if (head.chunked) {
+        this.outDecoder = new ChunkedDecoder((c) => this.collectTransformed(c, transform));
+        this.outRemaining = -1;
+      } else {
+        this.outRemaining = head.contentLength!;
+        if (this.outRemaining === 0) return this.finishTransformed(ex, transform, buf, i);
+      }
+      return i;
+    }
+    if (this.outRemaining >= 0) {
+      const n = Math.min(this.outRemaining, buf.length - i);
+      this.collectTransformed(buf.subarray(i, i + n), transform);
+      this.outRemaining -= n;
+      i += n;
+      if (this.outRemaining === 0) return this.finishTransformed(ex, transform, buf, i);
+      return i;
+    }
+    i = this.outDecoder!.push(buf, i);
+    return this.outDecoder!.done ? this.finishTransformed(ex, transform, buf, i) : i;
+  }
+
+  private collectTransformed(chunk: Buffer, transform: ResponseTransform): void {
+    this.transformBytes += chunk.length;
+    if (this.transformBytes > transform.maxBytes) {
+      throw new Error(`response larger than ${transform.maxBytes} bytes cannot be filtered`);
+    }
+    this.transformChunks.push(Buffer.from(chunk));
+  }
+
+  private finishTransformed(ex: Exchange, transform: ResponseTransform, buf: Buffer, i: number): number {
+    let body: Buffer;
+    try {
+      body = transform.transform(Buffer.concat(this.transformChunks), ex.record.status);
+    } catch {
+      // The client must never get the unfiltered body: no answer beats the wrong one.
+      this.destroy();
+      return -1;
+    }
+    this.transformChunks = [];
+    const kept = this.outHead
+      .slice(0, -4)
+      .split("\r\n")
+      .filter((line) => !/^(content-length|transfer-encoding)\s*:/i.test(line));
+    const head = Buffer.from(`${kept.join("\r\n")}\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1");
+    this.outHead = "";
+    ex.record.bytesOut = head.length + body.length;
+    this.writeClient(Buffer.concat([head, body]));
+    return this.completeResponse(buf, i, i);
   }
 
   /**
@@ -764,6 +944,7 @@ export class Session {
       closeAfter: false,
       headRequest: false,
       hijackable: false,
+      transform: undefined,
     };
   }
 

@@ -118,3 +118,10 @@ export function isCleanPath(p: string): boolean {
   // path.Clean removes "//", "/./", "/../" and a trailing "/." or "/.."; mux keeps a trailing "/".
   return !/\/\/|\/\.\.?(\/|$)/.test(p);
 }
+
+/** The origin-form target for a decoded path and query pairs (what a policy rewrite forwards). */
+export function encodeTarget(path: string, query: ReadonlyArray<readonly [string, string]>): string {
+  const encoded = encodePath(path);
+  if (query.length === 0) return encoded;
+  return `${encoded}?${query.map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join("&")}`;
+}

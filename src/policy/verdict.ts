@@ -43,7 +43,29 @@ export interface Denial {
  */
 export interface BodyCheck {
   maxBytes: number;
-  inspect(body: Buffer): { ok: true; body?: Buffer; audit?: Denial } | { ok: false; denial: Denial };
+  inspect(body: Buffer): BodyResult | Promise<BodyResult>;
+}
+
+/** `body`: the bytes to forward instead (a rewritten body); what the daemon acts on. */
+export type BodyResult = { ok: true; body?: Buffer; audit?: Denial; rewrite?: Rewrite } | { ok: false; denial: Denial };
+
+/**
+ * Changes to the request or its response that the policy requires (ownership, redaction).
+ * The core applies them to what it forwards: the daemon receives the rewritten request only.
+ */
+export interface Rewrite {
+  /** Replaces the path (decoded, without the version prefix; the core re-adds the prefix and re-encodes). */
+  path?: string;
+  /** Replaces the query pairs. */
+  query?: ReadonlyArray<readonly [string, string]>;
+  /** Rewrites a successful (2xx) response body before the client sees it; it is buffered up to maxBytes. */
+  response?: ResponseTransform;
+}
+
+export interface ResponseTransform {
+  maxBytes: number;
+  /** Returns the body to send instead. Throwing fails the request (the client connection is closed). */
+  transform(body: Buffer, status: number): Buffer;
 }
 
 /**
@@ -52,10 +74,15 @@ export interface BodyCheck {
  * Verdict objects may be shared between requests: treat them as read-only.
  */
 export type Verdict =
-  | { kind: "allow"; audit?: Denial }
-  | { kind: "inspect"; check: BodyCheck }
+  | { kind: "allow"; audit?: Denial; rewrite?: Rewrite }
+  | { kind: "inspect"; check: BodyCheck; rewrite?: Rewrite }
   | { kind: "deny"; denial: Denial };
 
 export interface Gate {
-  decide(request: RequestView, client: Client): Verdict;
+  /**
+   * Synchronous for everything that needs no daemon lookup (the hot path); a Promise when the
+   * decision depends on the daemon's state (ownership). The connection reads nothing more until
+   * it settles, so replies stay in order.
+   */
+  decide(request: RequestView, client: Client): Verdict | Promise<Verdict>;
 }
