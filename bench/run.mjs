@@ -117,7 +117,47 @@ const UPSTREAM = path.resolve(pickUpstream());
 
 const RUN_ID = `${process.pid}-${Date.now().toString(36)}`;
 const TMP = fs.mkdtempSync(path.join(os.tmpdir(), "dockgate-bench-"));
+fs.writeFileSync(path.join(TMP, "owner"), String(process.pid));
 const children = new Set();
+
+/**
+ * A run killed with SIGKILL cannot clean up: its pipe and stub children exit with it (IPC
+ * channel), but dockgate would stay. Each run therefore records its children's pids in its temp
+ * dir, and the next run kills those (only if their command line still names that dir) and
+ * removes the dir.
+ */
+/** Running (not a zombie waiting for its parent to reap it). */
+function isAlive(pid) {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, "latin1");
+    return st.slice(st.lastIndexOf(")") + 2, st.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+function removeStaleRuns() {
+  for (const d of fs.readdirSync(os.tmpdir())) {
+    if (!d.startsWith("dockgate-bench-")) continue;
+    const dir = path.join(os.tmpdir(), d);
+    if (dir === TMP) continue;
+    let owner = 0;
+    try {
+      owner = parseInt(fs.readFileSync(path.join(dir, "owner"), "utf8"), 10);
+    } catch {}
+    if (owner > 0 && isAlive(owner)) continue; // still running
+    let pids = [];
+    try {
+      pids = fs.readFileSync(path.join(dir, "pids"), "utf8").split("\n").filter(Boolean).map(Number);
+    } catch {}
+    for (const pid of pids) {
+      try {
+        if (fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes(dir)) process.kill(pid, "SIGKILL");
+      } catch {}
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
 const containers = new Set();
 let cleaning = null;
 
@@ -264,6 +304,7 @@ function spawnChild(name, args, { ipc = false } = {}) {
     env: { ...process.env, NODE_ENV: "production" },
   });
   fs.closeSync(fd);
+  fs.appendFileSync(path.join(TMP, "pids"), `${child.pid}\n`);
   child.benchName = name;
   child.logFile = logFile;
   children.add(child);
@@ -545,14 +586,7 @@ async function removeStaleContainers() {
   if (r.status !== 200 || !Array.isArray(r.json)) return;
   for (const c of r.json) {
     const pid = parseInt(c.Labels?.["dockgate-bench.pid"] ?? "0", 10);
-    let alive = false;
-    try {
-      if (pid > 0) {
-        process.kill(pid, 0);
-        alive = true;
-      }
-    } catch {}
-    if (!alive) {
+    if (!(pid > 0 && isAlive(pid))) {
       await call(UPSTREAM, "DELETE", `/containers/${c.Id}?force=1&v=1`);
       log(`removed stale bench container ${c.Id.slice(0, 12)}`);
     }
@@ -1007,6 +1041,7 @@ async function main() {
   for (const l of machine(version)) console.log(`  ${l}`);
   console.log("");
 
+  removeStaleRuns();
   await removeStaleContainers();
 
   const T = { direct: { name: "direct", sock: UPSTREAM, pid: null } };
