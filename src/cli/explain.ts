@@ -185,7 +185,7 @@ export async function explain(
     headers,
   };
   const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) });
-  const verdict = await gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain" });
+  const verdict = await gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain", owner: "explain" });
 
   const allowedBy = () => {
     const by = grantedBy(profile, m.operation);

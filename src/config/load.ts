@@ -457,6 +457,7 @@ class Reader {
       shutdownGraceSeconds,
       listeners,
       profiles,
+      admin: undefined,
     };
   }
 
@@ -523,7 +524,18 @@ class Reader {
     }
 
     if (this.problems.length > before) return undefined;
-    const profile: ProfileConfig = { name, allow, mode, minApiVersion, rules, grants };
+    const profile: ProfileConfig = {
+      name,
+      allow,
+      mode,
+      minApiVersion,
+      rules,
+      grants,
+      ownership: undefined,
+      mutate: undefined,
+      redact: undefined,
+      limits: undefined,
+    };
     if (description !== undefined) profile.description = description;
     return profile;
   }

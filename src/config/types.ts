@@ -63,7 +63,67 @@ export interface ProfileConfig {
   /** Lowest API version accepted in a `/vX.Y` prefix, e.g. "1.24". */
   minApiVersion: string;
   rules: RuleSettings;
+  /** Tenancy: objects created through this profile are labelled with the client and only those are visible. */
+  ownership: OwnershipConfig | undefined;
+  /** Hardening forced onto every container this profile creates. */
+  mutate: HardeningConfig | undefined;
+  /** What this profile's clients may not read in responses. */
+  redact: RedactConfig | undefined;
+  /** Per-client limits (a client is one listener + identity). */
+  limits: ClientLimits | undefined;
 }
+
+export interface OwnershipConfig {
+  /** Label key carrying the owner (default "dockgate.owner"); its value is the client's owner name. */
+  label: string;
+}
+
+export interface HardeningConfig {
+  /** Labels added to every container (client labels of the same key are overwritten). */
+  labels: Record<string, string>;
+  /** Adds `no-new-privileges` to SecurityOpt. */
+  noNewPrivileges: boolean;
+  /** CapDrop becomes ["ALL"]; CapAdd keeps only what the profile's rules allowlist. */
+  dropAllCapabilities: boolean;
+  /** Bytes. `default` when the client sets none (or 0), requests above `max` are denied. */
+  memory: { default?: number; max?: number } | undefined;
+  /** CPUs as NanoCpus (1e9 = one CPU). */
+  nanoCpus: { default?: number; max?: number } | undefined;
+  pids: { default?: number; max?: number } | undefined;
+  /** Forces Config.User when the client's is empty or root (e.g. "65534:65534"). */
+  user: string | undefined;
+  /** HostConfig.ReadonlyRootfs = true. */
+  readOnlyRootfs: boolean;
+  /** Forces HostConfig.NetworkMode (e.g. a network of the tenant's own). */
+  network: string | undefined;
+}
+
+export interface RedactConfig {
+  /**
+   * Container inspect `Config.Env`: "all" removes every value (names stay, as `NAME=`), a list
+   * keeps the values of those names only, undefined leaves Env alone.
+   */
+  containerEnv: "all" | string[] | undefined;
+  /** Top-level fields of `GET /info` replaced by null (e.g. ["Name", "RegistryConfig"]). */
+  info: string[];
+  /** Top-level fields of `GET /system/df` replaced by null. */
+  systemDf: string[];
+}
+
+export interface ClientLimits {
+  /** Sustained requests per second per client, with `burst` extra (token bucket). */
+  requestsPerSecond: number | undefined;
+  burst: number | undefined;
+  /** Simultaneous connections per client. */
+  maxConnections: number | undefined;
+  /** Simultaneous long-lived streams (hijacked attach/exec, follow logs, events, stats) per client. */
+  maxStreams: number | undefined;
+  /** Live containers owned by the client (needs ownership). */
+  maxContainers: number | undefined;
+}
+
+/** The admin endpoint: /healthz and /metrics. Off unless configured; loopback or a unix socket only. */
+export type AdminListen = { kind: "unix"; path: string; mode: number } | { kind: "tcp"; host: string; port: number };
 
 export interface Limits {
   /** Request line + headers, bytes. */
@@ -82,6 +142,7 @@ export interface Config {
   shutdownGraceSeconds: number;
   listeners: ListenerConfig[];
   profiles: ReadonlyMap<string, ProfileConfig>;
+  admin: AdminListen | undefined;
   /** Non-fatal findings, formatted `file:line:col: warning: ...` (serve logs them at startup). */
   warnings?: string[];
 }

@@ -39,15 +39,11 @@ export async function openListener(
 }
 
 function clientOf(config: ListenerConfig, peer: string, identity?: string[]): Client {
-  let profile = config.profile;
   for (const id of identity ?? []) {
     const chosen = config.identities?.[id];
-    if (chosen !== undefined) {
-      profile = chosen;
-      break;
-    }
+    if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}` };
   }
-  return { listener: config.name, profile, peer };
+  return { listener: config.name, profile: config.profile, peer, owner: config.name };
 }
 
 async function openUnix(config: ListenerConfig, listen: UnixListen, onAccept: (a: Accepted) => void): Promise<OpenListener> {

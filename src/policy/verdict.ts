@@ -9,6 +9,11 @@ export interface Client {
   profile: string;
   /** Human-readable peer description for logs: "unix", "tcp 10.0.0.5:5123", "tls CN=ci-runner". */
   peer: string;
+  /**
+   * Who owns what this client creates (ownership) and whose budget it spends (limits): the
+   * listener name, or `listener/identity` when a TLS identity selected the profile.
+   */
+  owner: string;
 }
 
 /** One request as the daemon's router will read it. */

@@ -51,6 +51,7 @@ export function startProxyWithGate(upstream: string, gate: Gate, maxHeaderBytes 
     shutdownGraceSeconds: 5,
     listeners: [{ name: "test", listen: { kind: "unix", path: tempSocket(), mode: 0o600 }, profile: "test" }],
     profiles: new Map([["test", profile]]),
+    admin: undefined,
   };
   return startProxy(config, gate);
 }

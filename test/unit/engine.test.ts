@@ -68,7 +68,7 @@ function req(operation: string, extra: Partial<RequestView> = {}): RequestView {
   return { method: "GET", path: "/", apiVersion: undefined, operation, params: {}, query: [], headers: {}, ...extra };
 }
 function client(profile: string): Client {
-  return { listener: "a", profile, peer: "unix" };
+  return { listener: "a", profile, peer: "unix", owner: "a" };
 }
 function inspect(v: Verdict, body: string) {
   if (v.kind !== "inspect") throw new Error(`expected inspect, got ${v.kind}`);
