@@ -453,9 +453,10 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
       }
       case "fetchUrls": {
         const list = strings(ctx, key, v, (s) =>
-          /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]+/.test(s) || /^[^@\s]+@[^:\s]+:/.test(s)
+          !/\s/.test(s) &&
+          (/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#\s]+/.test(s) || /^[^@\s/]+@[^:\s/]+:/.test(s) || /^[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?::[0-9]+)?\//.test(s))
             ? undefined
-            : `must be a URL prefix with a scheme and host (https://example.com/builds/) or a git remote (git@host:org/)`,
+            : `must be a URL prefix with a host (https://example.com/builds/), a git remote (git@host:org/) or host/path (github.com/org/), without spaces`,
         );
         if (list) out.fetchUrls = list;
         break;

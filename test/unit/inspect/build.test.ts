@@ -1,0 +1,60 @@
+import { describe, expect, it } from "vitest";
+import { query, rules, ruleOf } from "./helpers.js";
+
+const B = "ImageBuild";
+
+describe("ImageBuild query", () => {
+  it("allows what docker build / compose / dockerode send", () => {
+    expect(query(B, [["t", "app:1"], ["dockerfile", "Dockerfile"], ["buildargs", '{"A":"b"}'], ["labels", "{}"], ["networkmode", "default"], ["rm", "1"], ["pull", "1"], ["cachefrom", "[]"], ["extrahosts", "h:1.2.3.4"], ["shmsize", "0"], ["platform", "linux/amd64"], ["target", "test"], ["version", "1"]])).toBeNull();
+    expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "bridge"]])).toBeNull();
+    expect(query(B, [["networkmode", "none"]])).toBeNull();
+    expect(query(B, [["networkmode", "my-net"]])).toBeNull();
+  });
+  it("denies networkmode=host and container joins", () => {
+    expect(query(B, [["networkmode", "host"]])).toEqual({ rule: "build.network", field: "networkmode", detail: 'networkmode="host": building on the host\'s network is not allowed' });
+    expect(ruleOf(query(B, [["NetworkMode", "HOST"]]))).toBe("build.network");
+    expect(ruleOf(query(B, [["networkmode", "default"], ["networkmode", "host"]]))).toBe("build.network");
+    expect(ruleOf(query(B, [["networkmode", "container:abc"]]))).toBe("build.network");
+    expect(query(B, [["networkmode", "host"]], rules({ buildNetworkHost: true }))).toBeNull();
+    expect(query(B, [["networkmode", "container:abc"]], rules({ namespaceJoins: ["network"] }))).toBeNull();
+  });
+  it("denies cgroupparent, securityopt, isolation", () => {
+    expect(ruleOf(query(B, [["cgroupparent", "/"]]))).toBe("build.cgroup-parent");
+    expect(query(B, [["cgroupparent", ""]])).toBeNull();
+    expect(query(B, [["cgroupparent", "ci.slice"]], rules({ cgroupParent: true }))).toBeNull();
+    expect(ruleOf(query(B, [["securityopt", "seccomp=unconfined"]]))).toBe("build.security-opt");
+    expect(ruleOf(query(B, [["securityopt", ""]]))).toBe("build.security-opt");
+    expect(ruleOf(query(B, [["isolation", "hyperv"]]))).toBe("containers.isolation");
+    expect(query(B, [["isolation", "default"]])).toBeNull();
+  });
+  it("denies remote contexts outside fetchUrls", () => {
+    for (const r of ["http://169.254.169.254/latest/meta-data/", "https://github.com/org/repo.git", "git@github.com:org/repo.git", "github.com/org/repo", "10.0.0.1:8080"]) {
+      expect(ruleOf(query(B, [["remote", r]]))).toBe("build.remote");
+    }
+  });
+  it("allows remote contexts under an allowed prefix, at a boundary", () => {
+    const r = rules({ fetchUrls: ["https://git.example.com/ci/", "https://artifacts.example.com", "git@github.com:org/"] });
+    expect(query(B, [["remote", "https://git.example.com/ci/app.git#main:docker"]], r)).toBeNull();
+    expect(query(B, [["remote", "https://artifacts.example.com/ctx.tar.gz"]], r)).toBeNull();
+    expect(query(B, [["remote", "git@github.com:org/repo.git"]], r)).toBeNull();
+    expect(ruleOf(query(B, [["remote", "https://artifacts.example.com.evil.org/x"]], r))).toBe("build.remote");
+    expect(ruleOf(query(B, [["remote", "https://artifacts.example.com@evil.org/x"]], r))).toBe("build.remote");
+    expect(ruleOf(query(B, [["remote", "https://git.example.com/ci/../admin/x.git"]], r))).toBe("build.remote");
+    expect(ruleOf(query(B, [["remote", "https://git.example.com/ci/%2e%2e/admin"]], r))).toBe("build.remote");
+    expect(ruleOf(query(B, [["remote", "https://git.example.com/cix/app.git"]], r))).toBe("build.remote");
+  });
+  it("allows only moby / image / cacheonly outputs", () => {
+    expect(query(B, [["outputs", '[{"Type":"moby","Attrs":{"compression":"zstd"}}]']])).toBeNull();
+    expect(query(B, [["outputs", '[{"type":"image"}]']])).toBeNull();
+    expect(ruleOf(query(B, [["outputs", '[{"Type":"local","Attrs":{"dest":"/etc"}}]']]))).toBe("build.outputs");
+    expect(ruleOf(query(B, [["outputs", "not json"]]))).toBe("build.outputs");
+    expect(ruleOf(query(B, [["outputs", '{"Type":"moby"}']]))).toBe("build.outputs");
+  });
+  it("denies a form-encoded body (Go would read it as more parameters)", () => {
+    const h = { "content-type": "application/x-www-form-urlencoded", "content-length": "40" };
+    expect(ruleOf(query(B, [["t", "x"]], rules(), h))).toBe("request.form-body");
+    expect(ruleOf(query(B, [], rules(), { "content-type": "Multipart/Form-Data; boundary=x", "transfer-encoding": "chunked" }))).toBe("request.form-body");
+    expect(query(B, [], rules(), { "content-type": "application/x-www-form-urlencoded", "content-length": "0" })).toBeNull();
+    expect(query(B, [], rules(), { "content-type": "application/x-tar", "content-length": "10240" })).toBeNull();
+  });
+});

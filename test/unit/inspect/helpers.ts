@@ -1,0 +1,50 @@
+import { parseGoJson } from "../../../src/policy/gojson.js";
+import { inspectionFor, type Violation } from "../../../src/policy/inspect/index.js";
+import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../../../src/policy/rules.js";
+import type { RequestView } from "../../../src/policy/verdict.js";
+
+export function rules(raw: Record<string, unknown> = {}): RuleSettings {
+  const errors: string[] = [];
+  const r = parseRuleSettings(raw, (path, message) => errors.push(`${path.join(".")}: ${message}`));
+  if (errors.length) throw new Error(errors.join("\n"));
+  return r;
+}
+
+export function request(
+  operation: string,
+  query: ReadonlyArray<readonly [string, string]> = [],
+  headers: Record<string, string> = {},
+): RequestView {
+  return { method: "POST", path: "/", apiVersion: undefined, operation, params: {}, query, headers };
+}
+
+/** Runs the operation's body inspection on a JSON text (or an object, stringified). */
+export function body(operation: string, json: unknown, r: RuleSettings = DEFAULT_RULES, apiVersion?: string): Violation | null {
+  const insp = inspectionFor(operation);
+  if (!insp?.body) throw new Error(`${operation} has no body inspection`);
+  const text = typeof json === "string" ? json : JSON.stringify(json);
+  const value = text === "" ? undefined : parseGoJson(Buffer.from(text, "utf8"));
+  const req = { ...request(operation), apiVersion };
+  return insp.body(value, req, r);
+}
+
+export function query(
+  operation: string,
+  q: ReadonlyArray<readonly [string, string]>,
+  r: RuleSettings = DEFAULT_RULES,
+  headers: Record<string, string> = {},
+): Violation | null {
+  const insp = inspectionFor(operation);
+  if (!insp?.query) throw new Error(`${operation} has no query inspection`);
+  return insp.query(request(operation, q, headers), r);
+}
+
+/** The rule id of a violation, or null: compact for expect(). */
+export function ruleOf(v: Violation | null): string | null {
+  return v ? v.rule : null;
+}
+
+/** A create body with the given HostConfig. */
+export function create(hostConfig: Record<string, unknown>, extra: Record<string, unknown> = {}): string {
+  return JSON.stringify({ Image: "alpine", Cmd: ["true"], ...extra, HostConfig: hostConfig });
+}

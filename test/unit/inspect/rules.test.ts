@@ -1,0 +1,92 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { INSPECTED_OPERATIONS } from "../../../src/policy/inspect/index.js";
+import { DEFAULT_RULES, RULES, parseRuleSettings } from "../../../src/policy/rules.js";
+
+function parse(raw: unknown) {
+  const errors: string[] = [];
+  const r = parseRuleSettings(raw, (path, message) => errors.push(`${path.join(".")}: ${message}`));
+  return { r, errors };
+}
+
+describe("parseRuleSettings", () => {
+  it("returns the defaults for an empty map or null", () => {
+    expect(parse({}).r).toEqual(DEFAULT_RULES);
+    expect(parse(null).r).toEqual(DEFAULT_RULES);
+    expect(parse({}).errors).toEqual([]);
+  });
+  it("merges settings over the defaults, normalizing", () => {
+    const { r, errors } = parse({
+      allowPrivileged: true, capAdd: ["net_admin", "CAP_SYS_PTRACE", "NET_ADMIN"], sysctls: ["net/ipv4/*"],
+      securityOpt: ["seccomp:unconfined"], hostNamespaces: ["network"], volumeDriverOptions: "none",
+      bindMounts: { allow: ["/srv/cache/", { path: "/srv//work", readOnly: false }] }, fetchUrls: ["https://x.example/"],
+    });
+    expect(errors).toEqual([]);
+    expect(r.allowPrivileged).toBe(true);
+    expect(r.capAdd).toEqual(["CAP_NET_ADMIN", "CAP_SYS_PTRACE"]);
+    expect(r.sysctls).toEqual(["net.ipv4.*"]);
+    expect(r.securityOpt).toEqual(["seccomp=unconfined"]);
+    expect(r.bindMounts.allow).toEqual([{ path: "/srv/cache", readOnly: true }, { path: "/srv/work", readOnly: false }]);
+    expect(r.runtimes).toEqual(DEFAULT_RULES.runtimes);
+    expect(Object.isFrozen(r.bindMounts.allow)).toBe(true);
+  });
+  it("reports unknown keys with a suggestion", () => {
+    expect(parse({ allowPrivilged: true }).errors).toEqual(['allowPrivilged: unknown rule setting "allowPrivilged" (did you mean "allowPrivileged"?)']);
+    expect(parse({ bindMounts: { alow: [] } }).errors[0]).toContain('(did you mean "allow"?)');
+    expect(parse({ bindMounts: { allow: [{ path: "/x", readonly: true }] } }).errors[0]).toMatch(/^bindMounts\.allow\.0\.readonly: .*did you mean "readOnly"/);
+  });
+  it("reports wrong types and keeps the default", () => {
+    const { r, errors } = parse({ allowPrivileged: "yes", capAdd: "SYS_ADMIN", runtimes: [1], volumeDriverOptions: false });
+    expect(errors).toEqual([
+      'allowPrivileged: must be true or false, not a string ("yes")',
+      "capAdd: must be a list of strings, not a string (\"SYS_ADMIN\")",
+      "runtimes.0: must be a non-empty string, not a number (1)",
+      'volumeDriverOptions: must be one of "none", "tmpfs", "any", not a boolean (false)',
+    ]);
+    expect(r).toEqual(DEFAULT_RULES);
+  });
+  it("validates names", () => {
+    expect(parse({ capAdd: ["SYS_ADMN"] }).errors[0]).toBe('capAdd.0: unknown capability "SYS_ADMN" (did you mean "CAP_SYS_ADMIN"?)');
+    expect(parse({ hostNamespaces: ["net"] }).errors[0]).toMatch(/^hostNamespaces\.0: unknown namespace "net"/);
+    expect(parse({ securityOpt: ["secomp=unconfined"] }).errors[0]).toContain('(did you mean "seccomp"?)');
+    expect(parse({ securityOpt: ["seccomp"] }).errors[0]).toContain("key=value");
+    expect(parse({ sysctls: ["*"] }).errors).toHaveLength(1);
+    expect(parse({ sysctls: ["net.*.x"] }).errors).toHaveLength(1);
+    expect(parse({ fetchUrls: ["https://ok.example/ x"] }).errors).toHaveLength(1);
+  });
+  it("validates bind paths", () => {
+    expect(parse({ bindMounts: { allow: ["srv/cache"] } }).errors[0]).toMatch(/^bindMounts\.allow\.0: must be an absolute host path/);
+    expect(parse({ bindMounts: { allow: ["/srv/../etc"] } }).errors[0]).toContain('".."');
+    expect(parse({ bindMounts: { allow: [{ path: "/srv", readOnly: false }, "/srv/cache"] } }).errors[0]).toMatch(/^bindMounts\.allow\.1: "\/srv\/cache" lies inside the writable entry "\/srv"/);
+    expect(parse({ bindMounts: { allow: [{ path: "/srv", readOnly: "no" }] } }).errors[0]).toMatch(/^bindMounts\.allow\.0\.readOnly: must be true or false/);
+    expect(parse({ bindMounts: ["/srv"] }).errors[0]).toMatch(/^bindMounts: must be a map/);
+    expect(parse({ bindMounts: null }).r.bindMounts.allow).toEqual([]);
+  });
+  it("reports a rules value that is not a map", () => {
+    expect(parse(["a"]).errors).toEqual([": must be a map of rule settings, not a list"]);
+  });
+});
+
+describe("RULES", () => {
+  it("documents every rule id the inspections emit, once", () => {
+    const ids = RULES.map((r) => r.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    const dir = join(import.meta.dirname, "../../../src/policy/inspect");
+    const emitted = new Set<string>();
+    for (const f of readdirSync(dir)) {
+      const src = readFileSync(join(dir, f), "utf8");
+      for (const m of src.matchAll(/(?:deny\(|rule: )"([a-z.-]+)"/g)) emitted.add(m[1]!);
+    }
+    expect(emitted.size).toBeGreaterThan(30);
+    for (const id of emitted) expect(ids).toContain(id);
+    for (const r of RULES) if (r.setting) expect(Object.keys(DEFAULT_RULES)).toContain(r.setting);
+  });
+  it("covers the operations that carry host-reaching settings", () => {
+    expect([...INSPECTED_OPERATIONS].sort()).toEqual([
+      "ContainerCreate", "ContainerExec", "ContainerStart", "ContainerUpdate", "ImageBuild", "ImageCommit", "ImageCreate",
+      "NetworkConnect", "NetworkCreate", "PluginCreate", "PluginEnable", "PluginPull", "PluginSet", "PluginUpgrade",
+      "ServiceCreate", "ServiceUpdate", "VolumeCreate",
+    ]);
+  });
+});
