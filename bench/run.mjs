@@ -230,6 +230,16 @@ function rssKiB(pid) {
   return m ? parseInt(m[1], 10) : NaN;
 }
 
+/** Median of 3 VmRSS samples 300 ms apart (GC makes single samples jumpy). */
+async function rssSample(pid) {
+  const xs = [];
+  for (let i = 0; i < 3; i++) {
+    if (i) await sleep(300);
+    xs.push(rssKiB(pid));
+  }
+  return median(xs);
+}
+
 function fdCount(pid) {
   try {
     return fs.readdirSync(`/proc/${pid}/fd`).length;
@@ -372,7 +382,7 @@ async function startStub(name) {
   return { name, sock, pid: child.pid, child };
 }
 
-async function startDockgate(name, upstream) {
+async function startDockgate(name, upstream, extra = []) {
   const sock = path.join(TMP, `${name}.sock`);
   const child = spawnChild(name, [
     DOCKGATE_MAIN,
@@ -383,6 +393,7 @@ async function startDockgate(name, upstream) {
     sock,
     "--upstream",
     upstream,
+    ...extra,
   ]);
   await waitReady(sock, child);
   return { name, sock, pid: child.pid, child };
@@ -682,9 +693,9 @@ async function phaseCpu(T) {
 
 async function phaseStub(T) {
   log(`stub upstream /_ping c=${STUB_CONC}: ${ROUNDS} rounds x ${P.stubCount} requests per target`);
-  const res = await interleave(ROUNDS, [T.stub, T.dockgateStub, T.pipeStub], (t) =>
-    load(t, PING, STUB_CONC, { count: P.stubCount }),
-  );
+  const targets = [T.stub, T.dockgateStub, T.pipeStub];
+  if (T.dockgateQuiet) targets.push(T.dockgateQuiet);
+  const res = await interleave(ROUNDS, targets, (t) => load(t, PING, STUB_CONC, { count: P.stubCount }));
   const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
   noteErrors("stub /_ping", s);
   const v = (f) => ({ direct: f(s.stub), dockgate: f(s["dockgate-stub"]), pipe: f(s["pipe-stub"]) });
@@ -706,6 +717,22 @@ async function phaseStub(T) {
     v: { direct: undefined, dockgate: s["dockgate-stub"].cpuUsPerReq, pipe: s["pipe-stub"].cpuUsPerReq },
     target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.5 },
   });
+  const q = s["dockgate-stub-quiet"];
+  if (q) {
+    // The same dockgate with --log-level warn: how much of its cost is the per-request log line.
+    addRow({
+      section,
+      metric: `c=${STUB_CONC} throughput, dockgate --log-level warn`,
+      unit: "req/s",
+      v: { direct: s.stub.rps, dockgate: q.rps, pipe: s["pipe-stub"].rps },
+    });
+    addRow({
+      section,
+      metric: `proxy CPU per request, dockgate --log-level warn`,
+      unit: "us/req",
+      v: { direct: undefined, dockgate: q.cpuUsPerReq, pipe: s["pipe-stub"].cpuUsPerReq },
+    });
+  }
 }
 
 async function phaseList(T) {
@@ -908,7 +935,7 @@ async function memoryRun(kind, mode, n) {
     for (let i = 0; i < 200; i++) await w.request(PING, { timeoutMs: REQ_TIMEOUT });
     w.close();
     await sleep(1000);
-    const base = rssKiB(t.pid);
+    const base = await rssSample(t.pid);
     let failed = 0;
     const statuses = {};
     for (let i = 0; i < n; i += 50) {
@@ -938,9 +965,9 @@ async function memoryRun(kind, mode, n) {
       }
       await Promise.all(batch);
     }
-    await sleep(1500);
+    await sleep(1000);
     const open = conns.filter((c) => !c.closed).length;
-    const rss = rssKiB(t.pid);
+    const rss = await rssSample(t.pid);
     const fds = fdCount(t.pid);
     if (failed || Object.keys(statuses).length) {
       problems.push(`memory ${kind} ${mode}: ${failed} failed, statuses ${JSON.stringify(statuses)}`);
@@ -1064,6 +1091,11 @@ async function main() {
       T.stub = await startStub("stub");
       T.dockgateStub = await startDockgate("dockgate-stub", T.stub.sock);
       T.pipeStub = await startPipe("pipe-stub", T.stub.sock);
+      try {
+        T.dockgateQuiet = await startDockgate("dockgate-stub-quiet", T.stub.sock, ["--log-level", "warn"]);
+      } catch (e) {
+        problems.push(`dockgate --log-level warn did not start (row left out): ${e.message.split("\n")[0]}`);
+      }
     }
     try {
       await fn(T);
@@ -1072,7 +1104,7 @@ async function main() {
       log(`phase ${name} failed: ${e.message}`);
     }
     if (name === "stub") {
-      for (const t of [T.dockgateStub, T.pipeStub, T.stub]) await stopChild(t.child);
+      for (const t of [T.dockgateStub, T.pipeStub, T.dockgateQuiet, T.stub]) if (t) await stopChild(t.child);
     }
     for (const t of [T.dockgate, T.pipe]) {
       if (t.child.exitCode !== null || t.child.signalCode !== null) {
