@@ -131,6 +131,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.bind-protected", describe: "a bind mount of, above or below the Docker/containerd sockets and state (/var/run/docker.sock, /run/containerd, /var/lib/docker, ...), /proc or /sys; never allowed, even if listed in bindMounts" },
   { id: "containers.bind-propagation", describe: "shared / rshared bind propagation: mounts made in the container would appear on the host" },
   { id: "containers.mount-type", describe: "a Mounts entry of type npipe, cluster or an unknown type (bind, volume, tmpfs and image are inspected and allowed)" },
+  { id: "containers.tmpfs", describe: "HostConfig.Tmpfs options bind / rbind / remount (which would turn the tmpfs into a bind mount or remount)" },
   { id: "containers.volume-name", describe: "a Binds / Mounts volume source that is neither an absolute host path nor a plain volume name" },
   { id: "volumes.driver", setting: "volumeDrivers", describe: "a volume driver not in volumeDrivers (VolumeCreate Driver, HostConfig.VolumeDriver, Mounts VolumeOptions.DriverConfig.Name)" },
   { id: "volumes.driver-options", setting: "volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options): the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },

@@ -125,6 +125,23 @@ export function checkBinds(binds: string[], path: string, rules: RuleSettings): 
   }
 }
 
+/**
+ * HostConfig.Tmpfs options go through the daemon's MergeTmpfsOptions, which accepts every mount
+ * flag; runc turns a tmpfs with `bind` / `rbind` into a bind mount of a path relative to the
+ * bundle, and `remount` changes an existing mount. Plain tmpfs options are fine.
+ */
+function checkTmpfs(entries: ReadonlyArray<readonly [string, string]>, path: string): void {
+  for (const [dest, opts] of entries) {
+    for (const o of opts.split(",")) {
+      const name = o.trim().toLowerCase();
+      if (name === "bind" || name === "rbind" || name === "remount" || name === "move" || name === "rmove") {
+        const p = mapKey(path, dest);
+        deny("containers.tmpfs", p, `${p}: tmpfs option ${quote(o)} is not allowed`);
+      }
+    }
+  }
+}
+
 const MOUNT_TYPES_OK: ReadonlySet<string> = new Set(["bind", "volume", "tmpfs", "image"]);
 
 /** HostConfig.Mounts / a service's ContainerSpec.Mounts (mount.Mount). */
@@ -346,6 +363,8 @@ export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSetting
   if (binds.value) checkBinds(binds.value, binds.path, rules);
   const mounts = optArray(hc, "Mounts", prefix);
   if (mounts.value) checkMounts(mounts.value, mounts.path, rules);
+  const tmpfs = optStringMap(hc, "Tmpfs", prefix);
+  if (tmpfs.value) checkTmpfs(tmpfs.value, tmpfs.path);
   const vd = optString(hc, "VolumeDriver", prefix);
   checkVolumeDriver(vd.value, vd.path, rules);
   const vf = optStrings(hc, "VolumesFrom", prefix);

@@ -364,6 +364,12 @@ describe("other HostConfig rules", () => {
     expect(deniedBy({ Annotations: { "org.criu.config": "/etc/x" } })).toBe("containers.annotations");
     expect(deniedBy({ Annotations: {} })).toBeNull();
   });
+  it("tmpfs options", () => {
+    expect(deniedBy({ Tmpfs: { "/run": "rw,noexec,nosuid,size=65536k", "/tmp": "" } })).toBeNull();
+    expect(deniedBy({ Tmpfs: { "/x": "rbind" } })).toBe("containers.tmpfs");
+    expect(deniedBy({ Tmpfs: { "/x": "size=1m,Bind" } })).toBe("containers.tmpfs");
+    expect(deniedBy({ Tmpfs: { "/x": "remount,rw" } })).toBe("containers.tmpfs");
+  });
   it("isolation", () => {
     expect(deniedBy({ Isolation: "hyperv" })).toBe("containers.isolation");
     expect(deniedBy({ Isolation: "Default" })).toBeNull();
