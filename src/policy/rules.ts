@@ -24,7 +24,7 @@ export interface BindPath {
   readOnly: boolean;
 }
 
-export type VolumeDriverOptionsMode = "none" | "tmpfs" | "any";
+export type VolumeDriverOptionsMode = "none" | "safe" | "any";
 
 export interface RuleSettings {
   /** HostConfig.Privileged and exec `Privileged` (docker run/exec --privileged). */
@@ -70,9 +70,10 @@ export interface RuleSettings {
   /** Volume drivers allowed (VolumeCreate, HostConfig.VolumeDriver, Mounts' DriverConfig.Name; empty = local). */
   volumeDrivers: readonly string[];
   /**
-   * Volume driver options (VolumeCreate DriverOpts, Mounts' DriverConfig.Options): `none`; `tmpfs`
-   * (only the local driver's `type=tmpfs` with plain tmpfs mount options); `any` (including
-   * `o=bind,device=/`, which mounts any host path).
+   * Volume driver options (VolumeCreate DriverOpts, Mounts' DriverConfig.Options): `none`; `safe`
+   * (local driver only: `type=tmpfs` with plain tmpfs options, or `type=none,o=bind` of a host path
+   * that bindMounts allows, read-only where it requires); `any` (including `o=bind,device=/`,
+   * which mounts any host path, or a host disk).
    */
   volumeDriverOptions: VolumeDriverOptionsMode;
   /** Exec as root (User "", root, 0, 0:0, ...). When false, exec must name a non-root user. */
@@ -107,7 +108,7 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
   logDrivers: ["json-file", "local", "none"],
   annotations: false,
   volumeDrivers: ["local"],
-  volumeDriverOptions: "tmpfs",
+  volumeDriverOptions: "safe",
   execRoot: true,
   fetchUrls: [],
   buildNetworkHost: false,
@@ -134,7 +135,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.tmpfs", describe: "HostConfig.Tmpfs options bind / rbind / remount (which would turn the tmpfs into a bind mount or remount)" },
   { id: "containers.volume-name", describe: "a Binds / Mounts volume source that is neither an absolute host path nor a plain volume name" },
   { id: "volumes.driver", setting: "volumeDrivers", describe: "a volume driver not in volumeDrivers (VolumeCreate Driver, HostConfig.VolumeDriver, Mounts VolumeOptions.DriverConfig.Name)" },
-  { id: "volumes.driver-options", setting: "volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options): the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },
+  { id: "volumes.driver-options", setting: "volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options) beyond tmpfs volumes and bind volumes of allowed host paths: the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },
   { id: "volumes.cluster", describe: "a VolumeCreate ClusterVolumeSpec (Swarm CSI volumes)" },
   { id: "containers.capabilities", setting: "capAdd", describe: "a capability beyond Docker's default set in CapAdd / Capabilities / CapabilityAdd (names normalized: sys_admin = CAP_SYS_ADMIN; ALL only if listed)" },
   { id: "containers.devices", setting: "devices", describe: "HostConfig.Devices or DeviceCgroupRules (docker run --device): host device nodes" },
@@ -463,8 +464,8 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
         break;
       }
       case "volumeDriverOptions": {
-        if (v === "none" || v === "tmpfs" || v === "any") out.volumeDriverOptions = v;
-        else report([key], `must be one of "none", "tmpfs", "any", not ${typeName(v)}`);
+        if (v === "none" || v === "safe" || v === "any") out.volumeDriverOptions = v;
+        else report([key], `must be one of "none", "safe", "any", not ${typeName(v)}`);
         break;
       }
       default:

@@ -2,11 +2,13 @@
 //
 // The local driver mounts whatever its options say: `type=none,o=bind,device=/` is a bind mount of
 // the host's root through a volume, `type=ext4,device=/dev/sda1` mounts a host disk, `type=nfs`
-// mounts a remote share on the host. Only the plain tmpfs form is harmless enough for a default.
+// mounts a remote share on the host. The default (`safe`) admits tmpfs volumes and bind volumes of
+// host paths that bindMounts allows, and nothing else.
 
 import type { GoValue } from "../gojson.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
+import { checkHostPath } from "./hostpath.js";
 import type { Inspection } from "./index.js";
 import { bodyObject, deny, field, guard, mapKey, optString, optStringMap, quote } from "./util.js";
 
@@ -27,12 +29,21 @@ const TMPFS_OPTIONS: ReadonlySet<string> = new Set([
   "ro", "rw", "noatime", "nodiratime", "relatime", "strictatime", "lazytime",
 ]);
 
+/** Mount options of a local-driver bind volume (`type=none,o=bind,device=/path`). */
+const BIND_OPTIONS: ReadonlySet<string> = new Set([
+  "bind", "rbind", "ro", "rw", "noexec", "nosuid", "nodev", "private", "rprivate", "slave", "rslave",
+  "noatime", "nodiratime", "relatime",
+]);
+
 /** The local driver's option keys (volume/local/local_unix.go validOpts). */
 const LOCAL_KEYS: ReadonlySet<string> = new Set(["type", "device", "o", "size"]);
 
 /**
- * Driver options for a volume of `driver` ("" = local). `none`: none at all. `tmpfs`: only the local
- * driver with type=tmpfs, a plain device name and tmpfs-only mount options. `any`: anything.
+ * Driver options for a volume of `driver` ("" = local). `none`: none at all. `any`: anything.
+ * `safe`: only the local driver, and only
+ *   - tmpfs volumes: type=tmpfs, a plain device name, tmpfs-only mount options;
+ *   - bind volumes: type=none (or no type), o=bind|rbind plus plain flags, device an absolute host
+ *     path that bindMounts allows (read-only where it requires, i.e. `o=bind,ro`).
  */
 export function checkDriverOptions(
   driver: string | undefined,
@@ -43,38 +54,53 @@ export function checkDriverOptions(
   if (opts === undefined || opts.length === 0) return;
   const mode = rules.volumeDriverOptions;
   if (mode === "any") return;
-  const first = opts[0]![0];
+  const first = opts[0]!;
   if (mode === "none") {
-    deny("volumes.driver-options", mapKey(path, first), `${path}: volume driver options are not allowed (${first}=${quote(opts[0]![1])})`);
+    deny("volumes.driver-options", mapKey(path, first[0]), `${path}: volume driver options are not allowed (${first[0]}=${quote(first[1])})`);
   }
-  // tmpfs
   if (driver !== undefined && driver !== "" && driver !== "local") {
-    deny("volumes.driver-options", path, `${path}: driver options are only allowed for the local driver's tmpfs volumes, not for driver ${quote(driver)}`);
+    deny("volumes.driver-options", path, `${path}: driver options are only allowed for the local driver's tmpfs and bind volumes, not for driver ${quote(driver)}`);
   }
   let type: string | undefined;
+  let device: string | undefined;
+  let o: string | undefined;
   for (const [k, v] of opts) {
-    const where = mapKey(path, k);
     if (!LOCAL_KEYS.has(k)) {
-      deny("volumes.driver-options", where, `${path}: option ${quote(k)} is not allowed; only type=tmpfs volumes with plain tmpfs options are`);
+      deny("volumes.driver-options", mapKey(path, k), `${path}: option ${quote(k)} is not allowed (only type, device and o for tmpfs and bind volumes)`);
     }
     if (k === "type") type = v;
-    if (k === "device" && !/^[A-Za-z0-9_.-]*$/.test(v)) {
-      deny("volumes.driver-options", where, `${where}: device ${quote(v)} is not allowed; only type=tmpfs volumes (device=tmpfs) are`);
+    else if (k === "device") device = v;
+    else if (k === "o") o = v;
+  }
+  const flags = o === undefined || o === "" ? [] : o.split(",");
+  const names = flags.map((f) => {
+    const eq = f.indexOf("=");
+    return eq < 0 ? f : f.slice(0, eq);
+  });
+  const oPath = mapKey(path, "o");
+  if (type === "tmpfs") {
+    if (device !== undefined && !/^[A-Za-z0-9_.-]*$/.test(device)) {
+      deny("volumes.driver-options", mapKey(path, "device"), `${path}: a tmpfs volume's device must be a plain name (device=tmpfs), not ${quote(device)}`);
     }
-    if (k === "o") {
-      for (const o of v.split(",")) {
-        if (o === "") continue;
-        const eq = o.indexOf("=");
-        const name = eq < 0 ? o : o.slice(0, eq);
-        if (!TMPFS_OPTIONS.has(name)) {
-          deny("volumes.driver-options", where, `${where}: mount option ${quote(o)} is not allowed; only tmpfs options (size, mode, uid, gid, noexec, ...) are`);
-        }
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] !== "" && !TMPFS_OPTIONS.has(names[i]!)) {
+        deny("volumes.driver-options", oPath, `${oPath}: mount option ${quote(flags[i]!)} is not allowed for a tmpfs volume (size, mode, uid, gid, noexec, ... are)`);
       }
     }
+    return;
   }
-  if (type !== "tmpfs") {
-    deny("volumes.driver-options", path, `${path}: only type=tmpfs volumes may set driver options${type === undefined ? " (no type given)" : `, not type=${quote(type)}`}`);
+  const isBind = names.includes("bind") || names.includes("rbind");
+  if ((type === undefined || type === "none") && isBind) {
+    for (let i = 0; i < names.length; i++) {
+      if (names[i] !== "" && !BIND_OPTIONS.has(names[i]!)) {
+        deny("volumes.driver-options", oPath, `${oPath}: mount option ${quote(flags[i]!)} is not allowed for a bind volume`);
+      }
+    }
+    if (names.includes("shared") || names.includes("rshared")) return; // unreachable: not in BIND_OPTIONS
+    checkHostPath(device ?? "", names.includes("ro"), mapKey(path, "device"), rules);
+    return;
   }
+  deny("volumes.driver-options", type === undefined ? path : mapKey(path, "type"), `${path}: only tmpfs volumes (type=tmpfs) and bind volumes of allowed host paths (type=none,o=bind) may set driver options${type === undefined ? "" : `, not type=${quote(type)}`}`);
 }
 
 export const volumeCreate: Inspection = {

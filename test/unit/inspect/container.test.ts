@@ -195,12 +195,13 @@ describe("Mounts", () => {
   });
   it("denies the bind-through-a-volume escape and other driver options", () => {
     const v = body(C, create({ Mounts: [{ Type: "volume", Source: "root", Target: "/x", VolumeOptions: { DriverConfig: { Name: "local", Options: { type: "none", o: "bind", device: "/" } } } }] }));
-    expect(v?.rule).toBe("volumes.driver-options");
+    expect(v).toMatchObject({ rule: "containers.bind-protected", field: 'HostConfig.Mounts[0].VolumeOptions.DriverConfig.Options["device"]' });
+    expect(deniedBy({ Mounts: [{ Type: "volume", Source: "d", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "none", o: "bind", device: "/etc" } } } }] })).toBe("containers.bind-mounts");
     expect(deniedBy({ Mounts: [{ Type: "volume", Source: "d", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "ext4", device: "/dev/sda1" } } } }] })).toBe("volumes.driver-options");
     expect(deniedBy({ Mounts: [{ Type: "volume", Source: "d", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "overlay", o: "lowerdir=/,upperdir=/tmp/u,workdir=/tmp/w", device: "overlay" } } } }] })).toBe("volumes.driver-options");
   });
   it("inspects VolumeOptions even on a mount of another type", () => {
-    expect(deniedBy({ Mounts: [{ Type: "tmpfs", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "none", o: "bind", device: "/" } } } }] })).toBe("volumes.driver-options");
+    expect(deniedBy({ Mounts: [{ Type: "tmpfs", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "none", o: "bind", device: "/etc" } } } }] })).toBe("containers.bind-mounts");
   });
   it("allows tmpfs volumes with plain tmpfs options", () => {
     expect(deniedBy({ Mounts: [{ Type: "volume", Source: "fast", Target: "/x", VolumeOptions: { DriverConfig: { Name: "local", Options: { type: "tmpfs", device: "tmpfs", o: "size=100m,uid=1000" } } } }] })).toBeNull();

@@ -42,7 +42,7 @@ describe("parseRuleSettings", () => {
       'allowPrivileged: must be true or false, not a string ("yes")',
       "capAdd: must be a list of strings, not a string (\"SYS_ADMIN\")",
       "runtimes.0: must be a non-empty string, not a number (1)",
-      'volumeDriverOptions: must be one of "none", "tmpfs", "any", not a boolean (false)',
+      'volumeDriverOptions: must be one of "none", "safe", "any", not a boolean (false)',
     ]);
     expect(r).toEqual(DEFAULT_RULES);
   });

@@ -12,7 +12,7 @@ describe("ServiceCreate / ServiceUpdate", () => {
   });
   it("denies bind mounts and volume driver options in ContainerSpec.Mounts", () => {
     expect(body(S, spec({ Mounts: [{ Type: "bind", Source: "/etc", Target: "/x" }] }))).toMatchObject({ rule: "containers.bind-mounts", field: "TaskTemplate.ContainerSpec.Mounts[0].Source" });
-    expect(ruleOf(body(S, spec({ Mounts: [{ Type: "volume", Source: "r", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "none", o: "bind", device: "/" } } } }] })))).toBe("volumes.driver-options");
+    expect(ruleOf(body(S, spec({ Mounts: [{ Type: "volume", Source: "r", Target: "/x", VolumeOptions: { DriverConfig: { Options: { type: "ext4", device: "/dev/sda1" } } } }] })))).toBe("volumes.driver-options");
     expect(ruleOf(body("ServiceUpdate", spec({ Mounts: [{ Type: "bind", Source: "/var/run/docker.sock", Target: "/s" }] })))).toBe("containers.bind-protected");
   });
   it("denies capabilities, sysctls, /proc workdir, negative OomScoreAdj, isolation", () => {

@@ -12,8 +12,23 @@ describe("VolumeCreate", () => {
   it("allows tmpfs volumes (compose driver_opts type: tmpfs) by default", () => {
     expect(body(V, { Name: "pg", DriverOpts: { type: "tmpfs", device: "tmpfs", o: "size=256m,uid=999,mode=0700" } })).toBeNull();
   });
+  it("bind volumes: only of allowed host paths, read-only where required", () => {
+    expect(body(V, { Name: "r", DriverOpts: { type: "none", o: "bind", device: "/" } })).toMatchObject({ rule: "containers.bind-protected", field: 'DriverOpts["device"]' });
+    expect(body(V, { Name: "e", DriverOpts: { type: "none", o: "bind", device: "/etc" } })).toEqual({
+      rule: "containers.bind-mounts", field: 'DriverOpts["device"]', detail: 'DriverOpts["device"]: host path "/etc" is not in the allowed bind paths',
+    });
+    const r = rules({ bindMounts: { allow: ["/srv/cache", { path: "/srv/work", readOnly: false }] } });
+    expect(body(V, { DriverOpts: { type: "none", o: "bind,ro", device: "/srv/cache/npm" } }, r)).toBeNull();
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/cache/npm" } }, r))).toBe("containers.bind-mounts");
+    expect(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/work" } }, r)).toBeNull();
+    expect(body(V, { DriverOpts: { o: "rbind", device: "/srv/work" } }, r)).toBeNull();
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/work/../../etc" } }, r))).toBe("containers.bind-mounts");
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind,rshared", device: "/srv/work" } }, r))).toBe("volumes.driver-options");
+    expect(ruleOf(body(V, { DriverOpts: { type: "ext4", o: "bind", device: "/srv/work" } }, r))).toBe("volumes.driver-options");
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", device: "/srv/work" } }, r))).toBe("volumes.driver-options");
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind", device: "srv/work" } }, r))).toBe("containers.bind-mounts");
+  });
   it.each([
-    [{ type: "none", o: "bind", device: "/" }],
     [{ type: "tmpfs", o: "bind", device: "/" }],
     [{ type: "tmpfs", device: "/etc" }],
     [{ type: "tmpfs", o: "size=1m,rbind" }],
