@@ -14,7 +14,7 @@ import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import { urlAllowed } from "./fetch.js";
 import type { Inspection, Violation } from "./index.js";
-import { formBodyViolation, queryValues, quote } from "./util.js";
+import { formBodyViolation, isHostNetworkRef, queryValues, quote } from "./util.js";
 
 const OUTPUT_TYPES: ReadonlySet<string> = new Set(["moby", "image", "cacheonly"]);
 
@@ -44,7 +44,7 @@ export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violatio
   if (form) return form;
   for (const v of queryValues(req, "networkmode")) {
     const lower = v.toLowerCase();
-    if (lower === "host" && !rules.buildNetworkHost) {
+    if (isHostNetworkRef(v) && !rules.buildNetworkHost) {
       return { rule: "build.network", field: "networkmode", detail: `networkmode=${quote(v)}: building on the host's network is not allowed` };
     }
     if (lower.startsWith("container:") && !rules.namespaceJoins.includes("network")) {

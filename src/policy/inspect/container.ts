@@ -24,6 +24,7 @@ import {
   field,
   formBodyViolation,
   guard,
+  isHostNetworkRef,
   isProcWorkdir,
   mapKey,
   optArray,
@@ -282,6 +283,10 @@ function checkNamespaces(hc: GoObject, prefix: string, rules: RuleSettings): voi
     const v = f.value;
     if (v === undefined || spec.own.includes(v)) continue;
     const lower = v.toLowerCase();
+    if (spec.ns === "network" && spec.host && isHostNetworkRef(v)) {
+      if (rules.hostNamespaces.includes("network")) continue;
+      deny("containers.host-namespaces", f.path, `${f.path}=${quote(v)}: the host's network is not allowed`);
+    }
     if (lower === "host" && spec.host) {
       if (rules.hostNamespaces.includes(spec.ns)) continue;
       deny("containers.host-namespaces", f.path, `${f.path}=${quote(v)}: sharing the host's ${spec.ns} namespace is not allowed`);
@@ -400,6 +405,19 @@ export function checkConfig(cfg: GoObject, prefix: string): void {
   if (ob.value) checkInstructions(ob.value, ob.path);
 }
 
+/**
+ * An endpoint (EndpointsConfig entry, NetworkConnect EndpointConfig): a NetworkID naming the host
+ * network (the daemon prefers NetworkID over the map key for user-defined networks), and the
+ * endpoint sysctls driver option.
+ */
+export function checkEndpoint(ep: GoObject, prefix: string, rules: RuleSettings): void {
+  const id = optString(ep, "NetworkID", prefix);
+  if (id.value !== undefined && isHostNetworkRef(id.value) && !rules.hostNamespaces.includes("network")) {
+    deny("containers.host-namespaces", id.path, `${id.path}=${quote(id.value)}: the host's network is not allowed`);
+  }
+  checkEndpointDriverOpts(ep, prefix, rules);
+}
+
 function checkNetworkingConfig(body: GoObject, rules: RuleSettings): void {
   const nc = optObject(body, "NetworkingConfig", "");
   if (!nc.value) return;
@@ -407,9 +425,12 @@ function checkNetworkingConfig(body: GoObject, rules: RuleSettings): void {
   if (!eps.value) return;
   for (const [name, ep] of eps.value.entries()) {
     const p = mapKey(eps.path, name);
+    if (isHostNetworkRef(name) && !rules.hostNamespaces.includes("network")) {
+      deny("containers.host-namespaces", p, `${eps.path}: an endpoint on the host's network (${quote(name)}) is not allowed`);
+    }
     if (ep === null) continue;
     if (!(ep instanceof GoObject)) typeError(p, "an object", ep);
-    checkEndpointDriverOpts(ep, p, rules);
+    checkEndpoint(ep, p, rules);
   }
 }
 

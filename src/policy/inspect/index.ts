@@ -19,7 +19,7 @@ import { pluginInspections } from "./plugin.js";
 import { serviceCreate, serviceUpdate } from "./service.js";
 import { volumeCreate } from "./volume.js";
 
-export { formBodyViolation } from "./util.js";
+export { formBodyViolation, setHostNetworkIds } from "./util.js";
 
 export interface Violation {
   /** Stable rule id (see RULES in ../rules.ts), e.g. "containers.privileged". */

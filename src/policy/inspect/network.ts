@@ -8,9 +8,9 @@
 import { GoObject, type GoValue } from "../gojson.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
-import { checkEndpointDriverOpts } from "./container.js";
+import { checkEndpoint } from "./container.js";
 import type { Inspection } from "./index.js";
-import { bodyObject, deny, guard, mapKey, optObject, optString, optStringMap, quote } from "./util.js";
+import { bodyObject, deny, guard, isHostNetworkRef, mapKey, optObject, optString, optStringMap, quote } from "./util.js";
 
 export const networkCreate: Inspection = {
   body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
@@ -43,12 +43,19 @@ export const networkCreate: Inspection = {
 };
 
 export const networkConnect: Inspection = {
+  query(req: RequestView, rules: RuleSettings) {
+    const id = req.params["id"];
+    if (id !== undefined && isHostNetworkRef(id) && !rules.hostNamespaces.includes("network")) {
+      return { rule: "containers.host-namespaces", field: "id", detail: `connecting a container to the host's network (${quote(id)}) is not allowed` };
+    }
+    return null;
+  },
   body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
     return guard(() => {
       const o = bodyObject(body, "body");
       if (!o) return;
       const ep = optObject(o, "EndpointConfig", "");
-      if (ep.value instanceof GoObject) checkEndpointDriverOpts(ep.value, ep.path, rules);
+      if (ep.value instanceof GoObject) checkEndpoint(ep.value, ep.path, rules);
     });
   },
 };

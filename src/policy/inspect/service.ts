@@ -23,6 +23,7 @@ import {
   deny,
   field,
   guard,
+  isHostNetworkRef,
   optArray,
   optBool,
   optNumber,
@@ -117,7 +118,7 @@ function checkNetworks(nets: GoValue[], path: string, rules: RuleSettings): void
     if (n === null) continue;
     if (!(n instanceof GoObject)) typeError(p, "an object", n);
     const target = optString(n, "Target", p);
-    if (target.value !== undefined && target.value.toLowerCase() === "host" && !rules.hostNamespaces.includes("network")) {
+    if (target.value !== undefined && isHostNetworkRef(target.value) && !rules.hostNamespaces.includes("network")) {
       deny("containers.host-namespaces", target.path, `${target.path}=${quote(target.value)}: services on the host's network are not allowed`);
     }
     checkEndpointDriverOpts(n, p, rules);

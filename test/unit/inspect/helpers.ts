@@ -14,8 +14,9 @@ export function request(
   operation: string,
   query: ReadonlyArray<readonly [string, string]> = [],
   headers: Record<string, string> = {},
+  params: Record<string, string> = {},
 ): RequestView {
-  return { method: "POST", path: "/", apiVersion: undefined, operation, params: {}, query, headers };
+  return { method: "POST", path: "/", apiVersion: undefined, operation, params, query, headers };
 }
 
 /** Runs the operation's body inspection on a JSON text (or an object, stringified). */
@@ -33,10 +34,11 @@ export function query(
   q: ReadonlyArray<readonly [string, string]>,
   r: RuleSettings = DEFAULT_RULES,
   headers: Record<string, string> = {},
+  params: Record<string, string> = {},
 ): Violation | null {
   const insp = inspectionFor(operation);
   if (!insp?.query) throw new Error(`${operation} has no query inspection`);
-  return insp.query(request(operation, q, headers), r);
+  return insp.query(request(operation, q, headers, params), r);
 }
 
 /** The rule id of a violation, or null: compact for expect(). */

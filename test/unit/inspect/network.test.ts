@@ -1,5 +1,6 @@
-import { describe, expect, it } from "vitest";
-import { body, rules, ruleOf } from "./helpers.js";
+import { afterEach, describe, expect, it } from "vitest";
+import { setHostNetworkIds } from "../../../src/policy/inspect/index.js";
+import { body, query, rules, ruleOf } from "./helpers.js";
 
 describe("NetworkCreate", () => {
   const N = "NetworkCreate";
@@ -26,5 +27,30 @@ describe("NetworkConnect", () => {
     const b = { Container: "abc", EndpointConfig: { DriverOpts: { "com.docker.network.endpoint.sysctls": "net.ipv4.conf.IFNAME.forwarding=1" } } };
     expect(ruleOf(body(N, b))).toBe("containers.sysctls");
     expect(body(N, b, rules({ sysctls: ["net.ipv4.conf.*"] }))).toBeNull();
+  });
+});
+
+describe("the host network by ID (setHostNetworkIds)", () => {
+  const HOST_ID = "7f0a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
+  afterEach(() => setHostNetworkIds([]));
+  it("denies NetworkMode, EndpointsConfig keys / NetworkID, connect, service targets and builds naming it", () => {
+    setHostNetworkIds([HOST_ID]);
+    expect(ruleOf(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: HOST_ID } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "7F0A1C" } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { [HOST_ID.slice(0, 12)]: {} } } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { mynet: { NetworkID: HOST_ID } } } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: HOST_ID }))).toBe("containers.host-namespaces");
+    expect(ruleOf(body("ServiceCreate", { TaskTemplate: { Networks: [{ Target: HOST_ID }] } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("ImageBuild", [["networkmode", HOST_ID.slice(0, 5)]]))).toBe("build.network");
+  });
+  it("still allows other networks by id and name", () => {
+    setHostNetworkIds([HOST_ID]);
+    expect(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "3f1c2b8a9d0e" } })).toBeNull();
+    expect(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "ci-net" }, NetworkingConfig: { EndpointsConfig: { "ci-net": { NetworkID: "3f1c" } } } })).toBeNull();
+    expect(query("NetworkConnect", [], rules(), {}, { id: "ci-net" })).toBeNull();
+  });
+  it("denies the name host without the hook", () => {
+    expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { host: {} } } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: "host" }))).toBe("containers.host-namespaces");
   });
 });
