@@ -159,7 +159,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "exec.root", setting: "execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
   { id: "build.network", setting: "buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
   { id: "build.cgroup-parent", setting: "cgroupParent", describe: "ImageBuild cgroupparent" },
-  { id: "build.remote", setting: "fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session is allowed" },
+  { id: "build.remote", setting: "fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
   { id: "build.security-opt", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
   { id: "build.outputs", describe: "ImageBuild outputs other than the moby / image / cacheonly exporters" },
   { id: "images.fetch-url", setting: "fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },

@@ -3,8 +3,9 @@
 // Parameters the daemon reads (api/server/router/build newImageBuildOptions) and what is done with
 // each: networkmode (host / container:<id> refused), cgroupparent (refused unless cgroupParent),
 // securityopt (refused: Linux daemons do not support it), isolation (default only), remote (a URL
-// or git repository the daemon fetches: fetchUrls allowlist; `client-session` is the CLI's BuildKit
-// marker and fine), outputs (BuildKit exporters: moby / image / cacheonly only). The others
+// or git repository the daemon fetches: fetchUrls allowlist; `client-session` (context over the
+// BuildKit session) and `upload-request` (context uploaded by a second /build request with
+// buildid=upload-request:<id>) are the CLI's BuildKit markers and fine), outputs (BuildKit exporters: moby / image / cacheonly only). The others
 // (t, dockerfile, q, nocache, pull, rm, forcerm, memory, memswap, cpu*, shmsize, ulimits,
 // buildargs, labels, cachefrom, extrahosts, squash, target, platform, session, buildid, version)
 // only shape the build inside its own containers.
@@ -65,7 +66,7 @@ export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violatio
     }
   }
   for (const v of queryValues(req, "remote")) {
-    if (v === "" || v === "client-session") continue;
+    if (v === "" || v === "client-session" || v === "upload-request") continue; // session / second upload request, not fetched
     if (!urlAllowed(v, rules.fetchUrls)) {
       return { rule: "build.remote", field: "remote", detail: `remote=${quote(v)}: the daemon may not fetch this build context (not under an allowed fetch URL)` };
     }

@@ -8,6 +8,7 @@ describe("ImageBuild query", () => {
     expect(query(B, [["t", "app:1"], ["dockerfile", "Dockerfile"], ["buildargs", '{"A":"b"}'], ["labels", "{}"], ["networkmode", "default"], ["rm", "1"], ["pull", "1"], ["cachefrom", "[]"], ["extrahosts", "h:1.2.3.4"], ["shmsize", "0"], ["platform", "linux/amd64"], ["target", "test"], ["version", "1"]])).toBeNull();
     expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "bridge"]])).toBeNull();
     expect(query(B, [["networkmode", "none"]])).toBeNull();
+    expect(query(B, [["remote", "upload-request"], ["buildid", "b1"], ["version", "2"]])).toBeNull();
     expect(query(B, [["networkmode", "my-net"]])).toBeNull();
   });
   it("denies networkmode=host and container joins", () => {
