@@ -48,6 +48,41 @@
 //       mode: enforce                  # enforce (default) | audit: allow everything, log denials
 //       minApiVersion: "1.24"          # lowest /vX.Y accepted (default and floor: 1.24)
 //       rules: {}                      # per-profile inspection settings (see the rules reference)
+//       ownership: true                # tenancy (default off); or { label: dockgate.owner }: see below
+//       mutate:                        # hardening forced onto every container this profile creates
+//         labels: { team: ci }         # added (a client's label of the same key is overwritten)
+//         noNewPrivileges: true        # SecurityOpt += no-new-privileges
+//         dropAllCapabilities: true    # CapDrop = [ALL]; CapAdd keeps what rules.capAdd allows
+//         memory: { default: 512m, max: 2g }   # bytes, or sizes as `docker run -m` reads them:
+//                                      # b, k, m, g, t (binary: 512m = 536870912); min 6m
+//         cpus: { default: 1, max: 2.5 }       # CPUs (decimals, ≥ 0.01) → NanoCpus (1.5 = 1500000000);
+//                                      # or nanoCpus: { default: 1000000000 } — not both
+//         pids: { default: 512, max: 4096 }    # PidsLimit
+//                                      # default: set when the client sets none (or 0); max: above is denied
+//         user: "65534:65534"          # Config.User when the client's is empty or root (not root itself)
+//         readOnlyRootfs: true         # HostConfig.ReadonlyRootfs
+//         network: ci-net              # forced HostConfig.NetworkMode (not host / container:<x>)
+//       redact:                        # what this profile's clients may not read in responses
+//         containerEnv: all            # container inspect Config.Env: "all" keeps names only (NAME=),
+//                                      # a list [PATH, HOME] keeps the values of those names only
+//         info: [Name, RegistryConfig] # top-level fields of GET /info replaced by null (case-sensitive;
+//         systemDf: [Volumes]          # of GET /system/df: LayersSize, Images, Containers, Volumes, BuildCache)
+//       limits:                        # per client (one listener, or one listener + TLS/unix identity)
+//         requestsPerSecond: 50        # sustained rate (decimals allowed) ...
+//         burst: 100                   # ... plus this many at once (needs requestsPerSecond)
+//         maxConnections: 32           # simultaneous connections
+//         maxStreams: 8                # simultaneous attach/exec/logs -f/events/stats streams
+//         maxContainers: 20            # live containers owned by the client (needs ownership)
+//
+//   admin:                             # optional /healthz and /metrics endpoint (no authentication):
+//     unix: { path: /run/dockgate/admin.sock, mode: "0660" }
+//     tcp: { host: 127.0.0.1, port: 9323 }  # one of unix / tcp; tcp must be loopback (127.x, ::1, localhost)
+//
+// Ownership: every container, network, volume and exec created through the profile gets the label
+// `<label>: <owner>` (owner = the listener name, or `listener/identity` when an identity selected the
+// profile), lists and events show only the client's own objects, and any other object is reported
+// as missing (`No such container: x`). Label keys: letters, digits, ".", "_", "-", "/", not in
+// Docker's reserved com.docker.* / io.docker.* / org.dockerproject.* namespaces.
 //
 // Unknown keys, groups and operation ids are errors, with a "did you mean" when one is close.
 
@@ -71,10 +106,15 @@ import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/r
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { didYouMean } from "./suggest.js";
 import type {
+  AdminListen,
+  ClientLimits,
   Config,
+  HardeningConfig,
   ListenAddress,
   ListenerConfig,
+  OwnershipConfig,
   ProfileConfig,
+  RedactConfig,
   TcpListen,
   TlsListen,
   UnixListen,
@@ -359,7 +399,7 @@ class Reader {
       this.errorAt(0, "the config is empty: it needs at least `listeners` and `profiles`");
       return undefined;
     }
-    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles"]);
+    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles", "admin"]);
     if (!top) return undefined;
 
     let upstream: string = DEFAULTS.upstream;
@@ -449,6 +489,10 @@ class Reader {
       if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
     }
 
+    let admin: AdminListen | undefined;
+    const ad = top.get("admin");
+    if (ad) admin = this.readAdmin(ad, upstream, listeners);
+
     return {
       source: isAbsolute(this.file) ? this.file : resolve(this.file),
       upstream,
@@ -457,13 +501,18 @@ class Reader {
       shutdownGraceSeconds,
       listeners,
       profiles,
-      admin: undefined,
+      admin,
     };
   }
 
   private readProfile(name: string, e: Entry): ProfileConfig | undefined {
     const where = `profiles.${name}`;
-    const m = this.map(e.value, where, ["description", "allow", "deny", "mode", "minApiVersion", "rules"], e.key);
+    const m = this.map(
+      e.value,
+      where,
+      ["description", "allow", "deny", "mode", "minApiVersion", "rules", "ownership", "mutate", "redact", "limits"],
+      e.key,
+    );
     if (!m) return undefined;
     const before = this.problems.length;
 
@@ -523,6 +572,18 @@ class Reader {
       }
     }
 
+    const ow = m.get("ownership");
+    const ownership = ow ? this.readOwnership(ow, `${where}.ownership`) : undefined;
+    if (ownership && mode === "audit") {
+      this.warn(ow!.key, `profile "${name}" has ownership in audit mode: other clients' objects stay reachable (each access is logged)`);
+    }
+    const mu = m.get("mutate");
+    const mutate = mu ? this.readMutate(mu, `${where}.mutate`, ownership) : undefined;
+    const rd = m.get("redact");
+    const redact = rd ? this.readRedact(rd, `${where}.redact`) : undefined;
+    const li = m.get("limits");
+    const limits = li ? this.readClientLimits(li, `${where}.limits`, ownership, ow !== undefined) : undefined;
+
     if (this.problems.length > before) return undefined;
     const profile: ProfileConfig = {
       name,
@@ -531,10 +592,10 @@ class Reader {
       minApiVersion,
       rules,
       grants,
-      ownership: undefined,
-      mutate: undefined,
-      redact: undefined,
-      limits: undefined,
+      ownership,
+      mutate,
+      redact,
+      limits,
     };
     if (description !== undefined) profile.description = description;
     return profile;
@@ -576,6 +637,360 @@ class Reader {
       }
     }
     return at;
+  }
+
+  // ── tenancy, hardening, redaction, limits ──
+
+  private bool(node: Node | null, where: string, at?: Where): boolean | undefined {
+    if (isScalar(node) && typeof node.value === "boolean") return node.value;
+    const hint = isScalar(node) && typeof node.value === "string" && /^(?:yes|no|on|off|true|false)$/i.test(node.value) ? " (write true or false, unquoted)" : "";
+    this.error(node ?? at, `${where} must be true or false, not ${describe(node)}${hint}`);
+    return undefined;
+  }
+
+  /** A number (integer or decimal) in [min, max]. */
+  private num(node: Node | null, where: string, min: number, max: number, at?: Where): number | undefined {
+    if (!isScalar(node) || typeof node.value !== "number" || !Number.isFinite(node.value)) {
+      this.error(node ?? at, `${where} must be a number, not ${describe(node)}`);
+      return undefined;
+    }
+    if (node.value < min || node.value > max) {
+      this.error(node, `${where} must be between ${min} and ${max}, not ${node.source ?? node.value}`);
+      return undefined;
+    }
+    return node.value;
+  }
+
+  private labelKey(node: Node | null, where: string, at?: Where): string | undefined {
+    const s = this.str(node, where, at);
+    if (s === undefined) return undefined;
+    if (!LABEL_KEY_RE.test(s)) {
+      this.error(node, `${where}: "${s}" is not a usable label key (letters, digits, ".", "_", "-", "/"; starting with a letter or digit; no "=")`);
+      return undefined;
+    }
+    if (RESERVED_LABEL_PREFIXES.some((p) => s.startsWith(p))) {
+      this.error(node, `${where}: "${s}" is in a namespace reserved for Docker's own tools (${RESERVED_LABEL_PREFIXES.join(", ")})`);
+      return undefined;
+    }
+    return s;
+  }
+
+  private readOwnership(e: Entry, where: string): OwnershipConfig | undefined {
+    const v = e.value;
+    if (isScalar(v) && typeof v.value === "boolean") return v.value ? { label: DEFAULT_OWNER_LABEL } : undefined;
+    if (isScalar(v) && v.value === null) {
+      this.error(e.key, `${where} must be true, false or a map like { label: ${DEFAULT_OWNER_LABEL} }, not nothing`);
+      return undefined;
+    }
+    if (!isMap(v)) {
+      this.error(v ?? e.key, `${where} must be true, false or a map like { label: ${DEFAULT_OWNER_LABEL} }, not ${describe(v)}`);
+      return undefined;
+    }
+    const m = this.map(v, where, ["label"], e.key);
+    if (!m) return undefined;
+    const l = m.get("label");
+    if (!l) return { label: DEFAULT_OWNER_LABEL };
+    const label = this.labelKey(l.value, `${where}.label`, l.key);
+    return label === undefined ? undefined : { label };
+  }
+
+  private readMutate(e: Entry, where: string, ownership: OwnershipConfig | undefined): HardeningConfig | undefined {
+    const m = this.map(e.value, where, MUTATE_KEYS, e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+    const out: HardeningConfig = {
+      labels: {},
+      noNewPrivileges: false,
+      dropAllCapabilities: false,
+      memory: undefined,
+      nanoCpus: undefined,
+      pids: undefined,
+      user: undefined,
+      readOnlyRootfs: false,
+      network: undefined,
+    };
+
+    const lb = m.get("labels");
+    if (lb) {
+      for (const entry of this.freeMap(lb.value, `${where}.labels`, lb.key) ?? []) {
+        const raw = String(entry.key.value);
+        const key = this.labelKey(entry.key, `${where}.labels`);
+        const value = this.str(entry.value, `${where}.labels["${raw}"]`, entry.key);
+        if (key === undefined || value === undefined) continue;
+        if (ownership && key === ownership.label) {
+          this.error(entry.key, `${where}.labels: "${key}" is the ownership label; dockgate sets it to the client's owner name`);
+          continue;
+        }
+        out.labels[key] = value;
+      }
+    }
+    for (const k of ["noNewPrivileges", "dropAllCapabilities", "readOnlyRootfs"] as const) {
+      const b = m.get(k);
+      if (b) out[k] = this.bool(b.value, `${where}.${k}`, b.key) ?? false;
+    }
+
+    const mem = m.get("memory");
+    if (mem) out.memory = this.bounds(mem, `${where}.memory`, (n, w, at) => this.size(n, w, MIN_MEMORY, at));
+    const cpus = m.get("cpus");
+    const nano = m.get("nanoCpus");
+    if (cpus && nano) {
+      this.error(nano.key, `${where} has both "cpus" and "nanoCpus": use one (cpus: 1.5 is nanoCpus: 1500000000)`);
+    } else if (cpus) {
+      out.nanoCpus = this.bounds(cpus, `${where}.cpus`, (n, w, at) => this.cpus(n, w, at));
+    } else if (nano) {
+      out.nanoCpus = this.bounds(nano, `${where}.nanoCpus`, (n, w, at) => this.int(n, w, MIN_NANO_CPUS, Number.MAX_SAFE_INTEGER, at));
+    }
+    const pids = m.get("pids");
+    if (pids) out.pids = this.bounds(pids, `${where}.pids`, (n, w, at) => this.int(n, w, 1, 4194304, at));
+
+    const u = m.get("user");
+    if (u) {
+      const s = this.str(u.value, `${where}.user`, u.key);
+      if (s !== undefined) {
+        if (!USER_RE.test(s)) {
+          this.error(u.value, `${where}.user must be "user", "uid" or "uid:gid" (names or numbers), not "${s}"`);
+        } else if (/^(?:root|0+)(?::|$)/.test(s)) {
+          this.error(u.value, `${where}.user "${s}" is root: forcing root is not hardening (try "65534:65534")`);
+        } else out.user = s;
+      }
+    }
+    const nw = m.get("network");
+    if (nw) {
+      const s = this.str(nw.value, `${where}.network`, nw.key);
+      if (s !== undefined) {
+        const lower = s.toLowerCase();
+        if (lower === "host" || lower.startsWith("container:")) {
+          this.error(nw.value, `${where}.network "${s}" shares another namespace: use "none", "bridge" or the name of a network`);
+        } else out.network = s;
+      }
+    }
+    return this.problems.length > before ? undefined : out;
+  }
+
+  /** `{ default, max }`, at least one, default <= max. */
+  private bounds(
+    e: Entry,
+    where: string,
+    one: (node: Node | null, where: string, at: Where) => number | undefined,
+  ): { default?: number; max?: number } | undefined {
+    const m = this.map(e.value, where, ["default", "max"], e.key);
+    if (!m) return undefined;
+    if (m.size === 0) {
+      this.error(e.value ?? e.key, `${where} needs "default", "max" or both`);
+      return undefined;
+    }
+    const out: { default?: number; max?: number } = {};
+    const d = m.get("default");
+    const x = m.get("max");
+    if (d) {
+      const v = one(d.value, `${where}.default`, d.key);
+      if (v !== undefined) out.default = v;
+    }
+    if (x) {
+      const v = one(x.value, `${where}.max`, x.key);
+      if (v !== undefined) out.max = v;
+    }
+    if (out.default !== undefined && out.max !== undefined && out.default > out.max) {
+      this.error(d!.value, `${where}.default is above ${where}.max`);
+      return undefined;
+    }
+    return out;
+  }
+
+  /** Bytes: an integer, or a size like "512m" / "2g" / "1.5GiB" (binary units, as `docker run -m`). */
+  private size(node: Node | null, where: string, min: number, at: Where): number | undefined {
+    let bytes: number | undefined;
+    let text: string | undefined;
+    if (isScalar(node) && typeof node.value === "number" && Number.isInteger(node.value)) {
+      bytes = node.value;
+      text = node.source ?? String(node.value);
+    } else if (isScalar(node) && typeof node.value === "string") {
+      text = node.value;
+      bytes = parseSize(node.value);
+    }
+    if (bytes === undefined) {
+      this.error(node ?? at, `${where} must be a size like "512m", "2g" or a number of bytes, not ${describe(node)}`);
+      return undefined;
+    }
+    if (bytes < min || bytes > Number.MAX_SAFE_INTEGER) {
+      this.error(node, `${where} ${text} is ${bytes < min ? `below the daemon's minimum of ${min / 1048576}m` : "too large"}`);
+      return undefined;
+    }
+    return bytes;
+  }
+
+  /** CPUs as NanoCpus: `1.5` → 1500000000; at most 9 decimals, at least 0.01 (the daemon's minimum). */
+  private cpus(node: Node | null, where: string, at: Where): number | undefined {
+    const text = this.sourceText(node);
+    if (!isScalar(node) || typeof node.value === "boolean" || text === undefined || !/^\d+(?:\.\d{1,9})?$/.test(text.trim())) {
+      this.error(node ?? at, `${where} must be a number of CPUs like 1.5 (at most 9 decimals), not ${describe(node)}`);
+      return undefined;
+    }
+    const [whole, frac = ""] = text.trim().split(".");
+    const nano = Number(whole) * 1e9 + Number(frac.padEnd(9, "0"));
+    if (nano < MIN_NANO_CPUS || !Number.isSafeInteger(nano)) {
+      this.error(node, `${where} must be at least 0.01, not ${text}`);
+      return undefined;
+    }
+    return nano;
+  }
+
+  private readRedact(e: Entry, where: string): RedactConfig | undefined {
+    const m = this.map(e.value, where, ["containerEnv", "info", "systemDf"], e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+    const out: RedactConfig = { containerEnv: undefined, info: [], systemDf: [] };
+    const ce = m.get("containerEnv");
+    if (ce) {
+      if (isScalar(ce.value) && typeof ce.value.value === "string") {
+        if (ce.value.value === "all") out.containerEnv = "all";
+        else this.error(ce.value, `${where}.containerEnv must be "all" or a list of variable names whose values stay visible, not "${ce.value.value}"${didYouMean(ce.value.value, ["all"])}`);
+      } else if (isSeq(ce.value)) {
+        const names: string[] = [];
+        for (const [i, item] of (this.seq(ce.value, `${where}.containerEnv`) ?? []).entries()) {
+          const s = this.str(item, `${where}.containerEnv[${i}]`);
+          if (s === undefined) continue;
+          if (s.includes("=")) this.error(item, `${where}.containerEnv[${i}]: "${s}" is not a variable name (no "=")`);
+          else names.push(s);
+        }
+        out.containerEnv = names;
+      } else {
+        this.error(ce.value ?? ce.key, `${where}.containerEnv must be "all" or a list of variable names whose values stay visible, not ${describe(ce.value)}`);
+      }
+    }
+    const info = m.get("info");
+    if (info) out.info = this.fieldList(info, `${where}.info`, INFO_FIELDS, "GET /info");
+    const df = m.get("systemDf");
+    if (df) out.systemDf = this.fieldList(df, `${where}.systemDf`, SYSTEM_DF_FIELDS, "GET /system/df");
+    return this.problems.length > before ? undefined : out;
+  }
+
+  /**
+   * Top-level response field names. A near miss of a known field (wrong case, a typo) is an error:
+   * it would redact nothing. A field dockgate does not know is a warning (newer daemons add fields).
+   */
+  private fieldList(e: Entry, where: string, known: readonly string[], what: string): string[] {
+    const out: string[] = [];
+    for (const [i, item] of (this.seq(e.value, where, e.key) ?? []).entries()) {
+      const s = this.str(item, `${where}[${i}]`);
+      if (s === undefined) continue;
+      if (known.includes(s)) {
+        if (!out.includes(s)) out.push(s);
+        continue;
+      }
+      const hint = didYouMean(s, known);
+      if (hint) {
+        this.error(item, `${where}[${i}]: "${s}" is not a field of ${what}${hint}; field names are case-sensitive`);
+        continue;
+      }
+      this.warn(item, `${where}[${i}]: "${s}" is not a field of ${what} that dockgate knows; it is redacted if a newer daemon sends it`);
+      if (!out.includes(s)) out.push(s);
+    }
+    return out;
+  }
+
+  private readClientLimits(e: Entry, where: string, ownership: OwnershipConfig | undefined, ownershipWritten: boolean): ClientLimits | undefined {
+    const m = this.map(e.value, where, ["requestsPerSecond", "burst", "maxConnections", "maxStreams", "maxContainers"], e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+    const out: ClientLimits = { requestsPerSecond: undefined, burst: undefined, maxConnections: undefined, maxStreams: undefined, maxContainers: undefined };
+    const rps = m.get("requestsPerSecond");
+    if (rps) out.requestsPerSecond = this.num(rps.value, `${where}.requestsPerSecond`, 0.001, 1e6, rps.key);
+    const burst = m.get("burst");
+    if (burst) {
+      out.burst = this.int(burst.value, `${where}.burst`, 0, 1e6, burst.key);
+      if (!rps) this.error(burst.key, `${where}.burst needs ${where}.requestsPerSecond (it is the bucket above the sustained rate)`);
+    }
+    const mc = m.get("maxConnections");
+    if (mc) out.maxConnections = this.int(mc.value, `${where}.maxConnections`, 1, 1e6, mc.key);
+    const ms = m.get("maxStreams");
+    if (ms) out.maxStreams = this.int(ms.value, `${where}.maxStreams`, 0, 1e6, ms.key);
+    const mx = m.get("maxContainers");
+    if (mx) {
+      out.maxContainers = this.int(mx.value, `${where}.maxContainers`, 0, 1e6, mx.key);
+      if (!ownership && !ownershipWritten) {
+        this.error(mx.key, `${where}.maxContainers needs ownership (add "ownership: true" to the profile): containers are counted by their owner label`);
+      } else if (!ownership) {
+        this.error(mx.key, `${where}.maxContainers needs ownership, which is off for this profile: containers are counted by their owner label`);
+      }
+    }
+    return this.problems.length > before ? undefined : out;
+  }
+
+  private readAdmin(e: Entry, upstream: string, listeners: readonly ListenerConfig[]): AdminListen | undefined {
+    const where = "admin";
+    const before = this.problems.length;
+    const m = this.map(e.value, where, ["unix", "tcp"], e.key);
+    if (!m) return undefined;
+    const kinds = (["unix", "tcp"] as const).filter((k) => m.has(k));
+    if (kinds.length === 0) {
+      if (this.problems.length > before) return undefined; // an unknown key, already reported
+      this.error(e.value ?? e.key, `${where} needs one of "unix" or "tcp"`);
+      return undefined;
+    }
+    if (kinds.length > 1) {
+      this.error(m.get("tcp")!.key, `${where} has both "unix" and "tcp": the admin endpoint listens on exactly one address`);
+      return undefined;
+    }
+    if (kinds[0] === "unix") {
+      const u = m.get("unix")!;
+      const w = `${where}.unix`;
+      const um = this.map(u.value, w, ["path", "mode"], u.key);
+      if (!um) return undefined;
+      const p = this.requireKey(um, "path", w, u.key);
+      const path = p ? this.str(p.value, `${w}.path`, p.key) : undefined;
+      let mode: number | undefined = DEFAULTS.unixMode;
+      const md = um.get("mode");
+      if (md) mode = this.octalMode(md, `${w}.mode`);
+      if (path === undefined || mode === undefined) return undefined;
+      if (!isAbsolute(path)) {
+        this.error(p!.value, `${w}.path must be an absolute path, not "${path}"`);
+        return undefined;
+      }
+      if (resolve(path) === resolve(upstream)) {
+        this.error(p!.value, `${w}.path is the upstream socket ${upstream}`);
+        return undefined;
+      }
+      if (Buffer.byteLength(path) > 107) {
+        this.error(p!.value, `${w}.path is ${Buffer.byteLength(path)} bytes long; unix socket paths are limited to 107`);
+        return undefined;
+      }
+      const clash = listeners.find((l) => l.listen.kind === "unix" && l.listen.path === resolve(path));
+      if (clash) {
+        this.error(p!.value, `${w}.path is the socket of listener "${clash.name}"`);
+        return undefined;
+      }
+      return { kind: "unix", path: resolve(path), mode };
+    }
+    const t = m.get("tcp")!;
+    const w = `${where}.tcp`;
+    const tm = this.map(t.value, w, ["host", "port"], t.key);
+    if (!tm) return undefined;
+    const inet = this.readInet(tm, t, w);
+    if (!inet) return undefined;
+    if (!isLoopback(inet.host)) {
+      this.error(tm.get("host")?.value ?? t.key, `${w}.host must be a loopback address (127.0.0.1, ::1 or localhost), not "${inet.host}": /metrics and /healthz have no authentication; use admin.unix for anything else`);
+      return undefined;
+    }
+    const clash = listeners.find((l) => l.listen.kind !== "unix" && sameAddress(l.listen, { kind: "tcp", host: inet.host, port: inet.port, allow: [] }));
+    if (clash) {
+      this.error(tm.get("port")?.value ?? t.key, `${w}.port ${inet.port} is the port of listener "${clash.name}"`);
+      return undefined;
+    }
+    return { kind: "tcp", host: inet.host, port: inet.port };
+  }
+
+  /** An octal file mode ("0660"; plain 0660 is read as octal too). */
+  private octalMode(md: Entry, where: string): number | undefined {
+    const s = this.sourceText(md.value);
+    const match = s === undefined ? null : /^(?:0o?)?([0-7]{3,4})$/.exec(s);
+    const mode = match ? parseInt(match[1]!, 8) : NaN;
+    if (!match || mode > 0o777) {
+      this.error(md.value ?? md.key, `${where} must be an octal file mode like "0660", not ${s === undefined ? describe(md.value) : `"${s}"`}`);
+      return undefined;
+    }
+    if (mode & 0o002) this.warn(md.value, `${where} ${s} lets every local user connect`);
+    return mode;
   }
 
   private readListener(
@@ -884,6 +1299,61 @@ class Reader {
     }
     return raw;
   }
+}
+
+// ── tenancy and hardening vocabulary ──
+
+export const DEFAULT_OWNER_LABEL = "dockgate.owner";
+const LABEL_KEY_RE = /^[A-Za-z0-9][A-Za-z0-9._/-]*$/;
+const RESERVED_LABEL_PREFIXES = ["com.docker.", "io.docker.", "org.dockerproject."];
+const MUTATE_KEYS = [
+  "labels",
+  "noNewPrivileges",
+  "dropAllCapabilities",
+  "memory",
+  "cpus",
+  "nanoCpus",
+  "pids",
+  "user",
+  "readOnlyRootfs",
+  "network",
+] as const;
+/** The daemon refuses memory limits below 6 MiB. */
+const MIN_MEMORY = 6 * 1048576;
+/** The daemon refuses NanoCpus below 0.01 CPU. */
+const MIN_NANO_CPUS = 1e7;
+const USER_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$/;
+
+/** Top-level fields of `GET /info` (API 1.24 .. 1.51). */
+export const INFO_FIELDS: readonly string[] = [
+  "ID", "Containers", "ContainersRunning", "ContainersPaused", "ContainersStopped", "Images", "Driver",
+  "DriverStatus", "SystemStatus", "Plugins", "MemoryLimit", "SwapLimit", "KernelMemory", "KernelMemoryTCP",
+  "CpuCfsPeriod", "CpuCfsQuota", "CPUShares", "CPUSet", "PidsLimit", "IPv4Forwarding", "BridgeNfIptables",
+  "BridgeNfIp6tables", "Debug", "NFd", "OomKillDisable", "NGoroutines", "SystemTime", "LoggingDriver",
+  "CgroupDriver", "CgroupVersion", "NEventsListener", "KernelVersion", "OperatingSystem", "OSVersion", "OSType",
+  "Architecture", "IndexServerAddress", "RegistryConfig", "NCPU", "MemTotal", "GenericResources",
+  "DockerRootDir", "HttpProxy", "HttpsProxy", "NoProxy", "Name", "Labels", "ExperimentalBuild", "ServerVersion",
+  "ClusterStore", "ClusterAdvertise", "Runtimes", "DefaultRuntime", "Swarm", "LiveRestoreEnabled", "Isolation",
+  "InitBinary", "ContainerdCommit", "RuncCommit", "InitCommit", "SecurityOptions", "ProductLicense",
+  "DefaultAddressPools", "FirewallBackend", "CDISpecDirs", "DiscoveredDevices", "Containerd", "Warnings",
+];
+
+/** Top-level fields of `GET /system/df`. */
+export const SYSTEM_DF_FIELDS: readonly string[] = ["LayersSize", "Images", "Containers", "Volumes", "BuildCache", "BuilderSize"];
+
+/**
+ * A size as `docker run --memory` reads it (go-units RAMInBytes): a decimal number and an
+ * optional binary unit b, k, m, g, t, p (case-insensitive, optionally followed by "b" or "ib").
+ * "512m" = 536870912. Undefined when it is not a size or not a whole number of bytes.
+ */
+export function parseSize(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?) ?(?:([kmgtp])(?:i?b)?|b)?$/i.exec(s.trim());
+  if (!m) return undefined;
+  const unit = (m[2] ?? "").toLowerCase();
+  const mult = unit === "" ? 1 : 1024 ** ("kmgtp".indexOf(unit) + 1);
+  const v = Number(m[1]) * mult;
+  if (!Number.isSafeInteger(Math.round(v))) return undefined;
+  return Math.round(v);
 }
 
 // ── helpers ──
