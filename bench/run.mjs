@@ -79,10 +79,10 @@ const P = QUICK
   : {
       pingSlotMs: 700,
       cpuCount: 8000,
-      stubCount: 20000,
+      stubCount: 15000,
       listSlotMs: 1000,
       logsBytes: 200 * 1024 * 1024,
-      logsRounds: 3,
+      logsRounds: 2,
       archiveBytes: 150 * 1000 * 1000,
       archiveRounds: 3,
       attachRtts: 200,
