@@ -153,6 +153,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.workdir", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir): the CVE-2024-21626 /proc/self/fd escape" },
   { id: "containers.log-driver", setting: "logDrivers", describe: "a log driver not in logDrivers (syslog, fluentd, gelf, awslogs, ... send logs over the network with the daemon's identity)" },
   { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
+  { id: "containers.blkio-path", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
   { id: "containers.isolation", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
   { id: "containers.checkpoint", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
   { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },

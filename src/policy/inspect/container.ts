@@ -20,6 +20,7 @@ import type { Inspection } from "./index.js";
 import {
   at,
   bodyObject,
+  cleanAbsolute,
   deny,
   field,
   formBodyViolation,
@@ -196,7 +197,8 @@ const GO_FALSE: ReadonlySet<string> = new Set(["0", "f", "F", "FALSE", "false", 
 /** Whether `opt` (as the daemon's parseSecurityOpt reads it) is allowed for this profile. */
 export function securityOptAllowed(opt: string, rules: RuleSettings): boolean {
   if (opt === "no-new-privileges") return true;
-  const n = opt === "disable" ? "label=disable" : normalizeSecurityOpt(opt);
+  // Bare words the daemon reads: "disable" (label), "writable-cgroups" (= true).
+  const n = opt === "disable" ? "label=disable" : opt === "writable-cgroups" ? "writable-cgroups=true" : normalizeSecurityOpt(opt);
   const eq = n.indexOf("=");
   const key = eq < 0 ? n : n.slice(0, eq);
   const value = eq < 0 ? "" : n.slice(eq + 1);
@@ -347,6 +349,7 @@ export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSetting
   }
 
   checkNamespaces(hc, prefix, rules);
+  checkBlkioPaths(hc, prefix);
 
   const sec = optStrings(hc, "SecurityOpt", prefix);
   if (sec.value) checkSecurityOpt(sec.value, sec.path, rules);
@@ -390,6 +393,27 @@ export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSetting
   }
   const iso = optString(hc, "Isolation", prefix);
   checkIsolation(iso.value, iso.path);
+}
+
+const BLKIO_DEVICE_FIELDS = ["BlkioWeightDevice", "BlkioDeviceReadBps", "BlkioDeviceWriteBps", "BlkioDeviceReadIOps", "BlkioDeviceWriteIOps"];
+
+/** Blkio throttling entries name a host device the daemon stat()s: only paths under /dev. */
+function checkBlkioPaths(hc: GoObject, prefix: string): void {
+  for (const name of BLKIO_DEVICE_FIELDS) {
+    const list = optArray(hc, name, prefix);
+    if (!list.value) continue;
+    for (let i = 0; i < list.value.length; i++) {
+      const e = list.value[i]!;
+      const p = at(list.path, i);
+      if (e === null) continue;
+      if (!(e instanceof GoObject)) typeError(p, "an object", e);
+      const path = optString(e, "Path", p);
+      const v = path.value ?? "";
+      if (v.charCodeAt(0) !== 0x2f || !cleanAbsolute(v).startsWith("/dev/")) {
+        deny("containers.blkio-path", path.path, `${path.path}: ${quote(v)} is not a device under /dev`);
+      }
+    }
+  }
 }
 
 export function checkIsolation(v: string | undefined, path: string): void {

@@ -293,7 +293,7 @@ describe("containers.security-opt", () => {
   it.each([
     "seccomp=unconfined", "seccomp:unconfined", 'seccomp={"defaultAction":"SCMP_ACT_ALLOW"}', "apparmor=unconfined",
     "apparmor:unconfined", "label=disable", "label:disable", "disable", "label=type:spc_t", "systempaths=unconfined",
-    "no-new-privileges=maybe", "writable-cgroups=true", "unknown", "Seccomp=unconfined",
+    "no-new-privileges=maybe", "writable-cgroups=true", "writable-cgroups", "unknown", "Seccomp=unconfined",
   ])("denies %s", (o) => {
     expect(deniedBy({ SecurityOpt: [o] })).toBe("containers.security-opt");
   });
@@ -364,6 +364,12 @@ describe("other HostConfig rules", () => {
   it("annotations", () => {
     expect(deniedBy({ Annotations: { "org.criu.config": "/etc/x" } })).toBe("containers.annotations");
     expect(deniedBy({ Annotations: {} })).toBeNull();
+  });
+  it("blkio device paths", () => {
+    expect(deniedBy({ BlkioDeviceReadBps: [{ Path: "/dev/sda", Rate: 1048576 }], BlkioWeightDevice: [] })).toBeNull();
+    expect(deniedBy({ BlkioDeviceReadBps: [{ Path: "/root/.ssh/id_rsa", Rate: 1 }] })).toBe("containers.blkio-path");
+    expect(deniedBy({ BlkioWeightDevice: [{ Path: "/dev/../etc/shadow", Weight: 10 }] })).toBe("containers.blkio-path");
+    expect(deniedBy({ BlkioDeviceWriteIOps: [{ Rate: 1 }] })).toBe("containers.blkio-path");
   });
   it("tmpfs options", () => {
     expect(deniedBy({ Tmpfs: { "/run": "rw,noexec,nosuid,size=65536k", "/tmp": "" } })).toBeNull();
