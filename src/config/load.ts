@@ -773,9 +773,11 @@ class Reader {
     where: string,
     one: (node: Node | null, where: string, at: Where) => number | undefined,
   ): { default?: number; max?: number } | undefined {
+    const before = this.problems.length;
     const m = this.map(e.value, where, ["default", "max"], e.key);
     if (!m) return undefined;
     if (m.size === 0) {
+      if (this.problems.length > before) return undefined; // an unknown key, already reported
       this.error(e.value ?? e.key, `${where} needs "default", "max" or both`);
       return undefined;
     }

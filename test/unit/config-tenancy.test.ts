@@ -166,16 +166,16 @@ describe("mutate", () => {
       "t.yaml:8:28: profiles.p.mutate.cpus.max must be a number of CPUs like 1.5 (at most 9 decimals), not the number 1.0000000001",
     ]);
     expect(problems(profile("mutate: { cpus: { max: 1 }, nanoCpus: { max: 1 } }"))).toEqual([
-      't.yaml:8:29: profiles.p.mutate has both "cpus" and "nanoCpus": use one (cpus: 1.5 is nanoCpus: 1500000000)',
+      't.yaml:8:33: profiles.p.mutate has both "cpus" and "nanoCpus": use one (cpus: 1.5 is nanoCpus: 1500000000)',
     ]);
     expect(problems(profile("mutate: { pids: {} }"))).toEqual([
-      't.yaml:8:17: profiles.p.mutate.pids needs "default", "max" or both',
+      't.yaml:8:21: profiles.p.mutate.pids needs "default", "max" or both',
     ]);
-    expect(problems(profile("mutate: { pids: { maximum: 3 } }"))).toEqual([
-      't.yaml:8:19: unknown key "maximum" in profiles.p.mutate.pids (did you mean "max"?)',
+    expect(problems(profile("mutate: { pids: { maxx: 3 } }"))).toEqual([
+      't.yaml:8:23: unknown key "maxx" in profiles.p.mutate.pids (did you mean "max"?)',
     ]);
     expect(problems(profile('mutate: { user: "a b" }'))).toEqual([
-      't.yaml:8:17: profiles.p.mutate.user must be "user", "uid" or "uid:gid" (names or numbers), not "a b"',
+      't.yaml:8:21: profiles.p.mutate.user must be "user", "uid" or "uid:gid" (names or numbers), not "a b"',
     ]);
     expect(problems(profile('mutate: { user: "0:0" }'))[0]).toMatch(/is root/);
   });
@@ -247,9 +247,9 @@ describe("limits", () => {
       "t.yaml:8:15: profiles.p.limits.burst needs profiles.p.limits.requestsPerSecond (it is the bucket above the sustained rate)",
     ]);
     expect(problems(profile("limits: { requestsPerSecond: 0, maxConnections: 0, maxStream: 1 }"))).toEqual([
-      "t.yaml:8:30: profiles.p.limits.requestsPerSecond must be between 0.001 and 1000000, not 0",
-      "t.yaml:8:49: profiles.p.limits.maxConnections must be between 1 and 1000000, not 0",
-      't.yaml:8:52: unknown key "maxStream" in profiles.p.limits (did you mean "maxStreams"?)',
+      "t.yaml:8:34: profiles.p.limits.requestsPerSecond must be between 0.001 and 1000000, not 0",
+      "t.yaml:8:53: profiles.p.limits.maxConnections must be between 1 and 1000000, not 0",
+      't.yaml:8:56: unknown key "maxStream" in profiles.p.limits (did you mean "maxStreams"?)',
     ]);
   });
 });
