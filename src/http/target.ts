@@ -103,7 +103,7 @@ function percentDecode(s: string, plusIsSpace: boolean): string {
   }
 }
 
-const UTF8 = new TextDecoder("utf-8", { fatal: true });
+const UTF8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 function encodePath(path: string): string {
   return path
