@@ -383,7 +383,7 @@ export class Session {
   private forwardTarget = "";
 
   private upstreamHead(head: RequestHead, view: RequestView, framing: string): string {
-    let text = `${head.method} ${this.forwardTarget} HTTP/1.1\r\n`;
+    let text = `${head.method} ${this.forwardTarget} HTTP/1.${head.minor}\r\n`;
     for (const [name, value] of head.headers) text += `${name}: ${value}\r\n`;
     if (HIJACKING.has(view.operation) && head.upgrade !== undefined) {
       text += `Connection: Upgrade\r\nUpgrade: ${head.upgrade}\r\n`;

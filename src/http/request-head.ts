@@ -107,8 +107,11 @@ export function parseRequestHead(text: string): RequestHead {
 
   const connection = (byName["connection"] ?? "").toLowerCase();
   const tokens = connection === "" ? [] : connection.split(",").map((t) => t.trim());
-  const close = minor === 1 ? tokens.includes("close") : !tokens.includes("keep-alive");
+  // HTTP/1.0 connections end with their response: the daemon answers a 1.0 request without
+  // chunking, so only the close marks the end of a body of unknown length.
+  const close = minor === 0 || tokens.includes("close");
   const nominated = new Set(tokens);
+  nominated.delete("host"); // Go requires Host; no Connection option can take it away
 
   const headers: Array<[string, string]> = [];
   for (const [name, value, lower] of fields) {

@@ -267,3 +267,19 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms: number): Prom
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+describe("HTTP/1.0 clients", () => {
+  it("get the daemon's HTTP/1.0 answer, bodies of unknown length ending with the close", async () => {
+    const [ping] = await rawExchange(proxy.socket, "GET /_ping HTTP/1.0\r\n\r\n", 1);
+    expect(ping!.status).toBe(200);
+    const raw = await new Promise<string>((resolve) => {
+      const s = net.createConnection(proxy.socket);
+      let text = "";
+      s.on("data", (c: Buffer) => (text += c.toString("latin1")));
+      s.on("close", () => resolve(text));
+      s.write(`GET /v1.41/events?since=0&until=1 HTTP/1.0\r\nHost: x\r\n\r\n`);
+    });
+    expect(raw.startsWith("HTTP/1.0 200")).toBe(true);
+    expect(raw.toLowerCase()).not.toContain("transfer-encoding: chunked");
+  });
+});

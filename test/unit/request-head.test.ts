@@ -305,8 +305,13 @@ describe("connection persistence", () => {
     expect(parses(get("Connection: Upgrade, Close")).close).toBe(true);
   });
 
-  it("HTTP/1.0 closes unless Connection: keep-alive", () => {
+  it("HTTP/1.0 always closes after its response (a 1.0 body of unknown length ends with the close)", () => {
     expect(parses(head("GET /_ping HTTP/1.0")).close).toBe(true);
-    expect(parses(head("GET /_ping HTTP/1.0", "Connection: Keep-Alive")).close).toBe(false);
+    expect(parses(head("GET /_ping HTTP/1.0", "Connection: Keep-Alive")).close).toBe(true);
+  });
+
+  it("a Connection option cannot remove Host", () => {
+    const h = parses(get("Connection: host, close"));
+    expect(h.headers.map(([n]) => n.toLowerCase())).toContain("host");
   });
 });
