@@ -100,7 +100,7 @@ export const GROUPS: ReadonlyMap<string, GroupInfo> = new Map<string, GroupInfo>
   ["swarm:write", g("init, join, leave, update, unlock, read the unlock key", ...swarmWrite)],
   ["swarm", g("swarm:read + swarm:write", ...swarmRead, ...swarmWrite)],
   ["services:read", g("list and inspect services, service logs", ...servicesRead)],
-  ["services:write", g("create, update, remove services (service specs are not inspected)", ...servicesWrite)],
+  ["services:write", g("create, update, remove services (task templates are inspected like container create)", ...servicesWrite)],
   ["services", g("services:read + services:write", ...servicesRead, ...servicesWrite)],
   ["nodes:read", g("list and inspect swarm nodes", ...nodesRead)],
   ["nodes:write", g("update and remove swarm nodes", ...nodesWrite)],
