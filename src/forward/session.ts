@@ -251,6 +251,17 @@ export class Session {
     exchange.record.operation = view.operation;
     exchange.hijackable = HIJACKING.has(view.operation);
 
+    if (head.formBody && hasBody) {
+      const rule = "request.form-body";
+      exchange.record.rule = rule;
+      exchange.record.field = "Content-Type";
+      const message =
+        `dockgate: ${view.operation} denied for profile ${this.identity.profile}: a request body of type ` +
+        `"${head.byName["content-type"]}" is not accepted: the daemon would read it as query parameters (rule ${rule})`;
+      this.deny(exchange, head, hasBody, 403, message, rule);
+      return;
+    }
+
     const verdict = this.hooks.gate.decide(view, this.identity);
     if (verdict instanceof Promise) {
       this.inState = In.Deciding;

@@ -23,6 +23,11 @@ export interface RequestHead {
   close: boolean;
   /** Value of the Upgrade field, when the client asked to upgrade. */
   upgrade: string | undefined;
+  /**
+   * The body is a form (urlencoded or multipart): Go's Request.FormValue, which the daemon's
+   * handlers use, reads form bodies as parameters that win over the query dockgate checked.
+   */
+  formBody: boolean;
 }
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
@@ -90,15 +95,8 @@ export function parseRequestHead(text: string): RequestHead {
     contentLength = Number(cl);
   }
 
-  const contentType = byName["content-type"];
-  if (contentType !== undefined) {
-    // Go's Request.FormValue (used by the daemon's handlers) also reads parameters from form
-    // bodies, and they win over the query: a query dockgate checked could be overridden.
-    const media = contentType.split(";")[0]!.trim().toLowerCase();
-    if (media === "application/x-www-form-urlencoded" || media.startsWith("multipart/")) {
-      throw new HttpError(400, `Content-Type ${media} is not accepted (form bodies can override query parameters)`);
-    }
-  }
+  const media = (byName["content-type"] ?? "").split(";")[0]!.trim().toLowerCase();
+  const formBody = media === "application/x-www-form-urlencoded" || media.startsWith("multipart/");
 
   const expect = byName["expect"];
   if (expect !== undefined && expect.toLowerCase() !== "100-continue") {
@@ -130,5 +128,6 @@ export function parseRequestHead(text: string): RequestHead {
     expectContinue: expect !== undefined,
     close,
     upgrade: byName["upgrade"],
+    formBody,
   };
 }
