@@ -8,15 +8,36 @@
 //      calls check.inspect(bytes): empty → inspection sees `undefined`; not Go-parseable JSON →
 //      400 (rule body.json); a violation → deny
 //
+//   6. ownership (profiles with `ownership`, see ownership.ts): after the steps above allowed the
+//      request, the operation's ownership step runs: a path/query step (lookups of `{id}`s, label
+//      filters: asynchronous where the daemon is asked) and, for creates and connects, a body step
+//      on the body the rules passed (owner label, referenced networks and volumes); the body is
+//      parsed once and re-serialized (gojson toJson) only when ownership changed it. Operations
+//      ownership cannot scope are denied (rule ownership.unsupported).
+//
 // In audit mode every would-be denial becomes an allow carrying `audit` (for the log).
 // Everything that does not depend on the request is computed once per profile and operation:
-// the common allow is two Map lookups and a shared frozen verdict.
+// the common allow is two Map lookups and a shared frozen verdict. Profiles without ownership
+// decide synchronously and allocate nothing on that path; only ownership profiles ever return a
+// Promise (when the daemon must be asked).
 
-import type { Config, ProfileConfig } from "../config/types.js";
-import { GoJsonError, type GoValue, parseGoJson } from "./gojson.js";
+import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
+import { type DaemonClient, daemonClient } from "./daemon.js";
+import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
+import {
+  type BodyOutcome,
+  OWNED_OPERATIONS,
+  type OwnedOperation,
+  type OwnershipContext,
+  type PreResult,
+  resolverFor,
+  unsupportedDenial,
+} from "./ownership.js";
+import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import type { RuleSettings } from "./rules.js";
-import type { BodyCheck, Client, Denial, Gate, RequestView, Verdict } from "./verdict.js";
+import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
 
 /** Rule ids the gate itself produces (the inspections' ids are in rules.ts RULES). */
@@ -42,6 +63,8 @@ interface ProfilePlan {
   minParts: readonly number[];
   ops: ReadonlyMap<string, Plan>;
   maxBodyBytes: number;
+  /** Set for profiles with ownership, mutate or redact (the layered path). */
+  layers: Layers | undefined;
 }
 
 function frozenDenial(status: number, message: string, rule: string, field?: string): Denial {
@@ -58,11 +81,12 @@ function notAllowed(operation: string, profile: string): Denial {
   return frozenDenial(403, `dockgate: ${operation} denied for profile ${profile}: operation is not allowed (rule endpoint.allow)`, "endpoint.allow");
 }
 
-function refuse(plan: ProfilePlan, denial: Denial): Verdict {
-  return plan.audit ? { kind: "allow", audit: denial } : { kind: "deny", denial };
+/** Deny, or in audit mode allow (unchanged) noting `audit`; `denial` is what enforce mode answers. */
+function refuse(plan: ProfilePlan, audit: Denial, denial: Denial = audit): Verdict {
+  return plan.audit ? { kind: "allow", audit } : { kind: "deny", denial };
 }
 
-function planProfile(p: ProfileConfig, maxBodyBytes: number): ProfilePlan {
+function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient): ProfilePlan {
   const ops = new Map<string, Plan>();
   const audit = p.mode === "audit";
   for (const op of OPERATIONS) {
@@ -84,20 +108,32 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number): ProfilePlan {
     minParts: p.minApiVersion.split(".").map((s) => Number(s)),
     ops,
     maxBodyBytes,
+    layers: planLayers(p, daemon),
   };
 }
 
-/** The engine's gate decides synchronously (no daemon lookups): usable wherever a Gate is. */
+/** A gate that never needs the daemon (no profile has ownership). */
 export interface SyncGate extends Gate {
   decide(request: RequestView, client: Client): Verdict;
 }
 
-export function createGate(config: Config): SyncGate {
+export interface GateOptions {
+  /** The daemon client ownership lookups use (default: the shared one for config.upstream). */
+  daemon?: DaemonClient;
+}
+
+/**
+ * The gate for a validated config. decide() is synchronous for profiles without ownership and
+ * returns a Promise only for ownership profiles' requests that need the daemon.
+ */
+export function createGate(config: Config, options: GateOptions = {}): Gate {
   const plans = new Map<string, ProfilePlan>();
-  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes));
+  let daemon = options.daemon;
+  const getDaemon = () => (daemon ??= daemonClient(config.upstream));
+  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon));
 
   return {
-    decide(req: RequestView, client: Client): Verdict {
+    decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
       const plan = plans.get(client.profile);
       if (plan === undefined) {
         return {
@@ -114,11 +150,247 @@ export function createGate(config: Config): SyncGate {
       }
       const op = plan.ops.get(req.operation);
       if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
+      if (plan.layers !== undefined) return decideLayered(plan, plan.layers, op, req, client);
       if (op.kind === "fixed") return op.verdict;
       return inspectRequest(plan, op.inspection, req);
     },
   };
 }
+
+// ── layered profiles: ownership, mutate, redact ──
+
+/** Per-profile settings of the layered path (profiles with ownership, mutate or redact). */
+interface Layers {
+  ownership: OwnershipContext | undefined;
+  /** ContainerCreate: hardening to apply (the profile's mutate, or none: only the shape is normalized). */
+  harden: HardeningConfig | undefined;
+  /** ContainerUpdate: the profile's maxima. */
+  hardenUpdate: HardeningConfig | undefined;
+  /** Redaction of responses, by operation. */
+  responses: ReadonlyMap<string, ResponseTransform>;
+}
+
+const RESPONSE_MAX_BYTES = 64 * 1048576;
+
+/** No hardening: hardenContainerCreate then only rewrites the body into the one HostConfig shape. */
+const NO_HARDENING: HardeningConfig = Object.freeze({
+  labels: Object.freeze({}) as Record<string, string>,
+  noNewPrivileges: false,
+  dropAllCapabilities: false,
+  memory: undefined,
+  nanoCpus: undefined,
+  pids: undefined,
+  user: undefined,
+  readOnlyRootfs: false,
+  network: undefined,
+});
+
+function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | undefined {
+  if (p.ownership === undefined && p.mutate === undefined && p.redact === undefined) return undefined;
+  let ownership: OwnershipContext | undefined;
+  if (p.ownership !== undefined) {
+    const resolver = resolverFor(daemon());
+    resolver.use(p.ownership.label);
+    const shared = p.mutate?.network === undefined ? [] : [p.mutate.network];
+    ownership = { label: p.ownership.label, profile: p.name, resolver, sharedNetworks: new Set(shared) };
+  }
+  const responses = new Map<string, ResponseTransform>();
+  const r = p.redact;
+  if (r !== undefined) {
+    if (r.containerEnv !== undefined) {
+      const cfg = r;
+      responses.set("ContainerInspect", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactContainerInspect(b, cfg) }));
+      responses.set("ImageInspect", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactImageInspect(b, cfg) }));
+    }
+    if (r.info.length > 0) {
+      const fields = r.info;
+      responses.set("SystemInfo", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactInfo(b, fields) }));
+    }
+    if (r.systemDf.length > 0) {
+      const fields = r.systemDf;
+      responses.set("SystemDataUsage", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactSystemDf(b, fields) }));
+    }
+  }
+  return {
+    ownership,
+    harden: p.mutate ?? (ownership ? NO_HARDENING : undefined),
+    hardenUpdate: p.mutate,
+    responses,
+  };
+}
+
+/** Both transforms, `first` on the daemon's body, then `second`. */
+function chain(first: ResponseTransform | undefined, second: ResponseTransform | undefined): ResponseTransform | undefined {
+  if (first === undefined) return second;
+  if (second === undefined) return first;
+  return { maxBytes: Math.max(first.maxBytes, second.maxBytes), transform: (b, status) => second.transform(first.transform(b, status), status) };
+}
+
+/** The body steps of one request, after the rules: hardening (sync) then ownership (async). */
+type BodyStep =
+  | { kind: "harden"; config: HardeningConfig }
+  | { kind: "harden-update"; config: HardeningConfig }
+  | { kind: "own"; op: OwnedOperation; ctx: OwnershipContext; client: Client };
+
+function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: RequestView, client: Client): Verdict | Promise<Verdict> {
+  // What the profile decides without the layers first: a denial stands, no lookup is made.
+  let audit: Denial | undefined;
+  let inspection: Inspection | undefined;
+  if (op.kind === "fixed") {
+    if (op.verdict.kind === "deny") return op.verdict;
+    if (op.verdict.kind === "allow") audit = op.verdict.audit;
+  } else {
+    const q = queryPhase(plan, op.inspection, req);
+    if (q.kind === "deny") return q;
+    audit = q.audit;
+    inspection = op.inspection;
+  }
+
+  const steps: BodyStep[] = [];
+  if (req.operation === "ContainerCreate" && layers.harden) steps.push({ kind: "harden", config: layers.harden });
+  if (req.operation === "ContainerUpdate" && layers.hardenUpdate) steps.push({ kind: "harden-update", config: layers.hardenUpdate });
+  const redact = layers.responses.get(req.operation);
+
+  const ctx = layers.ownership;
+  let owned: OwnedOperation | undefined;
+  if (ctx !== undefined) {
+    owned = OWNED_OPERATIONS.get(req.operation);
+    if (owned === undefined) return refuse(plan, audit ?? unsupportedDenial(req, plan.name), unsupportedDenial(req, plan.name));
+    if (owned.body) steps.push({ kind: "own", op: owned, ctx, client });
+  }
+
+  const finish = (pre: PreResult): Verdict => {
+    if (!pre.ok) return refuse(plan, audit ?? pre.denial, pre.denial);
+    const response = chain(pre.rewrite?.response, redact);
+    let rewrite: Rewrite | undefined = pre.rewrite;
+    if (response !== pre.rewrite?.response) rewrite = { ...pre.rewrite, response };
+    if (inspection?.body === undefined && steps.length === 0) {
+      const v: Verdict = { kind: "allow" };
+      if (audit) v.audit = audit;
+      if (rewrite) v.rewrite = rewrite;
+      return v;
+    }
+    const check = layeredCheck(plan, inspection, steps, req, audit);
+    return rewrite ? { kind: "inspect", check, rewrite } : { kind: "inspect", check };
+  };
+  if (owned?.pre === undefined) return finish(PRE_OK);
+  let pre: PreResult | Promise<PreResult>;
+  try {
+    pre = owned.pre(req, client, ctx!);
+  } catch (err) {
+    return refuse(plan, inspectError(plan, req, err));
+  }
+  return pre instanceof Promise ? pre.then(finish, (err: unknown) => refuse(plan, inspectError(plan, req, err))) : finish(pre);
+}
+
+const PRE_OK: PreResult = Object.freeze({ ok: true });
+
+/**
+ * The body step of a layered profile: parse once; the rules' inspection on the client's body;
+ * hardening; ownership. The forwarded body is the re-serialized result when a step rewrote it.
+ * Synchronous unless an ownership step has to ask the daemon.
+ */
+function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, steps: readonly BodyStep[], req: RequestView, audit: Denial | undefined): BodyCheck {
+  // In audit mode a refused step lets the client's own body through, noting the first refusal.
+  const refused = (d: Denial): BodyResult => (plan.audit ? { ok: true, audit: audit ?? d } : { ok: false, denial: d });
+  const done = (value: GoValue | undefined, rewritten: boolean): BodyResult => {
+    if (!rewritten) return audit ? { ok: true, audit } : { ok: true };
+    let body: Buffer;
+    try {
+      body = Buffer.from(toJson(value ?? null), "utf8");
+    } catch (err) {
+      return refused(inspectError(plan, req, err));
+    }
+    return audit ? { ok: true, body, audit } : { ok: true, body };
+  };
+  const run = (value: GoValue | undefined, rewritten: boolean, from: number): BodyResult | Promise<BodyResult> => {
+    for (let i = from; i < steps.length; i++) {
+      const step = steps[i]!;
+      if (step.kind === "harden") {
+        let r;
+        try {
+          r = hardenContainerCreate(value, step.config, plan.rules);
+        } catch (err) {
+          return refused(inspectError(plan, req, err));
+        }
+        if (!r.ok) return refused(violationDenial(req.operation, plan.name, r.violation));
+        value = r.body;
+        rewritten = true;
+      } else if (step.kind === "harden-update") {
+        let v;
+        try {
+          v = hardenContainerUpdate(value, step.config);
+        } catch (err) {
+          return refused(inspectError(plan, req, err));
+        }
+        if (v) return refused(violationDenial(req.operation, plan.name, v));
+      } else {
+        const next = i + 1;
+        const after = (out: BodyOutcome): BodyResult | Promise<BodyResult> => (out.ok ? run(out.value, true, next) : refused(out.denial));
+        let out: BodyOutcome | Promise<BodyOutcome>;
+        try {
+          out = step.op.body!(value, req, step.client, step.ctx);
+        } catch (err) {
+          return refused(inspectError(plan, req, err));
+        }
+        return out instanceof Promise ? out.then(after, (err: unknown) => refused(inspectError(plan, req, err))) : after(out);
+      }
+    }
+    return done(value, rewritten);
+  };
+  return {
+    maxBytes: plan.maxBodyBytes,
+    inspect(buf: Buffer): BodyResult | Promise<BodyResult> {
+      let value: GoValue | undefined;
+      if (!isBlank(buf)) {
+        try {
+          value = parseGoJson(buf);
+        } catch (err) {
+          // Audit mode: the body cannot be rewritten; it goes through as sent.
+          return refused(err instanceof GoJsonError ? bodyJsonDenial(plan, req, err) : inspectError(plan, req, err));
+        }
+      }
+      if (inspection?.body) {
+        let d: Denial | undefined;
+        try {
+          const v = inspection.body(value, req, plan.rules);
+          d = v ? violationDenial(req.operation, plan.name, v) : undefined;
+        } catch (err) {
+          d = inspectError(plan, req, err);
+        }
+        if (d) {
+          if (!plan.audit) return { ok: false, denial: d };
+          audit ??= d;
+        }
+      }
+      return run(value, false, 0);
+    },
+  };
+}
+
+/** The query step of an inspected operation: a denial, or the audit note to carry on. */
+function queryPhase(plan: ProfilePlan, inspection: Inspection, req: RequestView): { kind: "deny"; denial: Denial } | { kind: "ok"; audit: Denial | undefined } {
+  if (!inspection.query) return { kind: "ok", audit: undefined };
+  let v: Violation | null;
+  try {
+    v = inspection.query(req, plan.rules);
+  } catch (err) {
+    const d = inspectError(plan, req, err);
+    return plan.audit ? { kind: "ok", audit: d } : { kind: "deny", denial: d };
+  }
+  if (!v) return { kind: "ok", audit: undefined };
+  const denial = violationDenial(req.operation, plan.name, v);
+  return plan.audit ? { kind: "ok", audit: denial } : { kind: "deny", denial };
+}
+
+function bodyJsonDenial(plan: ProfilePlan, req: RequestView, err: GoJsonError): Denial {
+  return frozenDenial(
+    400,
+    `dockgate: ${req.operation} denied for profile ${plan.name}: request body is not valid JSON: ${err.message} (rule body.json)`,
+    "body.json",
+  );
+}
+
 
 function inspectRequest(plan: ProfilePlan, inspection: Inspection, req: RequestView): Verdict {
   let queryAudit: Denial | undefined;
