@@ -515,9 +515,17 @@ function setOwnerLabel(o: GoObject, field: string, label: string, owner: string)
   return undefined;
 }
 
-function bodyObjectOrEmpty(value: GoValue | undefined): GoObject | undefined {
-  if (value === undefined || value === null) return new GoObject();
-  return value instanceof GoObject ? value : undefined;
+/**
+ * The create body to put the owner label in. A missing body is refused: the rewritten one would
+ * reach the daemon without the client's (absent) `Content-Type: application/json`, and a
+ * VolumeCreate without a body would make an unlabelled volume.
+ */
+function createBody(value: GoValue | undefined, req: RequestView, ctx: OwnershipContext): GoObject | Denial {
+  if (value === undefined) {
+    return policyDenial(req, ctx, 400, "the request has no JSON body to carry the owner label (send one, with Content-Type: application/json)", "ownership.label");
+  }
+  if (value === null) return new GoObject();
+  return value instanceof GoObject ? value : policyDenial(req, ctx, 400, "the body must be a JSON object", "body.type");
 }
 
 function nonEmpty(v: GoValue | undefined): boolean {
@@ -652,8 +660,8 @@ const CONTAINER_CREATE: OwnedOperation = {
     return d ? { ok: false, denial: d } : OK;
   },
   async body(value, req, client, ctx) {
-    const o = bodyObjectOrEmpty(value);
-    if (!o) return { ok: false, denial: policyDenial(req, ctx, 400, "the body must be a JSON object", "body.type") };
+    const o = createBody(value, req, ctx);
+    if (!(o instanceof GoObject)) return { ok: false, denial: o };
     const bad = setOwnerLabel(o, "Labels", ctx.label, client.owner);
     if (bad) return { ok: false, denial: policyDenial(req, ctx, 400, bad, "ownership.label", "Labels") };
 
@@ -737,8 +745,8 @@ const CONTAINER_CREATE: OwnedOperation = {
 
 const NETWORK_CREATE: OwnedOperation = {
   body(value, req, client, ctx) {
-    const o = bodyObjectOrEmpty(value);
-    if (!o) return { ok: false, denial: policyDenial(req, ctx, 400, "the body must be a JSON object", "body.type") };
+    const o = createBody(value, req, ctx);
+    if (!(o instanceof GoObject)) return { ok: false, denial: o };
     const name = o.get("Name");
     if (typeof name === "string" && isFullId(name.toLowerCase())) {
       return { ok: false, denial: policyDenial(req, ctx, 403, `Name ${JSON.stringify(name)}: a name of 64 hex digits would be ambiguous with network ids`, "ownership.name", "Name") };
@@ -771,8 +779,8 @@ const VOLUME_CREATE: OwnedOperation = {
     return { ok: true, rewrite: { response: volumeCreateCheck(ctx.label, client.owner) } };
   },
   async body(value, req, client, ctx) {
-    const o = bodyObjectOrEmpty(value);
-    if (!o) return { ok: false, denial: policyDenial(req, ctx, 400, "the body must be a JSON object", "body.type") };
+    const o = createBody(value, req, ctx);
+    if (!(o instanceof GoObject)) return { ok: false, denial: o };
     const name = o.get("Name");
     if (typeof name === "string" && name !== "") {
       let r: Resolution;
