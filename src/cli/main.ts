@@ -5,6 +5,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   serve: () => import("./serve.js"),
   check: () => import("./check.js"),
   explain: () => import("./explain.js"),
+  learn: () => import("./learn.js"),
 };
 
 const USAGE = `usage: dockgate <command> [options]
@@ -13,6 +14,7 @@ commands:
   serve     run the proxy          dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL]
   check     validate a config      dockgate check CONFIG
   explain   show one decision      dockgate explain --config FILE --profile NAME METHOD PATH [BODY-FILE]
+  learn     profile from a log     dockgate learn [--profile NAME] LOGFILE...
 `;
 
 const [command, ...argv] = process.argv.slice(2);
