@@ -637,7 +637,12 @@ async function claimVolume(v: VolumeRef, req: RequestView, client: Client, ctx: 
   return undefined;
 }
 
-/** A network the container will join by name: must be the client's; returns its full id. */
+/**
+ * A network the container will join by name: must be the client's; returns its full id. A missing
+ * or foreign one is answered in the daemon's words but with status 400, not 404: the daemon itself
+ * only notices a missing network at start, and clients read a 404 from create as "no such image"
+ * (the docker CLI then tries to pull it).
+ */
 async function claimNetwork(name: string, path: string, req: RequestView, client: Client, ctx: OwnershipContext): Promise<{ id: string } | { denial: Denial }> {
   let r: Resolution;
   try {
@@ -645,9 +650,9 @@ async function claimNetwork(name: string, path: string, req: RequestView, client
   } catch (err) {
     return { denial: lookupDenial(req, err) };
   }
-  if (!r.found) return { denial: notFound(r.message, path) };
-  if (r.owner !== client.owner) return { denial: notFound(notFoundMessage("network", name), path) };
-  return { id: r.id };
+  const message = !r.found ? r.message : r.owner !== client.owner ? notFoundMessage("network", name) : undefined;
+  if (message !== undefined) return { denial: denial(400, message, "ownership.not-found", path) };
+  return { id: (r as { id: string }).id };
 }
 
 function linksIn(o: GoObject): boolean {

@@ -368,11 +368,13 @@ describe("references in bodies", () => {
   });
 
   it("another client's network: 404 for create and connect; the owner's is joined by its full id", async () => {
+    // 400, not 404: clients read a 404 from create as a missing image.
     const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-bnet`, { Image: image, HostConfig: { NetworkMode: `${tag}-anet` } });
-    expect(r.status).toBe(404);
+    expect(r.status).toBe(400);
     expect(r.json.message).toBe(`network ${tag}-anet not found`);
     const r2 = await api(B, "POST", `/v1.41/containers/create?name=${tag}-bnet`, { Image: image, NetworkingConfig: { EndpointsConfig: { [`${tag}-anet`]: {} } } });
-    expect(r2.status).toBe(404);
+    expect(r2.status).toBe(400);
+    expect((await onDaemon("GET", `/containers/${tag}-bnet/json`)).status).toBe(404);
     const c = await api(B, "POST", `/v1.41/networks/${tag}-anet/connect`, { Container: bId });
     expect(c.status).toBe(404);
     // A connecting B's container to A's own network: the container does not exist for A.
