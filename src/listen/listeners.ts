@@ -2,8 +2,13 @@
 // allowlist, or mutual TLS) fixes the client's profile at accept time. A unix socket is created
 // with its configured mode from the first instant (umask), never steals a socket that another
 // live process serves, replaces a stale one, and is removed on close.
+//
+// A reload keeps a listener whose address (`key`) is unchanged and updates it in place: name,
+// profile, identities, allow list, socket mode/owner, TLS certificates (prepare() does the
+// fallible part, the commit it returns is synchronous so a reload switches over atomically).
 
 import { existsSync, lstatSync, readFileSync, unlinkSync, chmodSync, chownSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import net, { BlockList } from "node:net";
 import tls from "node:tls";
 import type { ListenerConfig, TcpListen, TlsListen, UnixListen } from "../config/types.js";
@@ -12,15 +17,32 @@ import type { Client } from "../policy/verdict.js";
 export interface Accepted {
   socket: net.Socket;
   client: Client;
+  /** The client certificate's names (TLS), to choose the profile again after a reload. */
+  identities: readonly string[];
 }
 
 export interface OpenListener {
-  config: ListenerConfig;
+  /** The config it serves now (replaced by a committed prepare()). */
+  readonly config: ListenerConfig;
   server: net.Server;
+  /** Same key: the same socket, so a reload updates this listener instead of reopening it. */
+  key: string;
   /** Stops accepting; removes the socket file of a unix listener. */
   close(): Promise<void>;
+  /**
+   * Readies an in-place update to `next` (same key and kind): reads what can fail (TLS files),
+   * and resolves to the commit, which cannot fail and applies everything at once.
+   */
+  prepare(next: ListenerConfig): Promise<() => void>;
+  /** Whether the listener's allow list (as now configured) admits this connection's peer. */
+  admits(socket: net.Socket): boolean;
   /** Human-readable address for logs. */
   address: string;
+}
+
+/** Listeners with the same key share an address: a reload keeps one rather than reopening it. */
+export function listenerKey(listen: ListenerConfig["listen"]): string {
+  return listen.kind === "unix" ? `unix:${listen.path}` : `${listen.kind}:${listen.host}:${listen.port}`;
 }
 
 export async function openListener(
@@ -38,7 +60,8 @@ export async function openListener(
   }
 }
 
-function clientOf(config: ListenerConfig, peer: string, identity?: string[]): Client {
+/** Who a connection is, by the listener's config and the peer's identities. */
+export function clientOf(config: ListenerConfig, peer: string, identity?: readonly string[]): Client {
   for (const id of identity ?? []) {
     const chosen = config.identities?.[id];
     if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}` };
@@ -46,28 +69,53 @@ function clientOf(config: ListenerConfig, peer: string, identity?: string[]): Cl
   return { listener: config.name, profile: config.profile, peer, owner: config.name };
 }
 
+const NO_IDENTITIES: readonly string[] = Object.freeze([]);
+
 async function openUnix(config: ListenerConfig, listen: UnixListen, onAccept: (a: Accepted) => void): Promise<OpenListener> {
-  await clearStaleSocket(listen.path);
+  let current = config;
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    onAccept({ socket, client: clientOf(config, "unix") });
+    onAccept({ socket, client: clientOf(current, "unix"), identities: NO_IDENTITIES });
   });
+  await listenUnix(server, listen.path, listen.mode, listen.uid, listen.gid);
+  return {
+    get config() {
+      return current;
+    },
+    server,
+    key: listenerKey(listen),
+    address: `unix:${listen.path}`,
+    close: () => closeServer(server), // net.Server unlinks its unix socket file on close
+    admits: () => true,
+    prepare: async (next) => {
+      const was = current.listen as UnixListen;
+      const now = next.listen as UnixListen;
+      return () => {
+        current = next;
+        if (was.mode !== now.mode || was.uid !== now.uid || was.gid !== now.gid) setOwnership(now.path, now.mode, now.uid, now.gid);
+      };
+    },
+  };
+}
+
+/**
+ * Listens on a unix socket created with `mode` from the first instant, after clearing a stale
+ * socket file (a live one belongs to someone else: refused). Also used by the admin listener.
+ */
+export async function listenUnix(server: net.Server, path: string, mode: number, uid?: number, gid?: number): Promise<void> {
+  await clearStaleSocket(path);
   // The socket file must never exist with wider permissions than configured, not even briefly.
-  const previous = process.umask(0o777 & ~listen.mode);
+  const previous = process.umask(0o777 & ~mode);
   try {
-    await listenOn(server, { path: listen.path });
+    await listenOn(server, { path });
   } finally {
     process.umask(previous);
   }
-  chmodSync(listen.path, listen.mode);
-  if (listen.uid !== undefined || listen.gid !== undefined) {
-    chownSync(listen.path, listen.uid ?? -1, listen.gid ?? -1);
-  }
-  return {
-    config,
-    server,
-    address: `unix:${listen.path}`,
-    close: () => closeServer(server), // net.Server unlinks its unix socket file on close
-  };
+  setOwnership(path, mode, uid, gid);
+}
+
+function setOwnership(path: string, mode: number, uid: number | undefined, gid: number | undefined): void {
+  chmodSync(path, mode);
+  if (uid !== undefined || gid !== undefined) chownSync(path, uid ?? -1, gid ?? -1);
 }
 
 /** A socket file nobody answers on is left over from a crash: remove it. A live one is not ours. */
@@ -112,7 +160,8 @@ async function openTcp(
   onAccept: (a: Accepted) => void,
   onRefused: (peer: string, reason: string) => void,
 ): Promise<OpenListener> {
-  const allowed = allowList(listen.allow);
+  let current = config;
+  let allowed = allowList(listen.allow);
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const peer = `tcp ${socket.remoteAddress}:${socket.remotePort}`;
     if (!peerAllowed(allowed, socket)) {
@@ -120,10 +169,26 @@ async function openTcp(
       socket.destroy();
       return;
     }
-    onAccept({ socket, client: clientOf(config, peer) });
+    onAccept({ socket, client: clientOf(current, peer), identities: NO_IDENTITIES });
   });
   await listenOn(server, { host: listen.host, port: listen.port });
-  return { config, server, address: `tcp:${listen.host}:${listen.port}`, close: () => closeServer(server) };
+  return {
+    get config() {
+      return current;
+    },
+    server,
+    key: listenerKey(listen),
+    address: `tcp:${listen.host}:${listen.port}`,
+    close: () => closeServer(server),
+    admits: (socket) => peerAllowed(allowed, socket),
+    prepare: async (next) => {
+      const list = allowList((next.listen as TcpListen).allow);
+      return () => {
+        current = next;
+        allowed = list;
+      };
+    },
+  };
 }
 
 async function openTls(
@@ -132,7 +197,8 @@ async function openTls(
   onAccept: (a: Accepted) => void,
   onRefused: (peer: string, reason: string) => void,
 ): Promise<OpenListener> {
-  const allowed = listen.allow ? allowList(listen.allow) : undefined;
+  let current = config;
+  let allowed = listen.allow ? allowList(listen.allow) : undefined;
   const server = tls.createServer(
     {
       allowHalfOpen: true,
@@ -152,12 +218,34 @@ async function openTls(
         return;
       }
       const ids = certificateIdentities(socket.getPeerCertificate());
-      onAccept({ socket, client: clientOf(config, `${peer} ${ids[0] ?? ""}`.trim(), ids) });
+      onAccept({ socket, client: clientOf(current, `${peer} ${ids[0] ?? ""}`.trim(), ids), identities: ids });
     },
   );
   server.on("tlsClientError", (err, socket) => onRefused(`tls ${socket.remoteAddress}`, err.message));
   await listenOn(server, { host: listen.host, port: listen.port });
-  return { config, server, address: `tls:${listen.host}:${listen.port}`, close: () => closeServer(server) };
+  return {
+    get config() {
+      return current;
+    },
+    server,
+    key: listenerKey(listen),
+    address: `tls:${listen.host}:${listen.port}`,
+    close: () => closeServer(server),
+    admits: (socket) => peerAllowed(allowed, socket),
+    prepare: async (next) => {
+      const l = next.listen as TlsListen;
+      // Certificates are re-read on every reload (rotation by SIGHUP); a bad file refuses the reload.
+      const [cert, key, ca] = await Promise.all([readFile(l.cert), readFile(l.key), readFile(l.ca)]);
+      const context = { cert, key, ca, minVersion: "TLSv1.2" as const };
+      tls.createSecureContext(context); // throws on a key that does not match its certificate
+      const list = l.allow ? allowList(l.allow) : undefined;
+      return () => {
+        current = next;
+        allowed = list;
+        server.setSecureContext(context);
+      };
+    },
+  };
 }
 
 /** The names a client certificate can be matched by, in the config's spelling: CN=, DNS:, IP:, URI:, email:. */

@@ -1,0 +1,143 @@
+// The admin endpoint (off unless `admin` is configured): a unix socket or a loopback TCP port,
+// never a client listener, with two read-only resources:
+//
+//   GET /healthz   200 {"status":"ok","daemon":"ok"} when the daemon answers /_ping,
+//                  503 {"status":"unavailable","daemon":"<why>"} when it does not
+//   GET /metrics   Prometheus text format (see src/observe/metrics.ts)
+
+import { chmodSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import { Agent, request } from "undici";
+import type { AdminListen } from "../config/types.js";
+import type { Metrics } from "../observe/metrics.js";
+import { listenUnix } from "./listeners.js";
+
+const PING_TIMEOUT_MS = 3000;
+
+export interface AdminServer {
+  /** The config it serves (a mode change is applied in place by update()). */
+  readonly listen: AdminListen;
+  /** Applies a new config with the same adminKey (a unix socket's mode). */
+  update(listen: AdminListen): void;
+  /** Human-readable address for logs (`tcp:127.0.0.1:9102` with the port actually bound). */
+  readonly address: string;
+  close(): Promise<void>;
+}
+
+export interface AdminContext {
+  metrics: Metrics;
+  /** The daemon's socket now (a reload may change it). */
+  upstream(): string;
+}
+
+/** True for a loopback host name or address (the admin endpoint is never exposed further). */
+export function isLoopback(host: string): boolean {
+  if (host === "localhost" || host === "::1") return true;
+  return net.isIPv4(host) && host.startsWith("127.");
+}
+
+/** Same key: the same socket, kept across a reload. */
+export function adminKey(listen: AdminListen): string {
+  return listen.kind === "unix" ? `unix:${listen.path}` : `tcp:${listen.host}:${listen.port}`;
+}
+
+export async function openAdmin(listen: AdminListen, context: AdminContext): Promise<AdminServer> {
+  if (listen.kind === "tcp" && !isLoopback(listen.host)) {
+    throw new Error(`admin endpoint must listen on loopback or a unix socket, not ${listen.host}`);
+  }
+  const daemon = new DaemonPing();
+  const server = http.createServer((req, res) => void handle(req, res, context, daemon));
+  server.keepAliveTimeout = 5000;
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 15_000;
+  if (listen.kind === "unix") {
+    await listenUnix(server, listen.path, listen.mode);
+  } else {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen({ host: listen.host, port: listen.port }, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+  }
+  const bound = server.address();
+  const address =
+    listen.kind === "unix" ? `unix:${listen.path}` : `tcp:${listen.host}:${typeof bound === "object" && bound ? bound.port : listen.port}`;
+  let current = listen;
+  return {
+    get listen() {
+      return current;
+    },
+    update(next) {
+      if (next.kind === "unix" && current.kind === "unix" && next.mode !== current.mode) chmodSync(next.path, next.mode);
+      current = next;
+    },
+    address,
+    async close() {
+      server.close();
+      server.closeIdleConnections();
+      await daemon.close();
+    },
+  };
+}
+
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, context: AdminContext, daemon: DaemonPing): Promise<void> {
+  const path = (req.url ?? "").split("?")[0];
+  if (path !== "/healthz" && path !== "/metrics") {
+    reply(res, 404, "application/json", JSON.stringify({ message: `no such admin resource: ${path} (try /healthz or /metrics)` }) + "\n");
+    return;
+  }
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.setHeader("Allow", "GET, HEAD");
+    reply(res, 405, "application/json", JSON.stringify({ message: `${req.method} is not allowed on ${path}` }) + "\n");
+    return;
+  }
+  if (path === "/metrics") {
+    reply(res, 200, "text/plain; version=0.0.4; charset=utf-8", context.metrics.render());
+    return;
+  }
+  const problem = await daemon.ping(context.upstream());
+  if (problem === undefined) {
+    reply(res, 200, "application/json", '{"status":"ok","daemon":"ok"}\n');
+  } else {
+    reply(res, 503, "application/json", JSON.stringify({ status: "unavailable", daemon: problem }) + "\n");
+  }
+}
+
+function reply(res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { "Content-Type": type, "Content-Length": Buffer.byteLength(body), "Cache-Control": "no-store" });
+  res.end(body);
+}
+
+/** GET /_ping on the daemon through undici (one small pool per upstream socket). */
+class DaemonPing {
+  private agent: Agent | undefined;
+  private path = "";
+
+  /** undefined when the daemon answered OK, else why not. */
+  async ping(upstream: string): Promise<string | undefined> {
+    if (upstream !== this.path || this.agent === undefined) {
+      void this.agent?.close().catch(() => {});
+      this.path = upstream;
+      this.agent = new Agent({ connect: { socketPath: upstream, timeout: PING_TIMEOUT_MS }, headersTimeout: PING_TIMEOUT_MS, bodyTimeout: PING_TIMEOUT_MS });
+    }
+    try {
+      const res = await request("http://docker/_ping", { dispatcher: this.agent, signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
+      const text = await res.body.text();
+      if (res.statusCode !== 200) return `daemon answered ${res.statusCode} ${text.trim().slice(0, 200)}`.trim();
+      return undefined;
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+      const code = e.code ?? e.cause?.code;
+      return `cannot reach the Docker daemon at ${upstream}: ${code ?? e.message}`;
+    }
+  }
+
+  async close(): Promise<void> {
+    const agent = this.agent;
+    this.agent = undefined;
+    await agent?.destroy().catch(() => {});
+  }
+}
