@@ -38,6 +38,11 @@
 //                  events carry no labels (network: name, type, container; volume: driver) and
 //                  are filtered out: a tenant sees its containers' events only (image events of
 //                  images it built with the owner label too).
+//   shared nets    the daemon's predefined networks (bridge, host, none) and the profile's
+//                  `mutate.network` belong to no tenant: NetworkInspect answers with `Containers`
+//                  emptied (the attached containers are everyone's; Testcontainers reads the
+//                  bridge's gateway from it when it runs inside a container), own containers may
+//                  be connected and disconnected, removal is a 404. `network ls` does not list them.
 //   system df      the response's Containers and Volumes are filtered to the client's own.
 //   shared         images (list, inspect, pull, tag, remove, prune, save, load, push), build cache
 //                  prune, /info, /version, /_ping, /auth, distribution, plugin list/inspect: one
@@ -114,7 +119,7 @@ export function isFullId(s: string): boolean {
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Resolver: who owns what, asked of the daemon, cached by full id
 
-export type Resolution = { found: true; id: string; owner: string | undefined } | { found: false; message: string };
+export type Resolution = { found: true; id: string; owner: string | undefined; name?: string } | { found: false; message: string };
 
 const CACHE_MAX = 10_000;
 
@@ -124,6 +129,7 @@ interface ContainerJson {
 }
 interface NetworkJson {
   Id?: string;
+  Name?: string;
   Labels?: Record<string, string> | null;
 }
 interface VolumeJson {
@@ -173,13 +179,15 @@ export class OwnerResolver {
     else if (e.Type === "network") this.cache.delete(`network\0${id}`);
   }
 
-  private remember(kind: "container" | "network", id: string, labels: Record<string, string> | null | undefined): void {
+  private remember(kind: "container" | "network", id: string, labels: Record<string, string> | null | undefined, name?: string): void {
     if (!this.live || !isFullId(id)) return;
     const kept: Record<string, string> = Object.create(null) as Record<string, string>;
     for (const l of this.labels) {
       const v = labels?.[l];
       if (typeof v === "string") kept[l] = v;
     }
+    // A network's name cannot change: kept for the predefined-network check.
+    if (name !== undefined) kept["\0name"] = name;
     const key = `${kind}\0${id}`;
     this.cache.delete(key);
     this.cache.set(key, kept);
@@ -191,7 +199,8 @@ export class OwnerResolver {
     const labels = this.cache.get(`${kind}\0${ref}`);
     if (labels === undefined) return undefined;
     this.stats.hits++;
-    return { found: true, id: ref, owner: labels[label] };
+    const name = labels["\0name"];
+    return name === undefined ? { found: true, id: ref, owner: labels[label] } : { found: true, id: ref, owner: labels[label], name };
   }
 
   /** Resolves `ref` as the daemon would for `kind`; throws DaemonError when the daemon cannot answer. */
@@ -227,8 +236,9 @@ export class OwnerResolver {
         if (r.json === undefined) return missing(kind, ref, r.status, r.message);
         const id = r.json.Id;
         if (typeof id !== "string") throw new DaemonError("network inspect without an Id");
-        this.remember("network", id, r.json.Labels);
-        return { found: true, id, owner: r.json.Labels?.[label] };
+        const name = typeof r.json.Name === "string" ? r.json.Name : "";
+        this.remember("network", id, r.json.Labels, name);
+        return { found: true, id, owner: r.json.Labels?.[label], name };
       }
       case "volume": {
         const r = await this.daemon.getJson<VolumeJson>(`/volumes/${enc}`);
@@ -352,11 +362,38 @@ function byParam(kind: ObjectKind, param: "id" | "name"): OwnedOperation {
         return { ok: false, denial: lookupDenial(req, err) };
       }
       if (!r.found) return { ok: false, denial: notFound(r.message, param) };
-      if (r.owner !== client.owner) return { ok: false, denial: notFound(notFoundMessage(kind, ref), param) };
-      return { ok: true, rewrite: { path: pathWith(req, param, r.id) } };
+      const path = pathWith(req, param, r.id);
+      if (r.owner === client.owner) return { ok: true, rewrite: { path } };
+      if (kind === "network" && r.owner === undefined && r.name !== undefined && isSharedNetwork(r.name, ctx)) {
+        // The daemon's predefined networks and the profile's forced one belong to no tenant: they
+        // may be inspected (without the list of attached containers, which are other tenants' too)
+        // and own containers connected to them, but not removed.
+        if (req.operation === "NetworkInspect") return { ok: true, rewrite: { path, response: HIDE_NETWORK_CONTAINERS } };
+        if (req.operation === "NetworkConnect" || req.operation === "NetworkDisconnect") return { ok: true, rewrite: { path } };
+      }
+      return { ok: false, denial: notFound(notFoundMessage(kind, ref), param) };
     },
   };
 }
+
+/** The daemon's predefined networks (no one can create networks of these names). */
+const PREDEFINED_NETWORKS: ReadonlySet<string> = new Set(["bridge", "host", "none"]);
+
+function isSharedNetwork(name: string, ctx: OwnershipContext): boolean {
+  return PREDEFINED_NETWORKS.has(name) || ctx.sharedNetworks.has(name);
+}
+
+/** NetworkInspect of a shared network: `Containers` (and swarm `Services`) emptied. */
+const HIDE_NETWORK_CONTAINERS: ResponseTransform = Object.freeze({
+  maxBytes: 16 * 1048576,
+  transform(body: Buffer): Buffer {
+    const n = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+    if (typeof n !== "object" || n === null || Array.isArray(n)) throw new Error("network inspect: not an object");
+    if ("Containers" in n) n["Containers"] = {};
+    if ("Services" in n) n["Services"] = {};
+    return Buffer.from(JSON.stringify(n));
+  },
+});
 
 // ── filters ──
 

@@ -255,8 +255,30 @@ describe("objects of another client do not exist", () => {
     expect((await api(B, "DELETE", `/v1.41/volumes/${tag}-avol`)).status).toBe(404);
     expect((await onDaemon("GET", `/networks/${tag}-anet`)).status).toBe(200);
     expect((await onDaemon("GET", `/volumes/${tag}-avol`)).status).toBe(200);
-    // Predefined networks belong to no one: not reachable by name under ownership.
-    expect((await api(B, "GET", "/v1.41/networks/bridge")).status).toBe(404);
+    // Predefined networks belong to no one: inspectable without the attached containers, not removable.
+    const bridge = await api(B, "GET", "/v1.41/networks/bridge");
+    expect(bridge.status).toBe(200);
+    expect(bridge.json.Name).toBe("bridge");
+    expect(bridge.json.Containers).toEqual({});
+    expect(bridge.json.IPAM.Config[0].Gateway).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    expect(Object.keys((await onDaemon("GET", "/networks/bridge")).json.Containers).length).toBeGreaterThan(0);
+    const rmBridge = await api(B, "DELETE", `/v1.41/networks/${bridge.json.Id.slice(0, 12)}`);
+    expect(rmBridge.status).toBe(404);
+    expect(rmBridge.json.message).toBe(`network ${bridge.json.Id.slice(0, 12)} not found`);
+    // Own containers may be connected to it (and disconnected).
+    const own = await create(B, `${tag}-b-bridge`);
+    const dis = await api(B, "POST", "/v1.41/networks/bridge/disconnect", { Container: `${tag}-b-bridge` });
+    expect(dis.status, dis.body).toBe(200);
+    expect((await onDaemon("GET", `/containers/${own}/json`)).json.NetworkSettings.Networks).toEqual({});
+    const con = await api(B, "POST", "/v1.41/networks/bridge/connect", { Container: `${tag}-b-bridge` });
+    expect(con.status, con.body).toBe(200);
+    expect(Object.keys((await onDaemon("GET", `/containers/${own}/json`)).json.NetworkSettings.Networks)).toEqual(["bridge"]);
+    // ... but not another tenant's container.
+    const foreign = await api(B, "POST", "/v1.41/networks/bridge/disconnect", { Container: aId, Force: true });
+    expect(foreign.status).toBe(404);
+    expect(foreign.json.message).toBe(`No such container: ${aId}`);
+    expect(Object.keys((await onDaemon("GET", `/containers/${aId}/json`)).json.NetworkSettings.Networks)).toEqual(["bridge"]);
+    expect((await api(B, "DELETE", `/v1.41/containers/${own}?force=1`)).status).toBe(204);
   });
 });
 
