@@ -157,7 +157,8 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     const streaming = this.queue[0];
-    if (streaming !== undefined && streaming.record.hijacked) this.log(streaming, "allow");
+    // A response cut by the close (a stream, or a client that left) still gets its log line.
+    if (streaming !== undefined && streaming.local === undefined && streaming.record.status !== 0) this.log(streaming, "allow");
     this.inState = In.Stopped;
     this.client.destroy();
     this.upstream?.destroy();
@@ -597,6 +598,10 @@ export class Session {
     }
     this.inState = In.Stopped;
     this.pending = null;
+    // Pass the EOF on, as if the client had talked to the daemon: Go's server cancels the
+    // requests of a client that went away, so an events or logs-follow stream ends instead of
+    // holding the upstream connection until its next write fails. Responses still come back.
+    if (this.queue.some((e) => e.local === undefined)) this.upstream?.end();
     this.finishIfDone();
   }
 

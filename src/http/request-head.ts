@@ -31,7 +31,7 @@ export interface RequestHead {
 }
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
-const FIELD = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+):[ \t]*(.*?)[ \t]*$/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^[0-9]{1,15}$/;
 
@@ -51,22 +51,31 @@ const HOP_BY_HOP = new Set([
 ]);
 
 export function parseRequestHead(text: string): RequestHead {
-  const lines = text.split("\r\n");
-  const requestLine = REQUEST_LINE.exec(lines[0]!);
+  let eol = text.indexOf("\r\n");
+  const requestLine = REQUEST_LINE.exec(eol < 0 ? text : text.slice(0, eol));
   if (!requestLine) throw new HttpError(400, "malformed request line");
   const minor = requestLine[3] === "1" ? 1 : 0;
 
+  // One pass over the lines with indexOf (this runs for every request): a field is a token, a
+  // colon right after it, and a value without control characters; bare CR or LF anywhere fails
+  // one of those checks.
   const fields: Array<[string, string, string]> = [];
   const byName: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const m = FIELD.exec(line);
-    if (!m) {
+  while (eol >= 0) {
+    const from = eol + 2;
+    eol = text.indexOf("\r\n", from);
+    const line = eol < 0 ? text.slice(from) : text.slice(from, eol);
+    const colon = line.indexOf(":");
+    const name = colon > 0 ? line.slice(0, colon) : "";
+    if (!TOKEN.test(name)) {
       if (line[0] === " " || line[0] === "\t") throw new HttpError(400, "obsolete line folding in header");
       throw new HttpError(400, `malformed header line ${JSON.stringify(line.slice(0, 40))}`);
     }
-    const name = m[1]!;
-    const value = m[2]!;
+    let v0 = colon + 1;
+    let v1 = line.length;
+    while (v0 < v1 && (line.charCodeAt(v0) === 0x20 || line.charCodeAt(v0) === 0x09)) v0++;
+    while (v1 > v0 && (line.charCodeAt(v1 - 1) === 0x20 || line.charCodeAt(v1 - 1) === 0x09)) v1--;
+    const value = line.slice(v0, v1);
     if (BAD_VALUE_BYTE.test(value)) throw new HttpError(400, `control character in header ${name}`);
     const lower = name.toLowerCase();
     const seen = byName[lower];

@@ -524,7 +524,9 @@ describe("shipped configs", () => {
   for (const f of files) {
     it(`${f} loads without warnings, one unix listener under /run/dockgate`, () => {
       const c = loadConfig(join(CONFIG_DIR, f));
-      expect(c.warnings).toBeUndefined();
+      // audit.yaml is the start of the learning workflow: its one warning says it does not protect.
+      const warnings = (c.warnings ?? []).filter((w) => !(f === "audit.yaml" && w.includes("is in audit mode")));
+      expect(warnings).toEqual([]);
       expect(c.listeners).toHaveLength(1);
       expect(c.listeners[0]!.listen).toMatchObject({ kind: "unix", path: expect.stringMatching(/^\/run\/dockgate\//) });
     });
