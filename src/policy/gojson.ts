@@ -30,6 +30,9 @@
 // * scanner.go: whitespace is exactly ' ', '\t', '\n', '\r'; control bytes < 0x20 inside strings are
 //   errors; numbers follow RFC 8259; a BOM is "invalid character 'ï' looking for beginning of value".
 //   (json.Decoder, which dockerd uses, ignores bytes after the first value; we reject them.)
+//
+// test/differential/gojson-go.test.ts checks all of this against a real go1.19.8 (every rune's
+// field matching; acceptance and decoded values of a fuzzed corpus) when `go` is installed.
 
 /** A decoded JSON value. Objects keep document order and client spelling. */
 export type GoValue = null | boolean | number | string | GoValue[] | GoObject;
@@ -54,9 +57,10 @@ export class GoJsonError extends Error {
 // ---------------------------------------------------------------------------------------------
 // Folding
 
-// Pairs in Unicode simple case folding (CaseFolding.txt status S, Unicode >= 15) that the
-// toUpperCase/toLowerCase derivation below cannot see because both sides have multi-character
-// full upper-case mappings. Go >= 1.21 (Unicode 15) has them in its SimpleFold orbits.
+// Pairs in Unicode simple case folding (CaseFolding.txt status S, added after Unicode 13) that the
+// toUpperCase/toLowerCase derivation below cannot see, because both sides have multi-character
+// full upper-case mappings. go1.19 (Unicode 13) does not fold them (checked against go1.19.8);
+// Go releases with newer Unicode tables may, so foldKey merges them.
 const EXTRA_FOLD: ReadonlyMap<number, number> = new Map([
   [0x1fd3, 0x0390], // ΐ (GREEK SMALL LETTER IOTA WITH DIALYTIKA AND OXIA) ~ ΐ (... AND TONOS)
   [0x1fe3, 0x03b0], // ΰ ~ ΰ
@@ -73,8 +77,9 @@ function singleCodePoint(s: string): number {
  * Representative of the simple-case-folding class of `cp`, derived from the runtime's Unicode
  * tables: lower(upper(c)) when both are single code points (ſ→S→s, K→K→k, ς→Σ→σ, ϐ→Β→β,
  * Cherokee ꭰ→Ꭰ→ꭰ), else lower(c) (ẞ→ß, ᾈ→ᾀ), else c. Verified exhaustively in the unit tests
- * against the /iu RegExp engine (which canonicalizes by simple case folding): the only differences
- * are U+0131 ı (lower(upper(ı)) = i) and the EXTRA_FOLD pairs.
+ * against the /iu RegExp engine (which canonicalizes by simple case folding): apart from the
+ * EXTRA_FOLD pairs it adds, the only difference is U+0131 ı (lower(upper(ı)) = i), which
+ * preciseRep undoes.
  */
 function caseRep(cp: number): number {
   const s = String.fromCodePoint(cp);
@@ -322,8 +327,11 @@ function utf8(start: number, stop: number): string {
 
 const GO_MAX_NESTING = 10000;
 
-let buf: Uint8Array = new Uint8Array(0);
-let text: SliceableBuffer = Buffer.alloc(0); // same bytes, for fast string slicing
+const NO_BYTES = new Uint8Array(0);
+const NO_BUFFER: SliceableBuffer = Buffer.alloc(0);
+
+let buf: Uint8Array = NO_BYTES;
+let text: SliceableBuffer = NO_BUFFER; // same bytes as a Buffer, for UTF-8 slices
 let pos = 0;
 let end = 0;
 let maxDepth = 200;
@@ -378,11 +386,11 @@ export function parseGoJson(input: Uint8Array, options?: GoJsonOptions): GoValue
     return value;
   } catch (e) {
     // Deep but permitted nesting could still exhaust the JS stack: still a refusal, not a crash.
-    if (e instanceof RangeError && !(e instanceof GoJsonError)) fail('nesting too deep for this parser', pos);
+    if (e instanceof RangeError) fail('nesting too deep for this parser', pos);
     throw e;
   } finally {
-    buf = new Uint8Array(0);
-    text = Buffer.alloc(0);
+    buf = NO_BYTES;
+    text = NO_BUFFER;
     source = '';
   }
 }
