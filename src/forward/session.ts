@@ -228,7 +228,7 @@ export class Session {
       return false;
     }
     const text = buf.toString("latin1", 0, end);
-    this.take(end + 4);
+    this.headBytes = this.take(end + 4);
     const head = parseRequestHead(text);
     this.onRequest(head);
     return true;
@@ -391,8 +391,10 @@ export class Session {
     };
   }
 
-  /** The canonical target of the request being handled (set by view()). */
+  /** The canonical target of the request being handled (set by view(), or by a rewrite). */
   private forwardTarget = "";
+  /** The bytes of the head being handled, as the client sent them. */
+  private headBytes: Buffer | null = null;
 
   private upstreamHead(head: RequestHead, view: RequestView, framing: string): string {
     let text = `${head.method} ${this.forwardTarget} HTTP/1.${head.minor}\r\n`;
@@ -419,7 +421,13 @@ export class Session {
     const upstream = this.connectUpstream();
     const next = exchange.hijackable ? In.AwaitResponse : In.Head;
     if (!hasBody) {
-      upstream.write(this.upstreamHead(head, view, head.contentLength === 0 ? "Content-Length: 0\r\n" : ""), "latin1");
+      if (head.canonical && head.contentLength === null && this.forwardTarget === head.target && !HIJACKING.has(view.operation)) {
+        // The common case: the client's head is exactly what a rebuild would produce (no
+        // hop-by-hop fields, canonical target, no body), so its own bytes go on as they are.
+        upstream.write(this.headBytes!);
+      } else {
+        upstream.write(this.upstreamHead(head, view, head.contentLength === 0 ? "Content-Length: 0\r\n" : ""), "latin1");
+      }
       this.afterRequest(exchange, next);
       return;
     }
@@ -852,7 +860,7 @@ export class Session {
    * client connection is closing).
    */
   private completeResponse(buf: Buffer, flushFrom: number, end: number): number {
-    if (end > flushFrom) this.writeClient(buf.subarray(flushFrom, end));
+    if (end > flushFrom) this.writeClient(flushFrom === 0 && end === buf.length ? buf : buf.subarray(flushFrom, end));
     const ex = this.queue.shift()!;
     this.outState = Out.Head;
     this.outDecoder = null;

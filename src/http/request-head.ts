@@ -28,6 +28,11 @@ export interface RequestHead {
    * handlers use, reads form bodies as parameters that win over the query dockgate checked.
    */
   formBody: boolean;
+  /**
+   * Nothing was dropped or reframed: an HTTP/1.1 head without hop-by-hop fields or a body, which
+   * rebuilt from this parse would say exactly what its bytes say.
+   */
+  canonical: boolean;
 }
 
 const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([01])$/;
@@ -125,6 +130,7 @@ export function parseRequestHead(text: string): RequestHead {
     if (HOP_BY_HOP.has(lower) || nominated.has(lower)) continue;
     headers.push([name, value]);
   }
+  const canonical = minor === 1 && headers.length === fields.length;
 
   return {
     method: requestLine[1]!,
@@ -138,5 +144,6 @@ export function parseRequestHead(text: string): RequestHead {
     close,
     upgrade: byName["upgrade"],
     formBody,
+    canonical,
   };
 }
