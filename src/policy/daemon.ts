@@ -9,6 +9,7 @@
 // One DaemonClient per upstream socket, shared by every gate built for it (config reloads build a
 // new gate; the pool and the event subscription carry over). closeDaemonClients() ends them all.
 
+import net from "node:net";
 import { Client, Pool } from "undici";
 
 /** How long one lookup may take before the decision fails (502). */
@@ -98,7 +99,29 @@ export class DaemonClient {
    */
   subscribe(filters: Record<string, string[]>, onEvent: EventListener, onState?: StateListener): () => void {
     if (this.events === undefined) {
-      const client = new Client("http://docker", { socketPath: this.socketPath, headersTimeout: LOOKUP_TIMEOUT_MS, bodyTimeout: 0 });
+      // The stream's socket does not keep the process alive (a one-shot `dockgate explain` exits).
+      const socketPath = this.socketPath;
+      const client = new Client("http://docker", {
+        headersTimeout: LOOKUP_TIMEOUT_MS,
+        bodyTimeout: 0,
+        connect(_options, callback) {
+          const socket = net.connect(socketPath);
+          socket.unref();
+          let settled = false;
+          socket.once("connect", () => {
+            if (!settled) {
+              settled = true;
+              callback(null, socket);
+            }
+          });
+          socket.once("error", (err) => {
+            if (!settled) {
+              settled = true;
+              callback(err, null);
+            }
+          });
+        },
+      });
       this.events = { client, listeners: new Set(), states: new Set(), live: false };
       void this.runEvents(filters, EVENTS_RETRY_MS);
     }

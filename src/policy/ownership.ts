@@ -156,9 +156,13 @@ export class OwnerResolver {
 
   constructor(readonly daemon: DaemonClient) {}
 
-  /** Registers an ownership label key (which labels to keep in cache entries); starts the event subscription. */
+  /** Registers an ownership label key (which labels to keep in cache entries). */
   use(label: string): void {
     this.labels.add(label);
+  }
+
+  /** The event subscription starts with the first lookup (a gate that never looks anything up opens nothing). */
+  private subscribe(): void {
     this.unsubscribe ??= this.daemon.subscribe(
       { type: ["container", "network"], event: ["destroy"] },
       (e) => this.onEvent(e),
@@ -205,6 +209,7 @@ export class OwnerResolver {
 
   /** Resolves `ref` as the daemon would for `kind`; throws DaemonError when the daemon cannot answer. */
   resolve(kind: ObjectKind, ref: string, label: string): Promise<Resolution> {
+    if (this.unsubscribe === undefined) this.subscribe();
     if (kind === "container" || kind === "network") {
       const hit = this.cached(kind, ref, label);
       if (hit) return Promise.resolve(hit);

@@ -495,12 +495,14 @@ describe("the gate", () => {
   });
 
   it("a daemon that cannot be asked is a 502 denial, never an allow", async () => {
-    const gate = createGate(config, { daemon: new DaemonClient(path.join(dir, "nothing.sock")) });
+    const down = new DaemonClient(path.join(dir, "nothing.sock"));
+    const gate = createGate(config, { daemon: down });
     const v = (await gate.decide(view("ContainerInspect", `/containers/${aId}/json`, { id: aId }), client("tenant-a"))) as Verdict;
     expect(v.kind).toBe("deny");
     expect(v.kind === "deny" && v.denial).toMatchObject({ status: 502, rule: "ownership.lookup" });
     const l = (await gate.decide(view("ContainerInspect", `/containers/${tag}-a/json`, { id: `${tag}-a` }), client("tenant-a"))) as Verdict;
     expect(l.kind).toBe("deny");
+    await down.close();
   });
 
   it("full ids are answered from the cache while the event subscription is live; names always ask the daemon; a destroy drops the entry", async () => {
