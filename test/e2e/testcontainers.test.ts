@@ -71,4 +71,11 @@ describe("Testcontainers (node) through the ci-tenant profile", () => {
     // stop() removes the container (Testcontainers' default).
     expect((await docker(daemon, ["inspect", id])).code).not.toBe(0);
   });
+
+  it("docker info through the profile: the host's name and global counts are redacted", async () => {
+    const r = await docker(proxy.socket, ["info", "--format", "{{json .Name}} {{.Containers}} {{.ServerVersion}}"]);
+    expect(r.code, r.stderr).toBe(0);
+    const direct = await docker(daemon, ["info", "--format", "{{.ServerVersion}}"]);
+    expect(r.stdout.trim()).toBe(`"" 0 ${direct.stdout.trim()}`);
+  });
 });

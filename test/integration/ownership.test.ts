@@ -494,6 +494,23 @@ describe("the gate", () => {
     expect(v instanceof Promise).toBe(false);
   });
 
+  it("mutate and redact are applied by the gate, synchronously, for a profile without ownership", () => {
+    const text = configText().replace(/ *ownership: .*\n/, "    mutate: { memory: { default: 64m }, noNewPrivileges: true }\n    redact: { info: [Name] }\n");
+    const gate = createGate(parseConfigText(text, path.join(dir, "hardened.yaml")));
+    const v = gate.decide({ ...view("ContainerCreate", "/containers/create", {}), method: "POST" }, client("tenant-a"));
+    expect(v instanceof Promise).toBe(false);
+    expect((v as Verdict).kind).toBe("inspect");
+    const r = (v as Extract<Verdict, { kind: "inspect" }>).check.inspect(Buffer.from(JSON.stringify({ Image: image, Memory: 0 })));
+    expect(r instanceof Promise).toBe(false);
+    const out = r as { ok: boolean; body?: Buffer };
+    expect(out.ok).toBe(true);
+    expect(JSON.parse(out.body!.toString())).toEqual({ Image: image, HostConfig: { Memory: 64 << 20, SecurityOpt: ["no-new-privileges"] } });
+    const info = gate.decide(view("SystemInfo", "/info", {}), client("tenant-a")) as Verdict;
+    expect(info.kind).toBe("allow");
+    const t = info.kind === "allow" ? info.rewrite?.response : undefined;
+    expect(JSON.parse(t!.transform(Buffer.from('{"Name":"host-1","NCPU":2}'), 200).toString())).toEqual({ Name: null, NCPU: 2 });
+  });
+
   it("a daemon that cannot be asked is a 502 denial, never an allow", async () => {
     const down = new DaemonClient(path.join(dir, "nothing.sock"));
     const gate = createGate(config, { daemon: down });
