@@ -100,6 +100,18 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     if (inspection && (inspection.query || inspection.body)) ops.set(op, { kind: "inspect", inspection });
     else ops.set(op, { kind: "fixed", verdict: ALLOW });
   }
+  const layers = planLayers(p, daemon);
+  if (layers !== undefined && layers.ownership === undefined) {
+    // Without ownership, redaction is part of the operation's fixed verdict (shared, frozen):
+    // only the hardened operations take the layered path.
+    for (const [op, response] of layers.responses) {
+      const plan = ops.get(op);
+      if (plan?.kind !== "fixed" || plan.verdict.kind !== "allow") continue;
+      const v: Verdict = { kind: "allow", rewrite: Object.freeze({ response }) };
+      if (plan.verdict.audit) v.audit = plan.verdict.audit;
+      ops.set(op, { kind: "fixed", verdict: Object.freeze(v) });
+    }
+  }
   return {
     name: p.name,
     audit,
@@ -108,7 +120,7 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     minParts: p.minApiVersion.split(".").map((s) => Number(s)),
     ops,
     maxBodyBytes,
-    layers: planLayers(p, daemon),
+    layers,
   };
 }
 
@@ -150,7 +162,10 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
       }
       const op = plan.ops.get(req.operation);
       if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
-      if (plan.layers !== undefined) return decideLayered(plan, plan.layers, op, req, client);
+      const layers = plan.layers;
+      if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
+        return decideLayered(plan, layers, op, req, client);
+      }
       if (op.kind === "fixed") return op.verdict;
       return inspectRequest(plan, op.inspection, req);
     },
@@ -168,6 +183,8 @@ interface Layers {
   hardenUpdate: HardeningConfig | undefined;
   /** Redaction of responses, by operation. */
   responses: ReadonlyMap<string, ResponseTransform>;
+  /** Operations whose body a layer rewrites or checks (hardening), besides ownership's. */
+  bodyOps: ReadonlySet<string>;
 }
 
 const RESPONSE_MAX_BYTES = 64 * 1048576;
@@ -211,12 +228,11 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | unde
       responses.set("SystemDataUsage", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactSystemDf(b, fields) }));
     }
   }
-  return {
-    ownership,
-    harden: p.mutate ?? (ownership ? NO_HARDENING : undefined),
-    hardenUpdate: p.mutate,
-    responses,
-  };
+  const harden = p.mutate ?? (ownership ? NO_HARDENING : undefined);
+  const bodyOps = new Set<string>();
+  if (harden) bodyOps.add("ContainerCreate");
+  if (p.mutate) bodyOps.add("ContainerUpdate");
+  return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps };
 }
 
 /** Both transforms, `first` on the daemon's body, then `second`. */
