@@ -7,7 +7,8 @@
 // profile, identities, allow list, socket mode/owner, TLS certificates (prepare() does the
 // fallible part, the commit it returns is synchronous so a reload switches over atomically).
 
-import { existsSync, lstatSync, readFileSync, unlinkSync, chmodSync, chownSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync, chmodSync, chownSync } from "node:fs";
+import { dirname } from "node:path";
 import { readFile } from "node:fs/promises";
 import net, { BlockList } from "node:net";
 import tls from "node:tls";
@@ -102,6 +103,9 @@ async function openUnix(config: ListenerConfig, listen: UnixListen, onAccept: (a
  * socket file (a live one belongs to someone else: refused). Also used by the admin listener.
  */
 export async function listenUnix(server: net.Server, path: string, mode: number, uid?: number, gid?: number): Promise<void> {
+  // /run/dockgate does not survive a reboot: create the socket's directory when it is missing
+  // (0755: who may connect is decided by the socket file's own mode, owner and group).
+  mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
   await clearStaleSocket(path);
   // The socket file must never exist with wider permissions than configured, not even briefly.
   const previous = process.umask(0o777 & ~mode);

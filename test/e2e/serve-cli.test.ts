@@ -120,6 +120,16 @@ describe("dockgate serve", () => {
     expect(swarm!.headers["content-type"]).toBe("application/json");
   });
 
+  it("creates a missing socket directory (like /run/dockgate after a reboot)", async () => {
+    const dir = path.join(tempDir(), "run", "dockgate");
+    const sock = path.join(dir, "dg.sock");
+    const s = serve(["--config", CI_CONFIG, "--listen", sock, "--upstream", daemon]);
+    await ready(s, sock);
+    expect(fs.statSync(dir).isDirectory()).toBe(true);
+    const [pong] = await rawExchange(sock, PING, 1);
+    expect(pong).toMatchObject({ status: 200, body: "OK" });
+  });
+
   it("replaces a stale socket file left by a killed process", async () => {
     const sock = path.join(tempDir(), "dg.sock");
     // A process that listened on the path and died without unlinking it.
