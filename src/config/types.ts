@@ -41,11 +41,9 @@ export interface ListenerConfig {
   /** Profile for every client of this listener, unless `identities` selects another. */
   profile: string;
   /**
-   * Client identity → profile, overriding `profile` for that client. Keys are canonical:
-   * TLS: `CN=<subject common name>`, `DNS:<san>`, `IP:<san>`, `URI:<san>`, `email:<san>`
-   * (SAN forms as Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`).
-   * Unix: `uid:<number>` / `gid:<number>` (names were resolved at load time); a uid match wins
-   * over a gid match.
+   * TLS client identity → profile, overriding `profile` for that client. Keys are canonical:
+   * `CN=<subject common name>`, `DNS:<san>`, `IP:<san>`, `URI:<san>`, `email:<san>` (SAN forms as
+   * Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`).
    */
   identities?: Record<string, string>;
 }

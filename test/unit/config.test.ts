@@ -65,7 +65,6 @@ describe("valid configs", () => {
       "    description: the CI runners",
       "    unix: { path: /run/dockgate/ci.sock, mode: 0640, owner: 0, group: \"999\" }",
       "    profile: ci",
-      "    identities: { \"uid:1000\": ro, \"gid:0\": ci, \"uid:root\": ci }",
       "  - name: net",
       "    tcp: { port: 2375, allow: [127.0.0.1, \"10.0.0.0/8\", \"::1\"] }",
       "    profile: ro",
@@ -87,7 +86,6 @@ describe("valid configs", () => {
       name: "local",
       listen: { kind: "unix", path: "/run/dockgate/ci.sock", mode: 0o640, uid: 0, gid: 999 },
       profile: "ci",
-      identities: { "uid:1000": "ro", "gid:0": "ci", "uid:0": "ci" },
     });
     expect(c.listeners[1]).toEqual({
       name: "net",
@@ -101,7 +99,7 @@ describe("valid configs", () => {
     expect(ci.allow.has("ContainerPrune")).toBe(false);
     expect(ci.allow.has("ContainerExec")).toBe(false);
     expect(c.profiles.get("ro")!.description).toBe("read only");
-    expect(c.warnings).toEqual(["t.yaml:18:11: warning: profile \"ci\" is in audit mode: requests it would deny are allowed and logged"]);
+    expect(c.warnings).toEqual(["t.yaml:17:11: warning: profile \"ci\" is in audit mode: requests it would deny are allowed and logged"]);
   });
 
   it("accepts aliases", () => {
@@ -227,6 +225,19 @@ describe("errors carry file:line:col", () => {
     ]);
   });
 
+  it("refuses identities on a unix listener (no peer credentials in Node.js)", () => {
+    expect(problems(y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock }",
+      "    profile: p",
+      "    identities: { \"uid:1000\": p }",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+    ))[0]).toMatch(/^t\.yaml:5:5: listener "a": identities on a unix listener are not supported/);
+  });
+
   it("unknown profile references", () => {
     expect(problems(y(
       "listeners:",
@@ -234,9 +245,9 @@ describe("errors carry file:line:col", () => {
       "    unix: { path: /run/a.sock }",
       "    profile: cii",
       "  - name: b",
-      "    unix: { path: /run/b.sock }",
+      "    tls: { port: 2376, cert: c.pem, key: k.pem, ca: ca.pem }",
       "    profile: p",
-      "    identities: { \"uid:1\": nope }",
+      "    identities: { \"CN=x\": nope }",
       "profiles:",
       "  ci:",
       "    allow: [ping]",
@@ -244,7 +255,7 @@ describe("errors carry file:line:col", () => {
       "    allow: [ping]",
     ))).toEqual([
       't.yaml:4:14: listener "a".profile: unknown profile "cii" (did you mean "ci"?)',
-      't.yaml:8:28: listener "b".identities["uid:1"]: unknown profile "nope"',
+      't.yaml:8:27: listener "b".identities["CN=x"]: unknown profile "nope"',
     ]);
   });
 
@@ -356,7 +367,7 @@ describe("errors carry file:line:col", () => {
       't.yaml:3:5: listener "a".tcp (plain TCP has no client authentication, so a client address allowlist) needs "allow"',
       't.yaml:6:32: listener "b".tcp.allow[0] must be an IP address or CIDR like 10.0.0.0/8, not "10.0.0.0/33"',
       't.yaml:6:45: listener "b".tcp.allow[1] must be an IP address or CIDR like 10.0.0.0/8, not "example.com"',
-      't.yaml:8:5: listener "b": identities need a tls or unix listener (a plain TCP client has no identity)',
+      't.yaml:8:5: listener "b": identities need a tls listener (a plain TCP client has no identity)',
       't.yaml:10:5: listener "c".tls needs "key"',
       't.yaml:10:5: listener "c".tls (client certificates are required) needs "ca"',
       't.yaml:10:18: listener "c".tls.port must be between 1 and 65535, not 70000',
