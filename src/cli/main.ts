@@ -11,10 +11,12 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
 const USAGE = `usage: dockgate <command> [options]
 
 commands:
-  serve     run the proxy          dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL]
+  serve     run the proxy          dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL] [--no-watch]
   check     validate a config      dockgate check CONFIG
   explain   show one decision      dockgate explain --config FILE --profile NAME METHOD PATH [BODY-FILE]
   learn     profile from a log     dockgate learn [--profile NAME] LOGFILE...
+
+\`dockgate <command> --help\` for a command's options. A running serve reloads its config on SIGHUP.
 `;
 
 const [command, ...argv] = process.argv.slice(2);

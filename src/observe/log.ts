@@ -1,5 +1,6 @@
 // Structured logs (pino): one JSON line per request (also the audit record of its decision),
-// plus lifecycle events. Lines are written asynchronously in batches and flushed on exit.
+// plus lifecycle events. Lines are written asynchronously in batches (LineWriter) and flushed on
+// exit.
 //
 // The line for an allowed request is the one written for every request, so it is formatted here
 // directly, in pino's own line format (level, epoch-ms time, fields, msg) and into pino's own
@@ -8,12 +9,13 @@
 
 import pino, { type Logger } from "pino";
 import type { ExchangeRecord } from "../forward/session.js";
+import { LineWriter } from "./line-writer.js";
 import type { Client } from "../policy/verdict.js";
 
 export type { Logger };
 
 export function createLogger(level: string): Logger {
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  const destination = new LineWriter(1);
   const logger = pino({ level, base: undefined }, destination);
   process.once("exit", () => destination.flushSync());
   return logger;
