@@ -15,8 +15,9 @@ import { ConfigError, formatProblem, loadConfig, parseConfigText } from "../conf
 import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
 import { createLogger, type Logger } from "../observe/log.js";
-import { closeDaemonClients } from "../policy/daemon.js";
+import { closeDaemonClients, daemonClient } from "../policy/daemon.js";
 import { createGate } from "../policy/engine.js";
+import { setHostNetworkIds } from "../policy/inspect/index.js";
 import type { Gate } from "../policy/verdict.js";
 
 const USAGE = `usage: dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL] [--no-watch]
@@ -123,6 +124,7 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   logger.info({ config: config.source, upstream: config.upstream }, "dockgate started");
+  void learnHostNetwork(config.upstream, logger);
 
   let stopping = false;
   const reloader = new Reloader(options, gateway, logger, text, (next) => {
@@ -249,5 +251,21 @@ class Reloader {
   private refuse(trigger: string, errors: string[], count: boolean): void {
     if (count) this.gateway.metrics.reload("refused");
     this.logger.error({ trigger, config: this.options.config, errors }, `config reload refused, the running config stays: ${errors[0]}`);
+  }
+}
+
+/**
+ * The daemon resolves a network reference by name, full id or id prefix, so the host network can
+ * be named by its id too: the inspections are told that id (best effort; "host" itself is always
+ * refused).
+ */
+async function learnHostNetwork(upstream: string, logger: Logger): Promise<void> {
+  try {
+    const reply = await daemonClient(upstream).request("GET", "/networks/host");
+    if (reply.status !== 200) return;
+    const id = (JSON.parse(reply.body.toString("utf8")) as { Id?: unknown }).Id;
+    if (typeof id === "string") setHostNetworkIds([id]);
+  } catch (err) {
+    logger.warn({ err: (err as Error).message }, "could not read the host network's id (only the name \"host\" is refused)");
   }
 }

@@ -299,6 +299,29 @@ describe("dockgate serve", () => {
     expect(bad.stderr()).toMatch(/unknown option --no-such-option/);
   });
 
+  it("refuses the host network named by its id (learned from the daemon at start)", async () => {
+    const sock = path.join(tempDir(), "dg.sock");
+    const s = serve(["--config", CI_CONFIG, "--listen", sock, "--upstream", daemon]);
+    await ready(s, sock);
+    const [net] = await rawExchange(daemon, "GET /v1.41/networks/host HTTP/1.1\r\nHost: d\r\n\r\n", 1);
+    const hostId = JSON.parse(net!.body).Id as string;
+    const name = `dg-hostid-${process.pid}`;
+    const body = JSON.stringify({ Image: image, Cmd: ["true"], HostConfig: { NetworkMode: hostId.slice(0, 12) } });
+    const req = `POST /v1.41/containers/create?name=${name} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    let reply;
+    for (let i = 0; i < 50; i++) {
+      // The id is learned right after start: give that one lookup a moment.
+      [reply] = await rawExchange(sock, req, 1);
+      if (reply!.status === 403) break;
+      await rawExchange(daemon, `DELETE /v1.41/containers/${name}?force=1 HTTP/1.1\r\nHost: d\r\n\r\n`, 1);
+      await sleep(100);
+    }
+    expect(reply!.status).toBe(403);
+    expect(JSON.parse(reply!.body).message).toContain("rule containers.host-namespaces");
+    const [inspect] = await rawExchange(daemon, `GET /v1.41/containers/${name}/json HTTP/1.1\r\nHost: d\r\n\r\n`, 1);
+    expect(inspect!.status).toBe(404);
+  });
+
   it("answers 502 with a JSON message when the daemon is unreachable", async () => {
     const sock = path.join(tempDir(), "dg.sock");
     const s = serve(["--config", CI_CONFIG, "--listen", sock, "--upstream", "/nonexistent.sock"]);
