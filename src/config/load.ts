@@ -102,6 +102,7 @@ import {
   visit,
 } from "yaml";
 import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
+import { NO_HARDENING } from "../policy/mutate.js";
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { didYouMean } from "./suggest.js";
 import type {
@@ -697,17 +698,7 @@ class Reader {
     const m = this.map(e.value, where, MUTATE_KEYS, e.key);
     if (!m) return undefined;
     const before = this.problems.length;
-    const out: HardeningConfig = {
-      labels: {},
-      noNewPrivileges: false,
-      dropAllCapabilities: false,
-      memory: undefined,
-      nanoCpus: undefined,
-      pids: undefined,
-      user: undefined,
-      readOnlyRootfs: false,
-      network: undefined,
-    };
+    const out: HardeningConfig = { ...NO_HARDENING, labels: {} };
 
     const lb = m.get("labels");
     if (lb) {

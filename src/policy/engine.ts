@@ -25,7 +25,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
-import { hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
+import { NO_HARDENING, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
   OWNED_OPERATIONS,
@@ -189,18 +189,6 @@ interface Layers {
 
 const RESPONSE_MAX_BYTES = 64 * 1048576;
 
-/** No hardening: hardenContainerCreate then only rewrites the body into the one HostConfig shape. */
-const NO_HARDENING: HardeningConfig = Object.freeze({
-  labels: Object.freeze({}) as Record<string, string>,
-  noNewPrivileges: false,
-  dropAllCapabilities: false,
-  memory: undefined,
-  nanoCpus: undefined,
-  pids: undefined,
-  user: undefined,
-  readOnlyRootfs: false,
-  network: undefined,
-});
 
 function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | undefined {
   if (p.ownership === undefined && p.mutate === undefined && p.redact === undefined) return undefined;

@@ -52,6 +52,23 @@ import { normalizeCapability, type RuleSettings } from "./rules.js";
 export type HardenResult = { ok: true; body: GoValue } | { ok: false; violation: Violation };
 
 /** Rule ids the hardening emits (besides `body.type` for a field of the wrong JSON type). */
+/**
+ * Hardening that forces nothing: with it, hardenContainerCreate only rewrites the body into the
+ * one HostConfig shape every daemon reads alike (what ownership needs), and the base of a
+ * profile's `mutate:`.
+ */
+export const NO_HARDENING: HardeningConfig = Object.freeze({
+  labels: Object.freeze({}) as Record<string, string>,
+  noNewPrivileges: false,
+  dropAllCapabilities: false,
+  memory: undefined,
+  nanoCpus: undefined,
+  pids: undefined,
+  user: undefined,
+  readOnlyRootfs: false,
+  network: undefined,
+});
+
 export const HARDENING_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
   { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited), on create or update" },
   { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
