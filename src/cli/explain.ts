@@ -12,10 +12,10 @@ import { matchRoute } from "../api/routes.js";
 import { GROUPS, groupsOf } from "../config/groups.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config, ProfileConfig } from "../config/types.js";
-import { TargetError, parseTarget } from "../http/target.js";
+import { TargetError, encodeTarget, parseTarget } from "../http/target.js";
 import { GATE_RULES, createGate } from "../policy/engine.js";
 import { RULES } from "../policy/rules.js";
-import type { Denial, RequestView } from "../policy/verdict.js";
+import type { Denial, RequestView, Rewrite } from "../policy/verdict.js";
 
 const USAGE = "usage: dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]";
 
@@ -195,6 +195,16 @@ export async function explain(
     if (d === undefined) return;
     lines.push(["audit", `would deny ${d.status} (rule ${d.rule}${d.field !== undefined ? `, field ${d.field}` : ""}): ${d.message}`]);
   };
+  // What the daemon would receive instead of what was sent (ownership filters, resolved ids,
+  // hardened bodies) and what the client would see (redaction).
+  const rewritten = (rewrite: Rewrite | undefined, newBody?: Buffer) => {
+    if (rewrite?.path !== undefined || rewrite?.query !== undefined) {
+      const prefix = view.apiVersion === undefined ? "" : `/v${view.apiVersion}`;
+      lines.push(["forwarded", `${view.method} ${encodeTarget(prefix + (rewrite.path ?? view.path), rewrite.query ?? view.query)}`]);
+    }
+    if (newBody !== undefined) lines.push(["new body", newBody.toString("utf8")]);
+    if (rewrite?.response !== undefined) lines.push(["response", "rewritten before the client sees it (redaction or ownership filtering)"]);
+  };
 
   if (verdict.kind === "deny") {
     const d = verdict.denial;
@@ -205,6 +215,7 @@ export async function explain(
     lines.push(["decision", verdict.audit ? "allow (audit mode)" : "allow"]);
     lines.push(["rule", verdict.audit ? "audit mode: the profile logs denials instead of enforcing them" : allowedBy()]);
     audited(verdict.audit);
+    rewritten(verdict.rewrite);
     return { lines, allowed: true };
   }
 
@@ -222,5 +233,6 @@ export async function explain(
   lines.push(["decision", result.audit ? "allow (audit mode)" : "allow"]);
   lines.push(["rule", result.audit ? "audit mode: the profile logs denials instead of enforcing them" : `${allowedBy()}; query and body pass the profile's rules`]);
   audited(result.audit);
+  rewritten(result.rewrite ?? verdict.rewrite, result.body);
   return { lines, allowed: true };
 }

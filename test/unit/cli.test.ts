@@ -68,6 +68,24 @@ describe("dockgate explain", () => {
     );
   });
 
+  it("shows what ownership and hardening forward instead of what was sent", async () => {
+    const tenant = join(CONFIG_DIR, "ci-tenant.yaml");
+    const io = capture();
+    expect(await explain(["--config", tenant, "--profile", "ci", "GET", "/v1.41/containers/json?all=1"])).toBe(0);
+    const forwarded = /^forwarded +GET (\S+)$/m.exec(io.out());
+    expect(forwarded, io.out()).not.toBeNull();
+    const filters = new URL(`http://x${forwarded![1]}`).searchParams.get("filters")!;
+    expect(JSON.parse(filters).label).toEqual({ "dockgate.owner=explain": true });
+
+    const dir = mkdtempSync(join(tmpdir(), "dg-explain-"));
+    writeFileSync(join(dir, "body.json"), JSON.stringify({ Image: "busybox" }));
+    const io2 = capture();
+    expect(await explain(["--config", tenant, "--profile", "ci", "POST", "/v1.41/containers/create", join(dir, "body.json")])).toBe(0);
+    const body = /^new body +(.*)$/m.exec(io2.out());
+    expect(body, io2.out()).not.toBeNull();
+    expect(JSON.parse(body![1]!).Labels).toEqual({ "dockgate.owner": "explain" });
+  });
+
   it("explains a denial with the rule and the client's message", async () => {
     const io = capture();
     expect(await explain(["--config", readOnly, "--profile", "read-only", "POST", "/containers/abc/kill"])).toBe(1);
