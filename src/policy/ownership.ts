@@ -736,6 +736,9 @@ const CONTAINER_CREATE: OwnedOperation = {
         if (ep instanceof GoObject && linksIn(ep)) {
           return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].Links: links are not supported with ownership`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
         }
+        if (ep instanceof GoObject && namesNetworkById(ep)) {
+          return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].NetworkID: a network named by NetworkID is not supported with ownership (name it by the key)`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
+        }
       }
     }
 
@@ -855,6 +858,15 @@ const CONTAINER_RENAME: OwnedOperation = {
 };
 
 /** NetworkConnect / NetworkDisconnect: the network by path, the container by body. */
+/**
+ * The daemon (20.10) joins the network an endpoint's NetworkID names, whatever the EndpointsConfig
+ * key or the connect path says: another tenant's network could ride in on it unchecked.
+ */
+function namesNetworkById(ep: GoObject): boolean {
+  const id = ep.get("NetworkID");
+  return id !== undefined && id !== null && id !== "";
+}
+
 const NETWORK_ATTACH: OwnedOperation = {
   pre: byParam("network", "id").pre!,
   async body(value, req, client, ctx) {
@@ -874,6 +886,9 @@ const NETWORK_ATTACH: OwnedOperation = {
     const ep = value.get("EndpointConfig");
     if (ep instanceof GoObject && linksIn(ep)) {
       return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.Links: links are not supported with ownership", "ownership.join", "EndpointConfig.Links") };
+    }
+    if (ep instanceof GoObject && namesNetworkById(ep)) {
+      return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.NetworkID: a network named by NetworkID is not supported with ownership (the path names the network)", "ownership.join", "EndpointConfig.NetworkID") };
     }
     return { ok: true, value };
   },

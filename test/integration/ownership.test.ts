@@ -422,6 +422,25 @@ describe("references in bodies", () => {
     expect(dis.status, dis.body).toBe(200);
   });
 
+  it("another client's network named by NetworkID (the daemon joins that, not the key) is refused on create and connect", async () => {
+    const aNet = (await onDaemon("GET", `/networks/${tag}-anet`)).json.Id as string;
+    const bNet = await api(B, "POST", "/v1.41/networks/create", { Name: `${tag}-bnet-own` });
+    expect(bNet.status, bNet.body).toBe(201);
+    const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-spy`, {
+      Image: image,
+      Cmd: ["sleep", "60"],
+      HostConfig: { NetworkMode: `${tag}-bnet-own` },
+      NetworkingConfig: { EndpointsConfig: { [`${tag}-bnet-own`]: { NetworkID: aNet } } },
+    });
+    expect(r.status).toBe(403);
+    expect(r.json.message).toMatch(/NetworkID.*\(rule ownership\.join\)/);
+    expect((await onDaemon("GET", `/containers/${tag}-spy/json`)).status).toBe(404);
+    const c = await api(B, "POST", `/v1.41/networks/${tag}-bnet-own/connect`, { Container: bId, EndpointConfig: { NetworkID: aNet } });
+    expect(c.status).toBe(403);
+    expect(Object.keys((await onDaemon("GET", `/containers/${bId}/json`)).json.NetworkSettings.Networks)).not.toContain(`${tag}-anet`);
+    expect((await onDaemon("GET", `/networks/${aNet}`)).json.Containers[bId]).toBeUndefined();
+  });
+
   it("another client's named volume cannot be mounted or re-created; a new one is created with the owner label", async () => {
     for (const hc of [{ Binds: [`${tag}-avol:/data`] }, { Mounts: [{ Type: "volume", Source: `${tag}-avol`, Target: "/data" }] }]) {
       const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-bvolc`, { Image: image, HostConfig: hc });
