@@ -97,7 +97,9 @@ export function checkDriverOptions(
       }
     }
     if (names.includes("shared") || names.includes("rshared")) return; // unreachable: not in BIND_OPTIONS
-    checkHostPath(device ?? "", names.includes("ro"), mapKey(path, "device"), rules);
+    // Mount options apply in order, so "ro,rw" is read-write: the last of ro/rw decides.
+    const readOnly = names.lastIndexOf("ro") > names.lastIndexOf("rw");
+    checkHostPath(device ?? "", readOnly, mapKey(path, "device"), rules);
     return;
   }
   deny("volumes.driver-options", type === undefined ? path : mapKey(path, "type"), `${path}: only tmpfs volumes (type=tmpfs) and bind volumes of allowed host paths (type=none,o=bind) may set driver options${type === undefined ? "" : `, not type=${quote(type)}`}`);

@@ -20,6 +20,9 @@ describe("VolumeCreate", () => {
     const r = rules({ bindMounts: { allow: ["/srv/cache", { path: "/srv/work", readOnly: false }] } });
     expect(body(V, { DriverOpts: { type: "none", o: "bind,ro", device: "/srv/cache/npm" } }, r)).toBeNull();
     expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/cache/npm" } }, r))).toBe("containers.bind-mounts");
+    // Options apply in order: a later rw undoes ro, a later ro wins.
+    expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind,ro,rw", device: "/srv/cache/npm" } }, r))).toBe("containers.bind-mounts");
+    expect(body(V, { DriverOpts: { type: "none", o: "bind,rw,ro", device: "/srv/cache/npm" } }, r)).toBeNull();
     expect(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/work" } }, r)).toBeNull();
     expect(body(V, { DriverOpts: { o: "rbind", device: "/srv/work" } }, r)).toBeNull();
     expect(ruleOf(body(V, { DriverOpts: { type: "none", o: "bind", device: "/srv/work/../../etc" } }, r))).toBe("containers.bind-mounts");
