@@ -317,6 +317,7 @@ const SETTING_RISK: Readonly<Record<SettingName, string>> = {
   execRoot: "exec as root inside containers",
   fetchUrls: "the daemon fetches this URL (and paths below it) on the client's behalf",
   buildNetworkHost: "build steps run on the host's network",
+  buildkit: "BuildKit builds are not inspected and get network.host and device entitlements by default",
   networkDrivers: "macvlan / ipvlan and plugin drivers attach containers to the host's interfaces",
   networkOptions: "bridge options can take over or reconfigure host bridges",
   plugins: "plugins run as root on the host with the privileges they declare",

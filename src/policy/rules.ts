@@ -82,6 +82,11 @@ export interface RuleSettings {
   fetchUrls: readonly string[];
   /** ImageBuild `networkmode=host` (RUN steps on the host's network). */
   buildNetworkHost: boolean;
+  /**
+   * ImageBuild `version=2`: the build runs in BuildKit, which dockgate cannot inspect and which the
+   * daemon grants the network.host and device entitlements by default.
+   */
+  buildkit: boolean;
   /** Network drivers NetworkCreate may use (empty = bridge). */
   networkDrivers: readonly string[];
   /** NetworkCreate `Options` keys allowed. */
@@ -112,6 +117,7 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
   execRoot: true,
   fetchUrls: [],
   buildNetworkHost: false,
+  buildkit: false,
   networkDrivers: ["bridge"],
   networkOptions: [
     "com.docker.network.driver.mtu",
@@ -159,6 +165,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
   { id: "exec.root", setting: "execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
   { id: "build.network", setting: "buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
+  { id: "build.buildkit", setting: "buildkit", describe: "ImageBuild version=2: a BuildKit build through /build, which dockgate cannot inspect (the daemon grants BuildKit network.host and device entitlements by default)" },
   { id: "build.cgroup-parent", setting: "cgroupParent", describe: "ImageBuild cgroupparent" },
   { id: "build.remote", setting: "fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
   { id: "build.security-opt", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
@@ -398,6 +405,7 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
       case "annotations":
       case "execRoot":
       case "buildNetworkHost":
+      case "buildkit":
       case "plugins": {
         const b = bool(ctx, key, v);
         if (b !== undefined) out[key as "allowPrivileged"] = b;

@@ -57,6 +57,13 @@ export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violatio
       if (v !== "") return { rule: "build.cgroup-parent", field: "cgroupparent", detail: `cgroupparent=${quote(v)}: choosing the parent cgroup is not allowed` };
     }
   }
+  if (!rules.buildkit) {
+    for (const v of queryValues(req, "version")) {
+      if (v !== "" && v !== "1") {
+        return { rule: "build.buildkit", field: "version", detail: `version=${quote(v)}: BuildKit builds are not allowed (use the classic builder: DOCKER_BUILDKIT=0)` };
+      }
+    }
+  }
   if (queryValues(req, "securityopt").length > 0) {
     return { rule: "build.security-opt", field: "securityopt", detail: "securityopt is not allowed for builds" };
   }

@@ -6,11 +6,18 @@ const B = "ImageBuild";
 describe("ImageBuild query", () => {
   it("allows what docker build / compose / dockerode send", () => {
     expect(query(B, [["t", "app:1"], ["dockerfile", "Dockerfile"], ["buildargs", '{"A":"b"}'], ["labels", "{}"], ["networkmode", "default"], ["rm", "1"], ["pull", "1"], ["cachefrom", "[]"], ["extrahosts", "h:1.2.3.4"], ["shmsize", "0"], ["platform", "linux/amd64"], ["target", "test"], ["version", "1"]])).toBeNull();
-    expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "bridge"]])).toBeNull();
+    expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "bridge"]], rules({ buildkit: true }))).toBeNull();
     expect(query(B, [["networkmode", "none"]])).toBeNull();
-    expect(query(B, [["remote", "upload-request"], ["buildid", "b1"], ["version", "2"]])).toBeNull();
+    expect(query(B, [["remote", "upload-request"], ["buildid", "b1"], ["version", "2"]], rules({ buildkit: true }))).toBeNull();
     expect(query(B, [["networkmode", "my-net"]])).toBeNull();
   });
+  it("denies BuildKit builds through /build (version=2) unless the profile allows them", () => {
+    expect(query(B, [["version", "2"]])).toMatchObject({ rule: "build.buildkit", field: "version" });
+    expect(query(B, [["version", "1"]])).toBeNull();
+    expect(query(B, [])).toBeNull();
+    expect(query(B, [["version", "2"]], rules({ buildkit: true }))).toBeNull();
+  });
+
   it("denies networkmode=host and container joins", () => {
     expect(query(B, [["networkmode", "host"]])).toEqual({ rule: "build.network", field: "networkmode", detail: 'networkmode="host": building on the host\'s network is not allowed' });
     expect(ruleOf(query(B, [["NetworkMode", "HOST"]]))).toBe("build.network");
