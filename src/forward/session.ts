@@ -139,7 +139,10 @@ export class Session {
     client.on("end", () => this.onClientEnd());
     client.on("error", () => this.destroy());
     client.on("close", () => this.destroy());
-    client.on("drain", () => this.upstream?.resume());
+    client.on("drain", () => {
+      this.upstream?.resume();
+      this.resumeReading();
+    });
   }
 
   /** True when nothing is in flight: a graceful shutdown may close it at once. */
@@ -288,8 +291,15 @@ export class Session {
       this.failRequest(err);
       return;
     }
+    this.settled();
+  }
+
+  /** After an asynchronous step: read on, and apply a client EOF that arrived meanwhile. */
+  private settled(): void {
     this.process();
-    if (!this.closed && this.queue.length <= MAX_QUEUED) this.client.resume();
+    if (this.closed) return;
+    if (this.clientEnded) this.onClientEnd();
+    else this.resumeReading();
   }
 
   private apply(exchange: Exchange, head: RequestHead, view: RequestView, hasBody: boolean, verdict: Verdict): void {
@@ -585,12 +595,24 @@ export class Session {
   }
 
   private applyBackpressure(): void {
-    if (this.closed || this.inState === In.Raw) return;
-    const upstreamFull = this.upstream !== null && this.upstream.writableNeedDrain;
-    const waiting =
-      (this.inState === In.AwaitResponse || this.inState === In.Deciding) &&
-      (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
-    if (upstreamFull || waiting || this.queue.length > MAX_QUEUED) this.client.pause();
+    if (!this.closed && this.mustWait()) this.client.pause();
+  }
+
+  /**
+   * Reading from the client stops while the daemon cannot take more, while the client does not
+   * read its replies (dockgate's own denials included: a client pipelining refused requests
+   * without reading must not grow dockgate's memory), while too many replies are owed, or while
+   * bytes pile up behind a pending decision or hijack.
+   */
+  private mustWait(): boolean {
+    if (this.upstream !== null && this.upstream.writableNeedDrain) return true;
+    if (this.inState === In.Raw) return false;
+    if (this.client.writableNeedDrain || this.queue.length > MAX_QUEUED) return true;
+    return (this.inState === In.AwaitResponse || this.inState === In.Deciding) && (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
+  }
+
+  private resumeReading(): void {
+    if (!this.closed && !this.mustWait()) this.client.resume();
   }
 
   private onClientEnd(): void {
@@ -602,6 +624,11 @@ export class Session {
     if (this.inState === In.Fixed || this.inState === In.Chunked) {
       // The client stopped in the middle of a body: the request must not complete upstream.
       this.destroy();
+      return;
+    }
+    if (this.inState === In.Deciding || this.inState === In.AwaitResponse) {
+      // Not yet: what the client sent before its EOF still counts (a request being decided, or
+      // stdin for a hijack); settled() or the switch to raw applies the EOF once that is resolved.
       return;
     }
     this.inState = In.Stopped;
@@ -622,9 +649,7 @@ export class Session {
     upstream.on("data", (buf: Buffer) => this.onUpstreamData(buf));
     upstream.on("end", () => this.onUpstreamEnd(upstream));
     upstream.on("error", (err) => this.onUpstreamError(upstream, err));
-    upstream.on("drain", () => {
-      if (!this.closed && this.queue.length <= MAX_QUEUED) this.client.resume();
-    });
+    upstream.on("drain", () => this.resumeReading());
     return upstream;
   }
 
@@ -873,12 +898,12 @@ export class Session {
       // Not hijacked after all (an error, or a detached exec): back to parsing requests.
       this.inState = In.Head;
       setImmediate(() => {
-        if (!this.closed) this.process();
+        if (!this.closed) this.settled();
       });
     }
     this.writeQueuedLocals();
     this.finishIfDone();
-    if (this.queue.length <= MAX_QUEUED && !this.closed) this.client.resume();
+    this.resumeReading();
     return end;
   }
 
@@ -902,6 +927,8 @@ export class Session {
       this.client.once("finish", () => this.destroy());
       return;
     }
+    // Half-open sockets are not closed by Node on their own: release this one now.
+    upstream.destroy();
     this.upstream = null;
     if (this.outState === Out.UntilClose && ex) {
       this.queue.shift();
@@ -1014,7 +1041,7 @@ export class Session {
   }
 
   private finishIfDone(): void {
-    if (this.queue.length > 0 || this.closed) return;
+    if (this.queue.length > 0 || this.closed || this.inState === In.Deciding) return;
     if (this.clientEnded || this.draining || this.inState === In.Stopped) {
       this.closeClientAfterWrites();
     }

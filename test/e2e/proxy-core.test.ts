@@ -283,3 +283,51 @@ describe("HTTP/1.0 clients", () => {
     expect(raw.toLowerCase()).not.toContain("transfer-encoding: chunked");
   });
 });
+
+describe("resources under hostile or unlucky clients", () => {
+  function openFds(): number {
+    return fs.readdirSync(`/proc/${process.pid}/fd`).length;
+  }
+
+  it("releases the upstream socket when the daemon closes it (HTTP/1.0 bodies ending at close)", async () => {
+    const before = openFds();
+    for (let i = 0; i < 40; i++) {
+      await new Promise<void>((resolve) => {
+        const s = net.createConnection(proxy.socket);
+        s.on("data", () => {});
+        s.on("close", () => resolve());
+        s.write("GET /v1.41/events?since=0&until=1 HTTP/1.0\r\n\r\n");
+      });
+    }
+    await waitFor(() => openFds() <= before + 2, 5000);
+  });
+
+  it("stops reading a client that pipelines refused requests without reading the replies", async () => {
+    const denyAll: import("../../src/policy/verdict.js").Gate = {
+      decide: () => ({ kind: "deny", denial: { status: 403, message: `dockgate: denied ${"x".repeat(2000)}`, rule: "test.deny" } }),
+    };
+    const strict = await startProxyWithGate(daemon, denyAll);
+    try {
+      const s = net.createConnection(strict.socket);
+      s.pause(); // never read
+      const req = Buffer.from("GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n".repeat(200));
+      let sent = 0;
+      const deadline = Date.now() + 3000;
+      // Write until the socket refuses more (dockgate stopped reading) or the deadline passes.
+      while (Date.now() < deadline && sent < 200 * 1024 * 1024) {
+        if (!s.write(req)) await new Promise<void>((r) => { const t = setTimeout(r, 200); s.once("drain", () => { clearTimeout(t); r(); }); });
+        sent += req.length;
+        if (s.writableLength > 8 * 1024 * 1024) break;
+      }
+      // Each refusal is ~2 kB against a 32-byte request: without backpressure, dockgate would
+      // have queued hundreds of megabytes of replies; with it, the client's writes back up.
+      expect(s.writableLength).toBeGreaterThan(0);
+      const served = strict.records.length;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(strict.records.length - served).toBeLessThan(2000);
+      s.destroy();
+    } finally {
+      await strict.stop();
+    }
+  });
+});
