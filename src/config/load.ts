@@ -590,7 +590,8 @@ class Reader {
       allow,
       mode,
       minApiVersion,
-      rules,
+      // A forced non-root user would be undone by `docker exec -u 0`: exec as root goes with it.
+      rules: mutate?.user !== undefined && rules.execRoot ? Object.freeze({ ...rules, execRoot: false }) : rules,
       grants,
       ownership,
       mutate,

@@ -101,6 +101,8 @@ describe("mutate", () => {
       readOnlyRootfs: true,
       network: "ci-net",
     });
+    // A forced user would be undone by exec as root: the profile's exec-as-root goes with it.
+    expect(c.profiles.get("p")!.rules.execRoot).toBe(false);
   });
 
   it("an empty mutate map changes nothing; nanoCpus and byte counts are accepted as integers", () => {
