@@ -70,7 +70,7 @@ export const NO_HARDENING: HardeningConfig = Object.freeze({
 });
 
 export const HARDENING_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
-  { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited), on create or update" },
+  { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited), or MemorySwap -1 (unlimited swap), on create or update" },
   { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
   { id: "hardening.pids", describe: "PidsLimit above the profile's mutate.pids.max, or unlimited (negative on create; 0 or negative on update)" },
   { id: "hardening.network", describe: "a NetworkMode or NetworkingConfig endpoint other than the profile's forced network (or none)" },
@@ -214,6 +214,7 @@ function hardenCreate(body: GoValue | undefined, h: HardeningConfig, rules: Rule
   if (h.noNewPrivileges) applyNoNewPrivileges(view);
   if (h.dropAllCapabilities) applyDropAll(view, rules);
   applyLimit(view, "Memory", h.memory, "hardening.memory", bytes);
+  if (h.memory?.max !== undefined) checkSwap(view);
   applyLimit(view, "PidsLimit", h.pids, "hardening.pids", String);
   if (h.nanoCpus) applyCpus(view, h.nanoCpus);
   if (h.readOnlyRootfs) view.set("ReadonlyRootfs", true);
@@ -356,6 +357,15 @@ function applyLimit(view: HostConfigView, field: string, b: Bounds, rule: string
   checkMax(v, view.path(field), b.max, rule, unit);
 }
 
+/** With a memory maximum, swap must be limited too: MemorySwap -1 is unlimited swap. */
+function checkSwap(view: HostConfigView): void {
+  const swap = intField(view, "MemorySwap");
+  if (swap !== undefined && swap < 0) {
+    const path = view.path("MemorySwap");
+    deny("hardening.memory", path, `${path}=${swap} (unlimited swap) is not allowed when this profile limits memory`);
+  }
+}
+
 function checkMax(v: number, path: string, max: number | undefined, rule: string, unit: (n: number) => string): void {
   if (max === undefined) return;
   if (v < 0) deny(rule, path, `${path}=${v} (unlimited) is not allowed: this profile's maximum is ${max} (${unit(max)})`);
@@ -468,6 +478,7 @@ function updateChecks(body: GoValue | undefined, h: HardeningConfig): void {
   if (mem !== undefined) {
     const v = intField(view, "Memory");
     if (v !== undefined && v !== 0) checkMax(v, view.path("Memory"), mem, "hardening.memory", bytes);
+    checkSwap(view);
   }
   const pids = h.pids?.max;
   if (pids !== undefined) {

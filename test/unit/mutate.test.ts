@@ -310,6 +310,10 @@ describe("memory and pids limits on create", () => {
     });
     expect(violation({ HostConfig: { Memory: 9223372036854775807 } }, memory).rule).toBe("hardening.memory");
   });
+  it("unlimited swap (MemorySwap -1) is denied when memory is limited; a limited swap is kept", () => {
+    expect(violation({ HostConfig: { Memory: GiB, MemorySwap: -1 } }, memory)).toMatchObject({ rule: "hardening.memory", field: "HostConfig.MemorySwap" });
+    expect(hcOf(harden({ HostConfig: { Memory: 512 * MiB, MemorySwap: GiB } }, memory)).MemorySwap).toBe(GiB);
+  });
   it("negative (unlimited) is denied under a max", () => {
     expect(violation({ HostConfig: { Memory: -1 } }, memory).detail).toBe("HostConfig.Memory=-1 (unlimited) is not allowed: this profile's maximum is 1073741824 (1 GiB)");
   });
