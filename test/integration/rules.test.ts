@@ -1033,6 +1033,11 @@ const TABLE: Record<string, RuleCases> = {
     allow: [buildAllow("networkmode=none", "networkmode=none"), buildAllow("networkmode=bridge", "networkmode=bridge")],
   },
 
+  "build.buildkit": {
+    deny: [denyBuild("version=2 (BuildKit)", "version=2", "version")],
+    allow: [buildAllow("version=1 (the classic builder)", "version=1")],
+  },
+
   "build.cgroup-parent": {
     deny: [denyBuild("cgroupparent=/", "cgroupparent=/", "cgroupparent")],
     allow: [buildAllow("cgroupparent empty", "cgroupparent=")],
