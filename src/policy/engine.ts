@@ -25,7 +25,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
-import { NO_HARDENING, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
+import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
   OWNED_OPERATIONS,
@@ -220,6 +220,7 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | unde
   const bodyOps = new Set<string>();
   if (harden) bodyOps.add("ContainerCreate");
   if (p.mutate) bodyOps.add("ContainerUpdate");
+  if (p.mutate?.memory) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
   return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps };
 }
 
@@ -268,6 +269,15 @@ function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: Request
     const response = chain(pre.rewrite?.response, redact);
     let rewrite: Rewrite | undefined = pre.rewrite;
     if (response !== pre.rewrite?.response) rewrite = { ...pre.rewrite, response };
+    const memory = layers.hardenUpdate?.memory;
+    if (req.operation === "ImageBuild" && memory) {
+      const hardened = hardenBuildQuery(rewrite?.query ?? req.query, memory);
+      if (!hardened.ok) {
+        const d = violationDenial(req.operation, plan.name, hardened.violation);
+        return refuse(plan, audit ?? d, d);
+      }
+      rewrite = { ...rewrite, query: hardened.query };
+    }
     if (inspection?.body === undefined && steps.length === 0) {
       const v: Verdict = { kind: "allow" };
       if (audit) v.audit = audit;

@@ -530,3 +530,34 @@ export function cpus(nano: number): string {
   const v = Number((nano / 1e9).toFixed(9));
   return `${v} CPU${v === 1 ? "" : "s"}`;
 }
+
+/**
+ * The classic builder runs each RUN step in a container whose memory limits come from the build's
+ * query (`memory`, `memswap`), not from a create body: the profile's memory bounds apply there
+ * too. The daemon reads the first value of each (r.FormValue) as an int64, 0 when absent or not
+ * a number; the forwarded query carries exactly one of each, so there is nothing else to read.
+ */
+export function hardenBuildQuery(
+  query: ReadonlyArray<readonly [string, string]>,
+  memory: NonNullable<HardeningConfig["memory"]>,
+): { ok: true; query: Array<readonly [string, string]> } | { ok: false; violation: Violation } {
+  const first = (key: string): number => {
+    const raw = query.find(([k]) => k === key)?.[1];
+    return raw !== undefined && /^[+-]?[0-9]+$/.test(raw) ? Number(raw) : 0;
+  };
+  const mem = first("memory");
+  const swap = first("memswap");
+  const max = memory.max;
+  if (max !== undefined && (mem < 0 || mem > max)) {
+    const detail = mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`;
+    return { ok: false, violation: { rule: "hardening.memory", field: "memory", detail } };
+  }
+  if (max !== undefined && swap < 0) {
+    return { ok: false, violation: { rule: "hardening.memory", field: "memswap", detail: `memswap=${swap} (unlimited swap) is not allowed when this profile limits memory` } };
+  }
+  const effective = mem !== 0 ? mem : (memory.default ?? max);
+  const out: Array<readonly [string, string]> = query.filter(([k]) => k !== "memory" && k !== "memswap");
+  if (effective !== undefined) out.push(["memory", String(effective)]);
+  if (swap !== 0) out.push(["memswap", String(swap)]);
+  return { ok: true, query: out };
+}

@@ -9,6 +9,7 @@ import type { Violation } from "../../src/policy/inspect/index.js";
 import {
   bytes,
   cpus,
+  hardenBuildQuery,
   hardenContainerCreate,
   hardenContainerUpdate,
   HOST_CONFIG_FIELDS,
@@ -654,5 +655,23 @@ describe("property: any body shape comes out hardened, parseable and read the sa
     const text = toJson(body);
     expect(() => parseGoJson(Buffer.from(text))).not.toThrow();
     expect(JSON.parse(text).LABELS).toEqual({ "dockgate.team": "ci", "dockgate.hardened": "yes" });
+  });
+});
+
+describe("hardenBuildQuery (classic-builder RUN containers)", () => {
+  const bounds = { default: 256 * MiB, max: 512 * MiB };
+  it("sets the default when the build asks for none (or 0, or not a number)", () => {
+    for (const q of [[], [["memory", "0"]], [["memory", "lots"]]] as Array<Array<[string, string]>>) {
+      const r = hardenBuildQuery([["t", "x"], ...q], bounds);
+      expect(r).toEqual({ ok: true, query: [["t", "x"], ["memory", String(256 * MiB)]] });
+    }
+  });
+  it("keeps a value up to the max, as the one value the daemon reads", () => {
+    expect(hardenBuildQuery([["memory", String(300 * MiB)], ["memory", "9999999999999"]], bounds)).toEqual({ ok: true, query: [["memory", String(300 * MiB)]] });
+  });
+  it("refuses more than the max, unlimited memory, and unlimited swap", () => {
+    expect(hardenBuildQuery([["memory", String(GiB)]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memory" } });
+    expect(hardenBuildQuery([["memory", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory" } });
+    expect(hardenBuildQuery([["memswap", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
   });
 });

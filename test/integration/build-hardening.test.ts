@@ -1,0 +1,71 @@
+// Classic-builder RUN steps run in containers whose limits come from the build's query, not from
+// a create body: a profile's mutate.memory bounds apply to them too, checked inside the build.
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { spawn } from "node:child_process";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startProxyWithConfig } from "../harness/config-proxy.js";
+import { docker } from "../harness/docker.js";
+import type { TestProxy } from "../harness/proxy.js";
+
+const daemon = inject("dockerSocket");
+const image = inject("dockerImage");
+let proxy: TestProxy;
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dg-bh-"));
+const tag = `dg-bh-${process.pid}`;
+
+beforeAll(async () => {
+  const config = path.join(dir, "config.yaml");
+  fs.writeFileSync(
+    config,
+    [
+      "listeners:",
+      "  - name: b",
+      `    unix: { path: ${path.join(dir, "unused.sock")} }`,
+      "    profile: builder",
+      "profiles:",
+      "  builder:",
+      "    allow: [ping, system:read, build, images:read, images:write, containers:read, containers:write]",
+      "    mutate:",
+      "      memory: { default: 256m, max: 512m }",
+    ].join("\n"),
+  );
+  proxy = await startProxyWithConfig(config, daemon);
+  fs.writeFileSync(
+    path.join(dir, "Dockerfile"),
+    `FROM ${image}\nRUN echo "limit=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"\n`,
+  );
+});
+afterAll(async () => {
+  await proxy?.stop();
+  await docker(daemon, ["rmi", "-f", `${tag}:a`, `${tag}:b`]);
+});
+
+function build(args: string[]): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const p = spawn("docker", ["build", "--no-cache", ...args, dir], {
+      env: { ...process.env, DOCKER_HOST: `unix://${proxy.socket}`, DOCKER_BUILDKIT: "0" },
+    });
+    let out = "";
+    p.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    p.stderr.on("data", (c: Buffer) => (out += c.toString()));
+    p.on("close", (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+describe("build containers under mutate.memory", () => {
+  it("get the default limit when the build sets none", async () => {
+    const r = await build(["-t", `${tag}:a`]);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain(`limit=${256 * 1048576}`);
+  });
+
+  it("a build asking for more than the maximum is refused, and builds nothing", async () => {
+    const r = await build(["-t", `${tag}:b`, "--memory", "1g"]);
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/dockgate: ImageBuild denied for profile builder: memory=1073741824 .* \(rule hardening\.memory\)/);
+    expect((await docker(daemon, ["image", "inspect", `${tag}:b`])).code).not.toBe(0);
+  });
+});
