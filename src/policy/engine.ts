@@ -25,6 +25,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { withImageWorkdirCheck } from "./image-workdir.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
@@ -132,6 +133,11 @@ export interface SyncGate extends Gate {
 export interface GateOptions {
   /** The daemon client ownership lookups use (default: the shared one for config.upstream). */
   daemon?: DaemonClient;
+  /**
+   * Ask the daemon for the image's WORKDIR on container create (default true). `explain` turns it
+   * off: it decides without a daemon.
+   */
+  checkImages?: boolean;
 }
 
 /**
@@ -144,30 +150,37 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   const getDaemon = () => (daemon ??= daemonClient(config.upstream));
   for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon));
 
+  const checkImages = options.checkImages ?? true;
+  const decide = (req: RequestView, client: Client): Verdict | Promise<Verdict> => {
+    const plan = plans.get(client.profile);
+    if (plan === undefined) {
+      return {
+        kind: "deny",
+        denial: frozenDenial(403, `dockgate: ${req.operation} denied: unknown profile ${client.profile} (rule profile.unknown)`, "profile.unknown"),
+      };
+    }
+    if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
+      return refuse(plan, frozenDenial(
+        403,
+        `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
+        "api.min-version",
+      ));
+    }
+    const op = plan.ops.get(req.operation);
+    if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
+    const layers = plan.layers;
+    if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
+      return decideLayered(plan, layers, op, req, client);
+    }
+    if (op.kind === "fixed") return op.verdict;
+    return inspectRequest(plan, op.inspection, req);
+  };
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
+      const verdict = decide(req, client);
+      if (req.operation !== "ContainerCreate" || !checkImages) return verdict;
       const plan = plans.get(client.profile);
-      if (plan === undefined) {
-        return {
-          kind: "deny",
-          denial: frozenDenial(403, `dockgate: ${req.operation} denied: unknown profile ${client.profile} (rule profile.unknown)`, "profile.unknown"),
-        };
-      }
-      if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
-        return refuse(plan, frozenDenial(
-          403,
-          `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
-          "api.min-version",
-        ));
-      }
-      const op = plan.ops.get(req.operation);
-      if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
-      const layers = plan.layers;
-      if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
-        return decideLayered(plan, layers, op, req, client);
-      }
-      if (op.kind === "fixed") return op.verdict;
-      return inspectRequest(plan, op.inspection, req);
+      return plan === undefined ? verdict : withImageWorkdirCheck(verdict, plan.name, plan.audit, getDaemon);
     },
   };
 }

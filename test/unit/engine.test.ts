@@ -62,7 +62,7 @@ const config = parseConfigText(
   "engine.yaml",
   { checkFiles: false },
 );
-const gate = createGate(config);
+const gate = createGate(config, { checkImages: false }); // the rules only: no daemon here
 
 function req(operation: string, extra: Partial<RequestView> = {}): RequestView {
   return { method: "GET", path: "/", apiVersion: undefined, operation, params: {}, query: [], headers: {}, ...extra };

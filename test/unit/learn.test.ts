@@ -13,7 +13,7 @@ import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import type { Client, Denial, RequestView } from "../../src/policy/verdict.js";
 
 const AUDIT_YAML = readFileSync(join(import.meta.dirname, "../../config/audit.yaml"), "utf8");
-const auditGate = createGate(parseConfigText(AUDIT_YAML, "audit.yaml", { checkFiles: false }));
+const auditGate = createGate(parseConfigText(AUDIT_YAML, "audit.yaml", { checkFiles: false }), { checkImages: false });
 
 const T0 = Date.parse("2026-01-02T03:04:05.000Z");
 let clock = 0;
@@ -219,7 +219,7 @@ describe("allow: the operations used", () => {
     expect(p.rules).toEqual(DEFAULT_RULES);
     expect(yaml).toContain("# rules: the safe defaults; the traffic needed no setting beyond them");
 
-    const gate = createGate(c);
+    const gate = createGate(c, { checkImages: false });
     const client: Client = { listener: "l", profile: "app", peer: "unix", owner: "l" };
     for (const op of expected) {
       const v = gate.decide({ ...view(op), method: "GET" }, client);
@@ -299,7 +299,7 @@ describe("rules: what the audited traffic needed", () => {
     expect(rules.securityOpt).toEqual(["seccomp=unconfined"]);
     expect(rules.logDrivers).toEqual(["json-file", "local", "none", "syslog"]);
 
-    const gate = createGate(c);
+    const gate = createGate(c, { checkImages: false });
     const client: Client = { listener: "l", profile: "app", peer: "unix", owner: "l" };
     const create = (hc: unknown) => {
       const v = gate.decide(view("ContainerCreate"), client);
