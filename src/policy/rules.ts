@@ -156,7 +156,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.runtime", setting: "runtimes", describe: "HostConfig.Runtime not in the runtimes allowlist" },
   { id: "containers.volumes-from", setting: "volumesFrom", describe: "HostConfig.VolumesFrom: inherits every volume and bind mount of another container" },
   { id: "containers.oom", setting: "oomOverrides", describe: "HostConfig.OomKillDisable=true or a negative OomScoreAdj" },
-  { id: "containers.workdir", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir): the CVE-2024-21626 /proc/self/fd escape" },
+  { id: "containers.workdir", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir, the image's WORKDIR when a create sets none): the CVE-2024-21626 /proc/self/fd escape" },
   { id: "containers.log-driver", setting: "logDrivers", describe: "a log driver not in logDrivers (syslog, fluentd, gelf, awslogs, ... send logs over the network with the daemon's identity)" },
   { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
   { id: "containers.blkio-path", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
