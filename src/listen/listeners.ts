@@ -158,6 +158,21 @@ function peerAllowed(list: BlockList | undefined, socket: net.Socket): boolean {
   return list.check(address, net.isIPv6(address) ? "ipv6" : "ipv4");
 }
 
+const TLS_CONTEXT = { minVersion: "TLSv1.2" } as const;
+
+/** A connection from an address the listener does not allow is logged and closed at once. */
+function admit(
+  allowed: BlockList | undefined,
+  socket: net.Socket,
+  peer: string,
+  onRefused: (peer: string, reason: string) => void,
+): boolean {
+  if (peerAllowed(allowed, socket)) return true;
+  onRefused(peer, "address not in the listener's allow list");
+  socket.destroy();
+  return false;
+}
+
 async function openTcp(
   config: ListenerConfig,
   listen: TcpListen,
@@ -168,11 +183,7 @@ async function openTcp(
   let allowed = allowList(listen.allow);
   const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const peer = `tcp ${socket.remoteAddress}:${socket.remotePort}`;
-    if (!peerAllowed(allowed, socket)) {
-      onRefused(peer, "address not in the listener's allow list");
-      socket.destroy();
-      return;
-    }
+    if (!admit(allowed, socket, peer, onRefused)) return;
     onAccept({ socket, client: clientOf(current, peer), identities: NO_IDENTITIES });
   });
   await listenOn(server, { host: listen.host, port: listen.port });
@@ -207,20 +218,16 @@ async function openTls(
     {
       allowHalfOpen: true,
       noDelay: true,
+      ...TLS_CONTEXT,
       cert: readFileSync(listen.cert),
       key: readFileSync(listen.key),
       ca: readFileSync(listen.ca),
       requestCert: true,
       rejectUnauthorized: true,
-      minVersion: "TLSv1.2",
     },
     (socket) => {
       const peer = `tls ${socket.remoteAddress}:${socket.remotePort}`;
-      if (!peerAllowed(allowed, socket)) {
-        onRefused(peer, "address not in the listener's allow list");
-        socket.destroy();
-        return;
-      }
+      if (!admit(allowed, socket, peer, onRefused)) return;
       const ids = certificateIdentities(socket.getPeerCertificate());
       onAccept({ socket, client: clientOf(current, `${peer} ${ids[0] ?? ""}`.trim(), ids), identities: ids });
     },
@@ -240,7 +247,7 @@ async function openTls(
       const l = next.listen as TlsListen;
       // Certificates are re-read on every reload (rotation by SIGHUP); a bad file refuses the reload.
       const [cert, key, ca] = await Promise.all([readFile(l.cert), readFile(l.key), readFile(l.ca)]);
-      const context = { cert, key, ca, minVersion: "TLSv1.2" as const };
+      const context = { ...TLS_CONTEXT, cert, key, ca };
       tls.createSecureContext(context); // throws on a key that does not match its certificate
       const list = l.allow ? allowList(l.allow) : undefined;
       return () => {

@@ -125,11 +125,6 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
   };
 }
 
-/** A gate that never needs the daemon (no profile has ownership). */
-export interface SyncGate extends Gate {
-  decide(request: RequestView, client: Client): Verdict;
-}
-
 export interface GateOptions {
   /** The daemon client ownership lookups use (default: the shared one for config.upstream). */
   daemon?: DaemonClient;

@@ -938,9 +938,6 @@ const IMAGE_COMMIT: OwnedOperation = {
 const SHARED: OwnedOperation = Object.freeze({});
 const BY_CONTAINER = byParam("container", "id");
 
-/** Operations that cannot be scoped to an owner: refused under ownership. */
-export const UNSUPPORTED: unique symbol = Symbol("unsupported");
-
 const CONTAINER_PARAM_OPS = [
   "ContainerInspect", "ContainerTop", "ContainerLogs", "ContainerChanges", "ContainerExport", "ContainerStats",
   "ContainerResize", "ContainerStart", "ContainerStop", "ContainerRestart", "ContainerKill", "ContainerUpdate",
