@@ -12,6 +12,8 @@
 //                                      # need room: dockerode puts create options in the query.
 //     maxBodyBytes: 1048576            # largest body buffered for inspection (1024 .. 67108864);
 //                                      # an inspected body above it is refused, never passed on
+//     headerTimeoutSeconds: 30         # a request head must arrive within this (1 .. 3600), else
+//                                      # 408 and close; idle keep-alive connections are not timed
 //   shutdown:
 //     graceSeconds: 10                 # in-flight requests and streams after SIGTERM (0 .. 3600)
 //
@@ -125,6 +127,7 @@ export const DEFAULTS: Readonly<{
   logLevel: Config["logLevel"];
   maxHeaderBytes: number;
   maxBodyBytes: number;
+  headerTimeoutSeconds: number;
   shutdownGraceSeconds: number;
   unixMode: number;
   host: string;
@@ -135,6 +138,7 @@ export const DEFAULTS: Readonly<{
   logLevel: "info",
   maxHeaderBytes: 65536,
   maxBodyBytes: 1048576,
+  headerTimeoutSeconds: 30,
   shutdownGraceSeconds: 10,
   unixMode: 0o660,
   host: "127.0.0.1",
@@ -423,13 +427,16 @@ class Reader {
 
     let maxHeaderBytes = DEFAULTS.maxHeaderBytes;
     let maxBodyBytes = DEFAULTS.maxBodyBytes;
+    let headerTimeoutSeconds = DEFAULTS.headerTimeoutSeconds;
     const limits = top.get("limits");
     if (limits) {
-      const m = this.map(limits.value, "limits", ["maxHeaderBytes", "maxBodyBytes"], limits.key);
+      const m = this.map(limits.value, "limits", ["maxHeaderBytes", "maxBodyBytes", "headerTimeoutSeconds"], limits.key);
       const h = m?.get("maxHeaderBytes");
       if (h) maxHeaderBytes = this.int(h.value, "limits.maxHeaderBytes", 1024, 1048576, h.key) ?? maxHeaderBytes;
       const b = m?.get("maxBodyBytes");
       if (b) maxBodyBytes = this.int(b.value, "limits.maxBodyBytes", 1024, 64 * 1048576, b.key) ?? maxBodyBytes;
+      const t = m?.get("headerTimeoutSeconds");
+      if (t) headerTimeoutSeconds = this.int(t.value, "limits.headerTimeoutSeconds", 1, 3600, t.key) ?? headerTimeoutSeconds;
     }
 
     let shutdownGraceSeconds = DEFAULTS.shutdownGraceSeconds;
@@ -497,7 +504,7 @@ class Reader {
       source: isAbsolute(this.file) ? this.file : resolve(this.file),
       upstream,
       logLevel,
-      limits: { maxHeaderBytes, maxBodyBytes },
+      limits: { maxHeaderBytes, maxBodyBytes, headerTimeoutSeconds },
       shutdownGraceSeconds,
       listeners,
       profiles,

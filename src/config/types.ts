@@ -128,6 +128,8 @@ export interface Limits {
   maxHeaderBytes: number;
   /** Largest request body that is buffered for inspection; larger is denied, never passed. */
   maxBodyBytes: number;
+  /** How long a request head may take to arrive (then 408 and close); idle keep-alive is not timed. */
+  headerTimeoutSeconds: number;
 }
 
 export interface Config {

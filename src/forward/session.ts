@@ -16,7 +16,7 @@ import { performance } from "node:perf_hooks";
 import { matchRoute } from "../api/routes.js";
 import { ChunkedDecoder } from "../http/chunked.js";
 import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
-import { parseRequestHead, type RequestHead } from "../http/request-head.js";
+import { HeadReader, parseRequestHead, type RequestHead } from "../http/request-head.js";
 import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
 import type { BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
 import { parseResponseHead } from "./response-head.js";
@@ -34,6 +34,11 @@ const MAX_RESPONSE_HEAD = 65536;
 
 export interface SessionLimits {
   maxHeaderBytes: number;
+  /**
+   * How long a request head may take to arrive, from the connection's accept (first request) or
+   * from its first byte (later ones), while nothing else is owed to the client; then 408 and close.
+   */
+  headerTimeoutSeconds: number;
 }
 
 /** What the log gets for each request, once its response is complete. */
@@ -100,14 +105,6 @@ const enum Out {
 
 type BodyTarget = "forward" | "collect" | "discard";
 
-/** An incomplete head that already has an LF without CR can never become valid: say so now. */
-function hasBareLineFeed(buf: Buffer): boolean {
-  for (let i = buf.indexOf(0x0a); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
-    if (i === 0 || buf[i - 1] !== 0x0d) return true;
-  }
-  return false;
-}
-
 export class Session {
   private upstream: net.Socket | null = null;
   private pending: Buffer | null = null;
@@ -129,6 +126,10 @@ export class Session {
   private clientEnded = false;
   private draining = false;
   private closed = false;
+  /** The head being received, across reads. */
+  private readonly heads = new HeadReader();
+  /** Runs while a request head is awaited (see SessionLimits.headerTimeoutSeconds). */
+  private headTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly client: net.Socket,
@@ -143,11 +144,13 @@ export class Session {
       this.upstream?.resume();
       this.resumeReading();
     });
+    // Like Go's ReadHeaderTimeout: the first request's head is timed from the accept.
+    this.armHeadTimer();
   }
 
   /** True when nothing is in flight: a graceful shutdown may close it at once. */
   get idle(): boolean {
-    return this.queue.length === 0 && this.inState === In.Head && this.pending === null;
+    return this.queue.length === 0 && this.inState === In.Head && this.pending === null && this.heads.empty;
   }
 
   /** Graceful shutdown: finish what is in flight, then close. */
@@ -163,6 +166,7 @@ export class Session {
     // A response cut by the close (a stream, or a client that left) still gets its log line.
     if (streaming !== undefined && streaming.local === undefined && streaming.record.status !== 0) this.log(streaming, "allow");
     this.inState = In.Stopped;
+    this.clearHeadTimer();
     this.client.destroy();
     this.upstream?.destroy();
     this.hooks.onClosed(this);
@@ -223,18 +227,57 @@ export class Session {
   /** Parses and decides one request head; false when more bytes are needed. */
   private readHead(): boolean {
     const buf = this.pending!;
-    const end = buf.indexOf(CRLFCRLF);
-    const max = this.hooks.limits.maxHeaderBytes;
-    if (end < 0 || end > max) {
-      if (buf.length > max || end > max) throw new HttpError(431, `request head larger than ${max} bytes`);
-      if (hasBareLineFeed(buf)) throw new HttpError(400, "line ending without CR in request head");
+    let got;
+    try {
+      got = this.heads.push(buf, this.hooks.limits.maxHeaderBytes);
+    } catch (err) {
+      this.failRequest(err, this.heads.beginsWith("HEAD ", buf));
       return false;
     }
-    const text = buf.toString("latin1", 0, end);
-    this.headBytes = this.take(end + 4);
-    const head = parseRequestHead(text);
+    if (got === null) {
+      // Held by the reader: the next read continues where this one stopped.
+      this.pending = null;
+      this.armHeadTimer();
+      return false;
+    }
+    this.clearHeadTimer();
+    this.pending = got.next < buf.length ? buf.subarray(got.next) : null;
+    this.headBytes = got.head;
+    const text = got.head.toString("latin1", 0, got.head.length - 4);
+    let head: RequestHead;
+    try {
+      head = parseRequestHead(text);
+    } catch (err) {
+      // The reply to a HEAD request never has a body, even when its head is malformed.
+      this.failRequest(err, text.startsWith("HEAD "));
+      return false;
+    }
     this.onRequest(head);
     return true;
+  }
+
+  private armHeadTimer(): void {
+    const seconds = this.hooks.limits.headerTimeoutSeconds;
+    if (this.headTimer !== null || this.closed || !(seconds > 0)) return;
+    this.headTimer = setTimeout(() => this.onHeadTimeout(seconds), seconds * 1000);
+  }
+
+  private clearHeadTimer(): void {
+    if (this.headTimer === null) return;
+    clearTimeout(this.headTimer);
+    this.headTimer = null;
+  }
+
+  private onHeadTimeout(seconds: number): void {
+    this.headTimer = null;
+    if (this.closed || this.inState !== In.Head) return;
+    if (this.queue.length > 0 || this.client.isPaused()) {
+      // The wait is dockgate's (replies still owed, or reading paused), not the client's: the
+      // head gets another full period once that is over.
+      this.armHeadTimer();
+      return;
+    }
+    this.failRequest(new HttpError(408, `request head not received within ${seconds} s`), false, "http.timeout");
   }
 
   private onRequest(head: RequestHead): void {
@@ -573,7 +616,7 @@ export class Session {
   }
 
   /** A malformed request: answer 4xx in order and close, never forward. */
-  private failRequest(err: unknown): void {
+  private failRequest(err: unknown, headRequest = false, rule?: string): void {
     const status = err instanceof HttpError ? err.status : 400;
     const message = `dockgate: ${(err as Error).message.replace(/^dockgate: /, "")}`;
     this.pending = null;
@@ -590,8 +633,8 @@ export class Session {
     this.collecting = null;
     exchange.closeAfter = true;
     exchange.record.message = message;
-    exchange.record.rule ??= status === 413 ? "body.size" : "http.malformed";
-    this.settleLocal(exchange, errorResponse(status, message, true), status === 413 ? "deny" : "error");
+    exchange.record.rule ??= rule ?? (status === 413 ? "body.size" : "http.malformed");
+    this.settleLocal(exchange, errorResponse(status, message, true, headRequest || exchange.headRequest), status === 413 ? "deny" : "error");
   }
 
   private applyBackpressure(): void {

@@ -17,6 +17,7 @@ const REASONS: Record<number, string> = {
   403: "Forbidden",
   404: "Not Found",
   405: "Method Not Allowed",
+  408: "Request Timeout",
   413: "Payload Too Large",
   417: "Expectation Failed",
   429: "Too Many Requests",

@@ -3,6 +3,7 @@
 // obs-fold, whitespace before a colon, invalid names, control characters, repeated or malformed
 // framing headers, Content-Length together with Transfer-Encoding, codings other than "chunked".
 // The head dockgate forwards is rebuilt from this parse, so the daemon reads what was checked.
+// HeadReader collects a head from successive socket reads, looking at each byte once.
 
 import { HttpError } from "./errors.js";
 
@@ -146,4 +147,78 @@ export function parseRequestHead(text: string): RequestHead {
     formBody,
     canonical,
   };
+}
+
+/** Far enough before a head's first byte that no LF in it can look like the end of a blank line. */
+const NO_LF = -3;
+
+/**
+ * Collects one request head from successive reads in linear time: each byte is looked at once
+ * (native indexOf for LF, then O(1) per line end), and the pieces are joined once, when the
+ * blank line arrives. Rescanning the whole head on every read would make a head sent in small
+ * pieces cost quadratic CPU. A line ending without CR is refused as soon as it arrives (no
+ * valid head can contain one), a head longer than `max` as soon as it is longer.
+ */
+export class HeadReader {
+  private chunks: Buffer[] = [];
+  /** Bytes held in chunks. */
+  private held = 0;
+  /** Absolute position (from the head's first byte) of the last LF seen; NO_LF before any. */
+  private lastLf = NO_LF;
+  /** The last byte held, for a CR LF split across reads. */
+  private lastByte = -1;
+  /** Bytes examined over the reader's life (tests use it to show the work is linear). */
+  scanned = 0;
+
+  /** Whether the head being read (the bytes held, then buf) begins with `prefix`. */
+  beginsWith(prefix: string, buf: Buffer): boolean {
+    let start = "";
+    for (const piece of [...this.chunks, buf]) {
+      start += piece.toString("latin1", 0, prefix.length - start.length);
+      if (start.length >= prefix.length) break;
+    }
+    return start === prefix;
+  }
+
+  /** No byte of an unfinished head is held. */
+  get empty(): boolean {
+    return this.held === 0;
+  }
+
+  /**
+   * Takes buf. Returns the complete head (its bytes as sent, CRLF CRLF included) and the index
+   * in buf right after it; null when buf was taken whole and more is needed.
+   * Throws 431 for a head longer than `max` bytes (the blank line excluded), 400 for a bare LF.
+   */
+  push(buf: Buffer, max: number): { head: Buffer; next: number } | null {
+    const base = this.held; // absolute position of buf[0]
+    let i = buf.indexOf(0x0a);
+    while (i >= 0) {
+      const at = base + i;
+      const before = i > 0 ? buf[i - 1] : this.lastByte;
+      if (before !== 0x0d) throw new HttpError(400, "line ending without CR in request head");
+      if (at - this.lastLf === 2) {
+        // CR LF CR LF: the head ends here.
+        if (at - 3 > max) throw new HttpError(431, `request head larger than ${max} bytes`);
+        this.scanned += i + 1;
+        const next = i + 1;
+        const head = this.chunks.length === 0 ? buf.subarray(0, next) : Buffer.concat([...this.chunks, buf.subarray(0, next)]);
+        this.chunks = [];
+        this.held = 0;
+        this.lastLf = NO_LF;
+        this.lastByte = -1;
+        return { head, next };
+      }
+      this.lastLf = at;
+      i = buf.indexOf(0x0a, i + 1);
+    }
+    this.scanned += buf.length;
+    if (base + buf.length > max + 3) throw new HttpError(431, `request head larger than ${max} bytes`);
+    if (buf.length > 0) {
+      this.chunks.push(buf);
+      this.held += buf.length;
+      this.lastByte = buf[buf.length - 1]!;
+    }
+    return null;
+  }
 }

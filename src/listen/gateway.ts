@@ -79,7 +79,7 @@ export async function startGateway(
   const hooks: SessionHooks = {
     gate: limiter.wrap(gate),
     upstreamPath: config.upstream,
-    limits: { maxHeaderBytes: config.limits.maxHeaderBytes },
+    limits: sessionLimits(config),
     onExchange: (record: ExchangeRecord) => {
       limiter.settle(record.client, record.operation);
       metrics.observe(record);
@@ -195,7 +195,7 @@ export async function startGateway(
     limiter.configure(next);
     hooks.gate = limiter.wrap(nextGate);
     hooks.upstreamPath = next.upstream;
-    hooks.limits = { maxHeaderBytes: next.limits.maxHeaderBytes };
+    hooks.limits = sessionLimits(next);
     const summary: ReloadSummary = { added: added.map((l) => l.open.config.name), removed: [], updated: [] };
     for (const { live, commit } of kept) {
       const before = live.open.config;
@@ -285,6 +285,10 @@ export async function startGateway(
       }
     },
   };
+}
+
+function sessionLimits(config: Config): SessionHooks["limits"] {
+  return { maxHeaderBytes: config.limits.maxHeaderBytes, headerTimeoutSeconds: config.limits.headerTimeoutSeconds };
 }
 
 /** A hint when a new listener's port is still held by a listener this reload removes. */

@@ -41,13 +41,13 @@ export async function startProxy(config: Config, gate: Gate): Promise<TestProxy>
 }
 
 /** The proxy core with a hand-made gate, one unix listener. */
-export function startProxyWithGate(upstream: string, gate: Gate, maxHeaderBytes = 65536): Promise<TestProxy> {
+export function startProxyWithGate(upstream: string, gate: Gate, maxHeaderBytes = 65536, headerTimeoutSeconds = 30): Promise<TestProxy> {
   const profile = { name: "test", allow: new Set<string>(), mode: "enforce", minApiVersion: "1.24" } as unknown as ProfileConfig;
   const config: Config = {
     source: "<test>",
     upstream,
     logLevel: "silent",
-    limits: { maxHeaderBytes, maxBodyBytes: 1 << 20 },
+    limits: { maxHeaderBytes, maxBodyBytes: 1 << 20, headerTimeoutSeconds },
     shutdownGraceSeconds: 5,
     listeners: [{ name: "test", listen: { kind: "unix", path: tempSocket(), mode: 0o600 }, profile: "test" }],
     profiles: new Map([["test", profile]]),

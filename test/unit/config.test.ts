@@ -41,7 +41,7 @@ describe("valid configs", () => {
     const c = parse(BASE_LISTENERS + BASE_PROFILES);
     expect(c.upstream).toBe("/var/run/docker.sock");
     expect(c.logLevel).toBe("info");
-    expect(c.limits).toEqual({ maxHeaderBytes: 65536, maxBodyBytes: 1048576 });
+    expect(c.limits).toEqual({ maxHeaderBytes: 65536, maxBodyBytes: 1048576, headerTimeoutSeconds: 30 });
     expect(c.shutdownGraceSeconds).toBe(10);
     expect(c.listeners).toEqual([{ name: "a", listen: { kind: "unix", path: "/run/a.sock", mode: 0o660 }, profile: "p" }]);
     const p = c.profiles.get("p")!;
@@ -58,7 +58,7 @@ describe("valid configs", () => {
     const c = parse(y(
       "upstream: unix:///var/run/other.sock",
       "log: { level: debug }",
-      "limits: { maxHeaderBytes: 131072, maxBodyBytes: 2097152 }",
+      "limits: { maxHeaderBytes: 131072, maxBodyBytes: 2097152, headerTimeoutSeconds: 5 }",
       "shutdown: { graceSeconds: 0 }",
       "listeners:",
       "  - name: local",
@@ -80,7 +80,7 @@ describe("valid configs", () => {
     ));
     expect(c.upstream).toBe("/var/run/other.sock");
     expect(c.logLevel).toBe("debug");
-    expect(c.limits).toEqual({ maxHeaderBytes: 131072, maxBodyBytes: 2097152 });
+    expect(c.limits).toEqual({ maxHeaderBytes: 131072, maxBodyBytes: 2097152, headerTimeoutSeconds: 5 });
     expect(c.shutdownGraceSeconds).toBe(0);
     expect(c.listeners[0]).toEqual({
       name: "local",
@@ -435,13 +435,14 @@ describe("errors carry file:line:col", () => {
     expect(problems(y(
       "upstream: var/run/docker.sock",
       "log: { level: loud }",
-      "limits: { maxHeaderBytes: \"64k\", maxBodyBytes: 10 }",
+      "limits: { maxHeaderBytes: \"64k\", maxBodyBytes: 10, headerTimeoutSeconds: 0 }",
       "shutdown: { graceSeconds: 1.5 }",
     ) + BASE_LISTENERS + BASE_PROFILES)).toEqual([
       't.yaml:1:11: upstream must be an absolute socket path (or unix:///path), not "var/run/docker.sock"',
       't.yaml:2:15: log.level must be one of trace, debug, info, warn, error, fatal, silent, not "loud"',
       't.yaml:3:27: limits.maxHeaderBytes must be an integer, not the string "64k"',
       "t.yaml:3:48: limits.maxBodyBytes must be between 1024 and 67108864, not 10",
+      "t.yaml:3:74: limits.headerTimeoutSeconds must be between 1 and 3600, not 0",
       "t.yaml:4:27: shutdown.graceSeconds must be an integer, not the number 1.5",
     ]);
   });

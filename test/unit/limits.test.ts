@@ -27,7 +27,7 @@ function config(profiles: Record<string, { limits?: Partial<ClientLimits>; label
     source: "<test>",
     upstream: "/nonexistent.sock",
     logLevel: "silent",
-    limits: { maxHeaderBytes: 65536, maxBodyBytes: 1 << 20 },
+    limits: { maxHeaderBytes: 65536, maxBodyBytes: 1 << 20, headerTimeoutSeconds: 30 },
     shutdownGraceSeconds: 1,
     listeners: [],
     profiles: map,
