@@ -31,6 +31,12 @@ const CRLF = Buffer.from("\r\n", "latin1");
 /** Replies owed to the client before dockgate stops reading more pipelined requests. */
 const MAX_QUEUED = 64;
 const MAX_RESPONSE_HEAD = 65536;
+/**
+ * After dockgate's last reply, how long a client that is still sending may go on before the
+ * connection is cut: its bytes are read and dropped meanwhile, so it reads the reply instead of
+ * a reset (a 413 or 431 for a request it is still writing).
+ */
+const LINGER_MS = 2000;
 
 export interface SessionLimits {
   maxHeaderBytes: number;
@@ -58,6 +64,8 @@ export interface ExchangeRecord {
   message: string | undefined;
   /** Set when an audit-mode profile allowed what enforce mode would deny. */
   audit: Denial | undefined;
+  /** The request as the gate saw it (undefined when it never got that far): limits release its hold by it. */
+  request: RequestView | undefined;
 }
 
 export interface SessionHooks {
@@ -125,6 +133,8 @@ export class Session {
   private outDecoder: ChunkedDecoder | null = null;
   private clientEnded = false;
   private draining = false;
+  /** dockgate's side of the connection is ending (closeClientAfterWrites ran). */
+  private closing = false;
   private closed = false;
   /** The head being received, across reads. */
   private readonly heads = new HeadReader();
@@ -133,7 +143,7 @@ export class Session {
 
   constructor(
     readonly client: net.Socket,
-    private readonly identity: Client,
+    private identity: Client,
     private readonly hooks: SessionHooks,
   ) {
     client.on("data", (buf: Buffer) => this.onClientData(buf));
@@ -146,6 +156,14 @@ export class Session {
     });
     // Like Go's ReadHeaderTimeout: the first request's head is timed from the accept.
     this.armHeadTimer();
+  }
+
+  /**
+   * A reload gave the connection a new identity: the next request is decided and logged as
+   * `next`; exchanges in flight keep the identity that decided them.
+   */
+  reidentify(next: Client): void {
+    this.identity = next;
   }
 
   /** True when nothing is in flight: a graceful shutdown may close it at once. */
@@ -296,6 +314,7 @@ export class Session {
     }
     exchange.record.path = view.path;
     exchange.record.operation = view.operation;
+    exchange.record.request = view;
     exchange.hijackable = HIJACKING.has(view.operation);
 
     if (head.formBody && hasBody) {
@@ -1031,6 +1050,7 @@ export class Session {
         hijacked: false,
         message: undefined,
         audit: undefined,
+        request: undefined,
       },
       start: performance.now(),
       local: undefined,
@@ -1079,8 +1099,28 @@ export class Session {
     this.inState = In.Stopped;
     this.pending = null;
     this.queue.length = 0;
+    if (this.closing) return;
+    this.closing = true;
     this.client.end();
-    this.client.once("finish", () => this.destroy());
+    this.client.once("finish", () => this.linger());
+  }
+
+  /**
+   * Everything is written and dockgate's FIN is sent. Destroying the socket now would reset a
+   * client still sending (a body being refused, an endless head), and a reset can discard the
+   * reply before the client reads it: read and drop until its FIN, or LINGER_MS.
+   */
+  private linger(): void {
+    if (this.clientEnded || this.closed) {
+      this.destroy();
+      return;
+    }
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    this.client.once("end", () => {
+      clearTimeout(timer);
+      this.destroy();
+    });
+    this.client.resume();
   }
 
   private finishIfDone(): void {

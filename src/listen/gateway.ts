@@ -81,7 +81,7 @@ export async function startGateway(
     upstreamPath: config.upstream,
     limits: sessionLimits(config),
     onExchange: (record: ExchangeRecord) => {
-      limiter.settle(record.client, record.operation);
+      if (record.request !== undefined) limiter.settle(record.request);
       metrics.observe(record);
       logExchange(logger, record);
       observe?.(record);
@@ -212,11 +212,11 @@ export async function startGateway(
           revoked++;
         }
         const now = clientOf(after, c.client.peer, c.identities);
-        if (now.owner !== c.client.owner) limiter.rekey(c.client, now.owner);
-        // The connection's identity object is shared with its session: the next request uses the new profile.
-        c.client.listener = now.listener;
-        c.client.profile = now.profile;
-        c.client.owner = now.owner;
+        // A new identity, never the old one changed: whatever keyed or cached the old one (the
+        // log's per-client fields, in-flight records) keeps meaning what it meant.
+        limiter.replace(c.client, now);
+        c.client = now;
+        session.reidentify(now);
       }
       if (revoked > 0) logger.info({ listener: after.name, draining: revoked }, "connections from addresses no longer allowed: draining");
     }

@@ -10,8 +10,11 @@
 //                a client may send that many at once, then requestsPerSecond per second.
 //   connections  checked by the gateway at accept (accept()); released when the session closes.
 //   streams      attach/exec/BuildKit hijacks, logs/service/task logs with follow, events, stats
-//                unless stream=false, wait: counted from the decision until the exchange's record
-//                arrives (settle()) or the connection closes (closed()).
+//                unless stream=false, wait: counted from the decision until that request's
+//                exchange ends (settle(request)) or its connection closes (closed()). A hold
+//                belongs to its request (the RequestView the gate decided), so exchanges that
+//                end without a decision (refused before the gate) or out of order release
+//                nothing of another's.
 //   containers   ContainerCreate asks the daemon how many containers (any state) carry the
 //                profile's ownership label with the client's owner, plus creates still in flight;
 //                checks of one client are serialized so concurrent creates cannot overshoot.
@@ -36,7 +39,7 @@ const NONE = 0;
 const STREAM = 1;
 const CREATE = 2;
 
-/** Operations whose exchange is recorded in settle(): every one of them gets a FIFO entry. */
+/** Operations whose requests may hold something. */
 const TRACKED: ReadonlySet<string> = new Set([
   "ContainerAttach",
   "ContainerAttachWebsocket",
@@ -82,13 +85,17 @@ class Owner {
 
 interface Conn {
   owner: Owner;
-  /** One entry per decided TRACKED request, oldest first: NONE, STREAM or CREATE. */
-  fifo: number[];
-  /** How many entries were ever shifted off fifo (absolute position of fifo[0]). */
-  base: number;
+  /** What the connection's requests hold now. */
+  holds: Set<Hold>;
   streams: number;
   creates: number;
   open: boolean;
+}
+
+/** What one allowed request holds (STREAM or CREATE), until its exchange ends or its connection closes. */
+interface Hold {
+  conn: Conn;
+  kind: number;
 }
 
 /** Go's strings.TrimSpace set (unicode.IsSpace), so a query value means what the daemon reads. */
@@ -154,6 +161,8 @@ export class Limiter {
   private profiles = new Map<string, ProfileLimits>();
   private readonly owners = new Map<string, Owner>();
   private readonly conns = new Map<Client, Conn>();
+  /** The hold of each decided request still in flight. */
+  private readonly holds = new WeakMap<RequestView, Hold>();
   private upstream = "";
   /** Open long-lived streams over all clients (the metrics gauge). */
   activeStreams = 0;
@@ -204,7 +213,7 @@ export class Limiter {
       );
     }
     owner.connections++;
-    this.conns.set(client, { owner, fifo: [], base: 0, streams: 0, creates: 0, open: true });
+    this.conns.set(client, { owner, holds: new Set(), streams: 0, creates: 0, open: true });
     return undefined;
   }
 
@@ -221,15 +230,21 @@ export class Limiter {
     this.activeStreams -= conn.streams;
     conn.streams = 0;
     conn.creates = 0;
-    conn.fifo.length = 0;
+    conn.holds.clear();
   }
 
-  /** A reload gave the connection another owner: its holdings move with it. */
-  rekey(client: Client, ownerName: string): void {
+  /**
+   * A reload gave the connection a new identity (`next`, maybe of another owner): the
+   * connection's count and holdings move with it; what its requests hold is released as before.
+   */
+  replace(client: Client, next: Client): void {
     const conn = this.conns.get(client);
-    if (conn === undefined || conn.owner.name === ownerName) return;
+    if (conn === undefined) return;
+    this.conns.delete(client);
+    this.conns.set(next, conn);
+    if (conn.owner.name === next.owner) return;
     const from = conn.owner;
-    const to = this.owner(ownerName);
+    const to = this.owner(next.owner);
     from.connections--;
     from.streams -= conn.streams;
     from.creates -= conn.creates;
@@ -239,23 +254,18 @@ export class Limiter {
     conn.owner = to;
   }
 
-  /** An exchange completed (its record was logged): releases what its request held. */
-  settle(client: Client, operation: string | undefined): void {
-    if (operation === undefined || !TRACKED.has(operation)) return;
-    const conn = this.conns.get(client);
-    if (conn === undefined) return;
-    const held = conn.fifo.shift();
-    if (held === undefined) return;
-    conn.base++;
-    this.release(conn, held);
-  }
-
-  private release(conn: Conn, held: number): void {
-    if (held === STREAM) {
+  /** A request's exchange ended (answered, cut, or refused): releases what that request held. */
+  settle(request: RequestView): void {
+    const hold = this.holds.get(request);
+    if (hold === undefined) return;
+    this.holds.delete(request);
+    const conn = hold.conn;
+    if (!conn.holds.delete(hold)) return; // its connection closed first: released then
+    if (hold.kind === STREAM) {
       conn.streams--;
       conn.owner.streams--;
       this.activeStreams--;
-    } else if (held === CREATE) {
+    } else {
       conn.creates--;
       conn.owner.creates--;
     }
@@ -281,10 +291,7 @@ export class Limiter {
     }
     const conn = this.conns.get(client);
     const owner = conn?.owner ?? this.owner(client.owner);
-    if (limits.perMs !== undefined && !this.take(owner, limits)) {
-      if (tracked) this.push(conn, NONE);
-      return this.rateDenial(owner, limits);
-    }
+    if (limits.perMs !== undefined && !this.take(owner, limits)) return this.rateDenial(owner, limits);
     const verdict = inner.decide(req, client);
     return tracked ? this.hold(conn, client, limits, req, verdict) : verdict;
   }
@@ -314,14 +321,7 @@ export class Limiter {
     return owner.rateVerdict;
   }
 
-  private push(conn: Conn | undefined, held: number): void {
-    if (conn !== undefined && conn.open) conn.fifo.push(held);
-  }
-
-  /**
-   * A TRACKED request: its FIFO entry is placed now (records arrive in request order), and
-   * filled in with what it holds once the inner verdict is known to allow it.
-   */
+  /** A TRACKED request: what it holds is taken once the inner verdict is known to allow it. */
   private hold(
     conn: Conn | undefined,
     client: Client,
@@ -334,20 +334,18 @@ export class Limiter {
       // container limit is still checked against the daemon.
       if (limits?.maxContainers !== undefined && req.operation === "ContainerCreate") {
         const owner = this.owner(client.owner);
-        return Promise.resolve(verdict).then((v) => (v.kind === "deny" ? v : this.checkContainers(undefined, -1, limits, owner, v)));
+        return Promise.resolve(verdict).then((v) => (v.kind === "deny" ? v : this.checkContainers(undefined, undefined, limits, owner, v)));
       }
       return verdict;
     }
-    const at = conn.base + conn.fifo.length;
-    conn.fifo.push(NONE);
     const held = holdOf(req);
     if (verdict instanceof Promise) {
-      return verdict.then((v) => this.admit(conn, at, held, limits, v));
+      return verdict.then((v) => this.admit(conn, req, held, limits, v));
     }
-    return this.admit(conn, at, held, limits, verdict);
+    return this.admit(conn, req, held, limits, verdict);
   }
 
-  private admit(conn: Conn, at: number, held: number, limits: ProfileLimits | undefined, verdict: Verdict): Verdict | Promise<Verdict> {
+  private admit(conn: Conn, req: RequestView, held: number, limits: ProfileLimits | undefined, verdict: Verdict): Verdict | Promise<Verdict> {
     if (verdict.kind === "deny" || !conn.open || held === NONE) return verdict;
     const owner = conn.owner;
     if (held === STREAM) {
@@ -361,18 +359,19 @@ export class Limiter {
           ),
         };
       }
-      this.mark(conn, at, STREAM);
+      this.mark(conn, req, STREAM);
       return verdict;
     }
     // CREATE
     if (limits?.maxContainers === undefined) return verdict;
-    return this.checkContainers(conn, at, limits, owner, verdict);
+    return this.checkContainers(conn, req, limits, owner, verdict);
   }
 
-  private mark(conn: Conn, at: number, held: number): void {
-    const i = at - conn.base;
-    if (!conn.open || i < 0 || i >= conn.fifo.length) return;
-    conn.fifo[i] = held;
+  private mark(conn: Conn, req: RequestView, held: number): void {
+    if (!conn.open) return;
+    const hold: Hold = { conn, kind: held };
+    conn.holds.add(hold);
+    this.holds.set(req, hold);
     if (held === STREAM) {
       conn.streams++;
       conn.owner.streams++;
@@ -384,7 +383,7 @@ export class Limiter {
   }
 
   /** One container check per owner at a time: the daemon's count plus creates still in flight. */
-  private checkContainers(conn: Conn | undefined, at: number, limits: ProfileLimits, owner: Owner, verdict: Verdict): Promise<Verdict> {
+  private checkContainers(conn: Conn | undefined, req: RequestView | undefined, limits: ProfileLimits, owner: Owner, verdict: Verdict): Promise<Verdict> {
     const max = limits.maxContainers!;
     const run = owner.createChain.then(async (): Promise<Verdict> => {
       if (limits.label === undefined) {
@@ -404,7 +403,7 @@ export class Limiter {
           denial: denial(`dockgate: container limit of ${max} containers reached for client ${owner.name} (rule limits.containers)`, "limits.containers"),
         };
       }
-      if (conn !== undefined) this.mark(conn, at, CREATE);
+      if (conn !== undefined && req !== undefined) this.mark(conn, req, CREATE);
       return verdict;
     });
     owner.createChain = run.catch(() => {});

@@ -4,16 +4,16 @@
 /** Who is talking: fixed per accepted connection by the listener it came in on. */
 export interface Client {
   /** Listener name from the config (or "default"). */
-  listener: string;
+  readonly listener: string;
   /** Profile name the listener (or the client's identity) selected. */
-  profile: string;
+  readonly profile: string;
   /** Human-readable peer description for logs: "unix", "tcp 10.0.0.5:5123", "tls CN=ci-runner". */
-  peer: string;
+  readonly peer: string;
   /**
    * Who owns what this client creates (ownership) and whose budget it spends (limits): the
    * listener name, or `listener/identity` when a TLS identity selected the profile.
    */
-  owner: string;
+  readonly owner: string;
 }
 
 /** One request as the daemon's router will read it. */

@@ -2,11 +2,16 @@
 // drip in (408 after limits.headerTimeoutSeconds; idle keep-alive is not timed), refusals of
 // requests still being sent (the client gets the reply, not a reset), HEAD replies without a body.
 
+import http from "node:http";
 import net from "node:net";
+import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startProxyWithConfig } from "../harness/config-proxy.js";
+import { docker } from "../harness/docker.js";
 import { allowAll, startProxyWithGate, type TestProxy } from "../harness/proxy.js";
 
 const daemon = inject("dockerSocket");
+const CI = fileURLToPath(new URL("../../config/ci.yaml", import.meta.url));
 
 /** A raw client connection that keeps everything it receives. */
 class RawClient {
@@ -32,6 +37,18 @@ class RawClient {
       await new Promise((r) => setTimeout(r, 20));
     }
   }
+}
+
+/** GET on the daemon itself (not through dockgate): the status code. */
+function daemonStatus(urlPath: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ socketPath: daemon, path: urlPath, headers: { host: "docker" } }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      })
+      .on("error", reject);
+  });
 }
 
 const PING = "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\n";
@@ -111,4 +128,64 @@ describe("request head timeout", () => {
     await idle.until(() => idle.received.split("HTTP/1.1 200 OK").length === 3, 10_000, "the second ping's answer");
     idle.socket.destroy();
   });
+});
+
+describe("refusing a request that is still being sent", () => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startProxyWithConfig(CI, daemon);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  it("a client writing a chunked create body far over maxBodyBytes reads the 413 JSON, without a reset or EPIPE, and nothing is created", async () => {
+    const name = `dg-linger-${process.pid}`;
+    const c = new RawClient(proxy.socket);
+    c.socket.write(`POST /v1.41/containers/create?name=${name} HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`);
+    const chunk = Buffer.from(`10000\r\n${" ".repeat(0x10000)}\r\n`, "latin1");
+    // 16 MiB, written whatever comes back (as a client that does not read while it writes).
+    for (let i = 0; i < 256 && !c.closed; i++) {
+      if (!c.socket.write(chunk)) await new Promise<void>((r) => c.socket.once("drain", r).once("close", r));
+    }
+    c.socket.end();
+    await c.until(() => c.closed, 20_000, "the connection's close");
+    expect(c.error).toBeUndefined();
+    expect(c.received).toMatch(/^HTTP\/1\.1 413 /);
+    expect(JSON.parse(c.received.slice(c.received.indexOf("\r\n\r\n") + 4)).message).toContain("exceeds the inspection limit of 1048576 bytes");
+    expect(await daemonStatus(`/containers/${name}/json`)).toBe(404);
+  });
+
+  it("the docker CLI sending a request head over maxHeaderBytes prints dockgate's 431 message, not a broken pipe", async () => {
+    const filters = Array.from({ length: 8 }, (_, i) => ["--filter", `label=k${i}=${"v".repeat(100_000)}`]).flat();
+    const r = await docker(proxy.socket, ["ps", ...filters]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("dockgate: request head larger than 65536 bytes");
+    expect(r.stderr).not.toMatch(/broken pipe|connection reset/);
+  });
+});
+
+describe("replies to HEAD requests", () => {
+  let proxy: TestProxy;
+  beforeAll(async () => {
+    proxy = await startProxyWithGate(daemon, allowAll);
+  });
+  afterAll(async () => {
+    await proxy?.stop();
+  });
+
+  for (const [label, request] of [
+    ["a malformed header line", "HEAD /_ping HTTP/1.1\r\nHost: d\r\nNo colon here\r\n\r\n"],
+    ["a bare LF", "HEAD /_ping HTTP/1.1\nHost: d\r\n\r\n"],
+    ["a head over maxHeaderBytes", `HEAD /_ping HTTP/1.1\r\nHost: d\r\nX-Pad: ${"p".repeat(70_000)}\r\n\r\n`],
+  ] as const) {
+    it(`the 400/431 for a HEAD request with ${label} has a head and no body`, async () => {
+      const c = new RawClient(proxy.socket);
+      c.socket.end(request);
+      await c.until(() => c.closed, 10_000, "the connection's close");
+      expect(c.received).toMatch(/^HTTP\/1\.1 4(00|31) /);
+      expect(c.received).toMatch(/\r\nContent-Length: [1-9][0-9]*\r\n/);
+      expect(c.received.endsWith("\r\n\r\n")).toBe(true);
+    });
+  }
 });

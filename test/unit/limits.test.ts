@@ -179,47 +179,48 @@ describe("connections", () => {
 });
 
 describe("streams", () => {
-  const events = req("SystemEvents");
-  const follow = req("ContainerLogs", [["follow", "1"]]);
-  const logs = req("ContainerLogs", [["follow", "0"]]);
-  const stats = req("ContainerStats");
-  const oneStat = req("ContainerStats", [["stream", "false"]]);
+  // One RequestView per request, as the proxy core makes them: a hold belongs to its request.
+  const events = () => req("SystemEvents");
+  const follow = () => req("ContainerLogs", [["follow", "1"]]);
+  const logs = () => req("ContainerLogs", [["follow", "0"]]);
+  const stats = () => req("ContainerStats");
+  const oneStat = () => req("ContainerStats", [["stream", "false"]]);
 
-  it("counts long-lived streams per owner from decision to record; over maxStreams is a 429", () => {
+  it("counts long-lived streams per owner from decision to the end of their exchange; over maxStreams is a 429", () => {
     const limiter = new Limiter(config({ p: { limits: { maxStreams: 2 } } }));
     const gate = limiter.wrap(allowAll);
     const c1 = client("a");
     const c2 = client("a");
     limiter.accept(c1);
     limiter.accept(c2);
-    expect(denied(gate.decide(events, c1))).toBeUndefined();
-    expect(denied(gate.decide(follow, c2))).toBeUndefined();
+    expect(denied(gate.decide(events(), c1))).toBeUndefined();
+    const f = follow();
+    expect(denied(gate.decide(f, c2))).toBeUndefined();
     expect(limiter.streamsOf("a")).toBe(2);
-    const v = gate.decide(stats, c2) as Extract<Verdict, { kind: "deny" }>;
+    const refused = stats();
+    const v = gate.decide(refused, c2) as Extract<Verdict, { kind: "deny" }>;
     expect(v.denial).toEqual({
       status: 429,
       rule: "limits.streams",
       message: "dockgate: stream limit of 2 concurrent streams reached for client a (rule limits.streams)",
     });
     // Not streams: logs without follow, stats with stream=false, everything else.
-    expect(denied(gate.decide(logs, c2))).toBeUndefined();
-    expect(denied(gate.decide(oneStat, c2))).toBeUndefined();
-    expect(denied(gate.decide(ping, c2))).toBeUndefined();
-    // Records arrive in request order: c2's follow, the refused stats, logs, one stat.
-    limiter.settle(c2, "ContainerLogs");
-    expect(limiter.streamsOf("a")).toBe(1);
-    limiter.settle(c2, "ContainerStats");
-    limiter.settle(c2, "ContainerLogs");
-    limiter.settle(c2, "ContainerStats");
-    limiter.settle(c2, "SystemPing");
+    const others = [logs(), oneStat(), req("SystemPing")];
+    for (const o of others) expect(denied(gate.decide(o, c2))).toBeUndefined();
+    expect(limiter.streamsOf("a")).toBe(2);
+    // Their exchanges ending, in any order, release nothing of the follow's.
+    for (const o of [refused, ...others]) limiter.settle(o);
+    expect(limiter.streamsOf("a")).toBe(2);
+    limiter.settle(f);
+    limiter.settle(f); // twice is harmless
     expect(limiter.streamsOf("a")).toBe(1);
     expect(limiter.activeStreams).toBe(1);
-    limiter.closed(c1); // the events stream's connection went away without a record
+    limiter.closed(c1); // the events stream's connection went away without its exchange ending
     expect(limiter.streamsOf("a")).toBe(0);
     expect(limiter.activeStreams).toBe(0);
   });
 
-  it("requests the inner gate or the rate limit refused hold nothing, and keep records aligned", () => {
+  it("requests the inner gate or the rate limit refused hold nothing, and their ends release nothing", () => {
     vi.useFakeTimers({ toFake: ["performance"] });
     try {
       const inner: Gate = { decide: (r) => (r.operation === "ContainerWait" ? { kind: "deny", denial: { status: 403, message: "no", rule: "endpoint.allow" } } : ALLOW) };
@@ -227,19 +228,36 @@ describe("streams", () => {
       const gate = limiter.wrap(inner);
       const c = client("a");
       limiter.accept(c);
-      expect(denied(gate.decide(events, c))).toBeUndefined();
-      expect(denied(gate.decide(req("ContainerWait"), c))).toBe("endpoint.allow");
-      expect(denied(gate.decide(events, c))).toBe("limits.rate");
+      const [open, wait, limited] = [events(), req("ContainerWait"), events()];
+      expect(denied(gate.decide(open, c))).toBeUndefined();
+      expect(denied(gate.decide(wait, c))).toBe("endpoint.allow");
+      expect(denied(gate.decide(limited, c))).toBe("limits.rate");
+      limiter.settle(wait);
+      limiter.settle(limited);
       expect(limiter.streamsOf("a")).toBe(1);
-      limiter.settle(c, "SystemEvents");
-      expect(limiter.streamsOf("a")).toBe(0);
-      limiter.settle(c, "ContainerWait");
-      limiter.settle(c, "SystemEvents");
+      limiter.settle(open);
       expect(limiter.streamsOf("a")).toBe(0);
       expect(limiter.activeStreams).toBe(0);
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("the pipelined case: events, an attach refused before the gate, a wait: the wait still counts, a third stream is refused", () => {
+    const limiter = new Limiter(config({ p: { limits: { maxStreams: 2 } } }));
+    const gate = limiter.wrap(allowAll);
+    const c = client("a");
+    limiter.accept(c);
+    const ev = req("SystemEvents");
+    const attach = req("ContainerAttach"); // refused by the core (a form body): never decided
+    const wait = req("ContainerWait");
+    expect(denied(gate.decide(ev, c))).toBeUndefined();
+    expect(denied(gate.decide(wait, c))).toBeUndefined();
+    limiter.settle(ev);
+    limiter.settle(attach);
+    expect(limiter.streamsOf("a")).toBe(1);
+    expect(denied(gate.decide(events(), c))).toBeUndefined();
+    expect(denied(gate.decide(events(), c))).toBe("limits.streams");
   });
 
   it("hijacking operations, events and wait always count; profiles without limits are counted too", async () => {
@@ -260,35 +278,42 @@ describe("streams", () => {
     const gate = limiter.wrap({ decide: async () => ALLOW });
     const c = client("a");
     limiter.accept(c);
-    expect(await gate.decide(events, c)).toBe(ALLOW);
+    const first = events();
+    expect(await gate.decide(first, c)).toBe(ALLOW);
     expect(limiter.streamsOf("a")).toBe(1);
-    expect((await gate.decide(events, c)).kind).toBe("deny");
-    limiter.settle(c, "SystemEvents");
-    limiter.settle(c, "SystemEvents");
+    const second = events();
+    expect((await gate.decide(second, c)).kind).toBe("deny");
+    limiter.settle(second);
+    expect(limiter.streamsOf("a")).toBe(1);
+    limiter.settle(first);
     expect(limiter.streamsOf("a")).toBe(0);
   });
 
-  it("a reload that gives the connection another owner moves what it holds", () => {
+  it("a reload that gives the connection a new identity of another owner moves what it holds", () => {
     const limiter = new Limiter(config({ p: { limits: { maxStreams: 1, maxConnections: 1 } } }));
     const gate = limiter.wrap(allowAll);
     const c = client("a");
     limiter.accept(c);
-    gate.decide(events, c);
-    limiter.rekey(c, "b");
-    c.owner = "b";
+    const ev = events();
+    gate.decide(ev, c);
+    const next = client("b");
+    limiter.replace(c, next);
     expect(limiter.streamsOf("a")).toBe(0);
     expect(limiter.connectionsOf("a")).toBe(0);
     expect(limiter.streamsOf("b")).toBe(1);
-    expect(denied(gate.decide(events, c))).toBe("limits.streams");
+    expect(denied(gate.decide(events(), next))).toBe("limits.streams");
     expect(limiter.accept(client("b"))?.rule).toBe("limits.connections");
-    limiter.closed(c);
+    limiter.settle(ev); // decided under the old identity, released from the new owner
+    expect(limiter.streamsOf("b")).toBe(0);
+    gate.decide(events(), next);
+    limiter.closed(next);
     expect(limiter.streamsOf("b")).toBe(0);
     expect(limiter.connectionsOf("b")).toBe(0);
   });
 });
 
 describe("containers", () => {
-  const create = req("ContainerCreate");
+  const create = () => req("ContainerCreate");
 
   it("counts the owner's labelled containers plus creates in flight, one check at a time", async () => {
     let existing = 1;
@@ -301,20 +326,23 @@ describe("containers", () => {
     const gate = limiter.wrap(allowAll);
     const c = client("a");
     limiter.accept(c);
-    const [first, second] = await Promise.all([gate.decide(create, c), gate.decide(create, c)]);
+    const [r1, r2] = [create(), create()];
+    const [first, second] = await Promise.all([gate.decide(r1, c), gate.decide(r2, c)]);
     expect(first).toBe(ALLOW);
     expect(second).toEqual({
       kind: "deny",
       denial: { status: 429, rule: "limits.containers", message: "dockgate: container limit of 2 containers reached for client a (rule limits.containers)" },
     });
     expect(asked).toEqual(["dockgate.owner=a limit 2", "dockgate.owner=a limit 2"]);
-    limiter.settle(c, "ContainerCreate"); // the first create completed: the daemon counts it now
-    limiter.settle(c, "ContainerCreate");
+    limiter.settle(r2); // the refused create held nothing
+    expect((await gate.decide(create(), c)).kind).toBe("deny");
+    limiter.settle(r1); // the first create completed: the daemon counts it now
     existing = 1;
-    expect(await gate.decide(create, c)).toBe(ALLOW);
-    limiter.settle(c, "ContainerCreate");
+    const r3 = create();
+    expect(await gate.decide(r3, c)).toBe(ALLOW);
+    limiter.settle(r3);
     existing = 2;
-    expect((await gate.decide(create, c)).kind).toBe("deny");
+    expect((await gate.decide(create(), c)).kind).toBe("deny");
   });
 
   it("does not ask the daemon when the inner gate denies; without ownership it fails closed", async () => {
@@ -323,8 +351,8 @@ describe("containers", () => {
     const limiter = new Limiter(config({ p: { limits: { maxContainers: 2 } } }), counter);
     const c = client("a");
     limiter.accept(c);
-    expect(denied(limiter.wrap(deny).decide(create, c))).toBe("endpoint.allow");
-    const v = await limiter.wrap(allowAll).decide(create, c);
+    expect(denied(limiter.wrap(deny).decide(create(), c))).toBe("endpoint.allow");
+    const v = await limiter.wrap(allowAll).decide(create(), c);
     expect(v.kind === "deny" && v.denial.rule).toBe("limits.containers");
     expect(counter).not.toHaveBeenCalled();
   });
@@ -338,8 +366,8 @@ describe("containers", () => {
     const gate = limiter.wrap(allowAll);
     const c = client("a");
     limiter.accept(c);
-    await expect(gate.decide(create, c)).rejects.toThrow("ECONNREFUSED");
+    await expect(gate.decide(create(), c)).rejects.toThrow("ECONNREFUSED");
     fail = false;
-    expect(await gate.decide(create, c)).toBe(ALLOW);
+    expect(await gate.decide(create(), c)).toBe(ALLOW);
   });
 });
