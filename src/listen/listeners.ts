@@ -63,11 +63,17 @@ export async function openListener(
 
 /** Who a connection is, by the listener's config and the peer's identities. */
 export function clientOf(config: ListenerConfig, peer: string, identity?: readonly string[]): Client {
+  let client: Client = { listener: config.name, profile: config.profile, peer, owner: config.name };
   for (const id of identity ?? []) {
     const chosen = config.identities?.[id];
-    if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}` };
+    if (chosen !== undefined) {
+      client = { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}` };
+      break;
+    }
   }
-  return { listener: config.name, profile: config.profile, peer, owner: config.name };
+  // The socket a unix client came through: what bindMounts' { ownSocket: true } lets it mount.
+  if (config.listen.kind === "unix") client.socket = config.listen.path;
+  return client;
 }
 
 const NO_IDENTITIES: readonly string[] = Object.freeze([]);

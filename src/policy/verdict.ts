@@ -14,6 +14,8 @@ export interface Client {
    * listener name, or `listener/identity` when a TLS identity selected the profile.
    */
   owner: string;
+  /** The unix socket path the client connected through (unix listeners only). */
+  socket?: string;
 }
 
 /** One request as the daemon's router will read it. */
