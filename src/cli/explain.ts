@@ -15,7 +15,7 @@ import type { Config, ProfileConfig } from "../config/types.js";
 import { TargetError, encodeTarget, parseTarget } from "../http/target.js";
 import { GATE_RULES, createGate } from "../policy/engine.js";
 import { RULES } from "../policy/rules.js";
-import type { Denial, RequestView, Rewrite } from "../policy/verdict.js";
+import type { Client, Denial, RequestView, Rewrite } from "../policy/verdict.js";
 
 const USAGE = "usage: dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]";
 
@@ -185,7 +185,13 @@ export async function explain(
     headers,
   };
   const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) }, { checkImages: false });
-  const verdict = await gate.decide(view, { listener: "explain", profile: profile.name, peer: "explain", owner: "explain" });
+  // As a client of the first unix listener with this profile: bindMounts' ownSocket is its socket.
+  const via = config.listeners.find((l) => l.profile === profile.name && l.listen.kind === "unix")?.listen;
+  const client: Client = {
+    listener: "explain", profile: profile.name, peer: "explain", owner: "explain",
+    ...(via?.kind === "unix" ? { socket: via.path } : {}),
+  };
+  const verdict = await gate.decide(view, client);
 
   const allowedBy = () => {
     const by = grantedBy(profile, m.operation);

@@ -87,9 +87,9 @@
 //
 // Unknown keys, groups and operation ids are errors, with a "did you mean" when one is close.
 
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { isIP } from "node:net";
-import { dirname, isAbsolute, resolve } from "node:path";
+import { basename, dirname, isAbsolute, resolve } from "node:path";
 import {
   type Document,
   LineCounter,
@@ -103,8 +103,9 @@ import {
   parseDocument,
   visit,
 } from "yaml";
-import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
+import { type BindPath, DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
 import { NO_HARDENING } from "../policy/mutate.js";
+import { bindingEntry } from "../policy/inspect/hostpath.js";
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { didYouMean } from "./suggest.js";
 import type {
@@ -240,6 +241,8 @@ class Reader {
   readonly warnings: ConfigProblem[] = [];
   private passwd: Map<string, number> | undefined;
   private groupFile: Map<string, number> | undefined;
+  /** Each profile's `rules:` value node, for positions of its bindMounts entries. */
+  private readonly rulesNodes = new Map<string, Node | null>();
 
   constructor(
     readonly file: string,
@@ -499,6 +502,7 @@ class Reader {
     let admin: AdminListen | undefined;
     const ad = top.get("admin");
     if (ad) admin = this.readAdmin(ad, upstream, listeners);
+    this.checkSocketBinds(listeners, profiles, admin, upstream);
 
     return {
       source: isAbsolute(this.file) ? this.file : resolve(this.file),
@@ -510,6 +514,67 @@ class Reader {
       profiles,
       admin,
     };
+  }
+
+  /**
+   * A client that can bind-mount a socket into a container can talk through it: another
+   * listener's socket makes it that listener's client (another tenant), the admin socket an
+   * administrator, the upstream socket the daemon's. Refused: a bindMounts entry (the exact path,
+   * or a read-only directory above it: a socket is connectable through a read-only mount) that
+   * exposes one of these to a listener's clients, compared as written and with symlinks of
+   * existing directories resolved. `{ ownSocket: true }` is the way to let each client mount
+   * its own socket.
+   */
+  private checkSocketBinds(listeners: readonly ListenerConfig[], profiles: ReadonlyMap<string, ProfileConfig>, admin: AdminListen | undefined, upstream: string): void {
+    const sockets: { path: string; what: string; owner?: string }[] = [{ path: upstream, what: `the upstream (daemon) socket ${upstream}` }];
+    if (admin?.kind === "unix") sockets.push({ path: admin.path, what: `the admin socket ${admin.path}` });
+    for (const l of listeners) {
+      if (l.listen.kind === "unix") sockets.push({ path: l.listen.path, what: `listener "${l.name}"'s socket ${l.listen.path}`, owner: l.name });
+    }
+    const reported = new Set<string>();
+    for (const l of listeners) {
+      for (const profileName of new Set([l.profile, ...Object.values(l.identities ?? {})])) {
+        const allow = profiles.get(profileName)?.rules.bindMounts.allow ?? [];
+        if (allow.length === 0) continue;
+        for (const sock of sockets) {
+          if (sock.owner === l.name) continue;
+          const i = exposingEntry(sock.path, allow);
+          if (i < 0) continue;
+          const entry = allow[i]!;
+          const key = `${profileName}\0${entry.path}\0${sock.path}\0${l.name}`;
+          if (reported.has(key)) continue;
+          reported.add(key);
+          const node = this.bindEntryNode(profileName, entry.path);
+          const how = entry.path === sock.path ? "" : ` (below the read-only entry ${entry.path})`;
+          this.error(
+            node,
+            `profiles.${profileName}.rules.bindMounts.allow: ${entry.path} lets clients of listener "${l.name}" bind-mount ${sock.what}${how} and talk through it as its clients do; ` +
+              (sock.owner !== undefined ? `use { ownSocket: true } to let each client mount the socket it connected through` : `remove the entry`),
+          );
+        }
+      }
+    }
+  }
+
+  /** The YAML node of the bindMounts allow entry for `path` in a profile's rules (or the nearest one above). */
+  private bindEntryNode(profile: string, path: string): Node | null {
+    const rules = this.rulesNodes.get(profile) ?? null;
+    const valueOf = (m: Node | null, key: string): Node | null => {
+      if (!isMap(m)) return null;
+      const pair = m.items.find((p) => {
+        const k = this.deref(p.key);
+        return isScalar(k) && String(k.value) === key;
+      });
+      return pair ? this.deref(pair.value) : null;
+    };
+    const allowNode = valueOf(valueOf(rules, "bindMounts"), "allow");
+    for (const item of isSeq(allowNode) ? allowNode.items : []) {
+      const n = this.deref(item);
+      const pathNode = valueOf(n, "path");
+      const written = isScalar(n) ? n.value : isScalar(pathNode) ? pathNode.value : undefined;
+      if (typeof written === "string" && cleanSlashes(written) === path) return n;
+    }
+    return allowNode ?? rules;
   }
 
   private readProfile(name: string, e: Entry): ProfileConfig | undefined {
@@ -576,6 +641,7 @@ class Reader {
         rules = parseRuleSettings(raw, (path, message) => {
           this.error(this.nodeAtPath(ru.value, path) ?? ru.key, `${where}.rules${formatPath(path)}: ${message}`);
         });
+        this.rulesNodes.set(name, ru.value);
       }
     }
 
@@ -1428,4 +1494,36 @@ export function compareVersions(a: string, b: string): number {
 /** Go's strconv.Atoi as versions.compare uses it: anything but an optionally signed integer is 0. */
 function atoi(s: string): number {
   return /^[+-]?\d+$/.test(s) ? Number(s) : 0;
+}
+
+/** `/a//b/` → `/a/b` (allow entries are stored cleaned; "." and ".." are refused when parsed). */
+function cleanSlashes(p: string): string {
+  return "/" + p.split("/").filter((x) => x !== "" && x !== ".").join("/");
+}
+
+/** A path with the symlinks of its existing directory resolved (itself when nothing resolves). */
+function realDir(p: string): string {
+  try {
+    return resolve(realpathSync(dirname(p)), basename(p));
+  } catch {
+    return p;
+  }
+}
+
+/** The allow entry that exposes socket `path`, as written or with symlinks resolved on either side; -1 if none. */
+function exposingEntry(path: string, allow: readonly BindPath[]): number {
+  const real = allow.map((e) => {
+    try {
+      return { path: realpathSync(e.path), readOnly: e.readOnly };
+    } catch {
+      return e;
+    }
+  });
+  for (const p of new Set([path, realDir(path)])) {
+    const i = bindingEntry(p, allow);
+    if (i >= 0) return i;
+    const j = bindingEntry(p, real);
+    if (j >= 0) return j;
+  }
+  return -1;
 }

@@ -63,11 +63,13 @@ export async function openListener(
 
 /** Who a connection is, by the listener's config and the peer's identities. */
 export function clientOf(config: ListenerConfig, peer: string, identity?: readonly string[]): Client {
+  // The socket a unix client came through: what bindMounts' { ownSocket: true } lets it mount.
+  const socket = config.listen.kind === "unix" ? { socket: config.listen.path } : {};
   for (const id of identity ?? []) {
     const chosen = config.identities?.[id];
-    if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}` };
+    if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}`, ...socket };
   }
-  return { listener: config.name, profile: config.profile, peer, owner: config.name };
+  return { listener: config.name, profile: config.profile, peer, owner: config.name, ...socket };
 }
 
 const NO_IDENTITIES: readonly string[] = Object.freeze([]);

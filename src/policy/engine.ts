@@ -37,7 +37,7 @@ import {
   unsupportedDenial,
 } from "./ownership.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
-import type { RuleSettings } from "./rules.js";
+import { type RuleSettings, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
 
@@ -66,6 +66,23 @@ interface ProfilePlan {
   maxBodyBytes: number;
   /** Set for profiles with ownership, mutate or redact (the layered path). */
   layers: Layers | undefined;
+  /** With bindMounts.ownSocket: this plan as seen through each unix socket (planFor). */
+  bySocket: Map<string, ProfilePlan>;
+}
+
+/**
+ * The plan a client's request is decided by: with `bindMounts: { allow: [{ ownSocket: true }] }`
+ * the rules allow binding the socket this client connected through, so one profile shared by
+ * several listeners lets each mount its own socket and never another's. Made once per socket.
+ */
+function planFor(plan: ProfilePlan, client: Client): ProfilePlan {
+  if (!plan.rules.bindMounts.ownSocket || client.socket === undefined) return plan;
+  let p = plan.bySocket.get(client.socket);
+  if (p === undefined) {
+    p = { ...plan, rules: withOwnSocket(plan.rules, client.socket) };
+    plan.bySocket.set(client.socket, p);
+  }
+  return p;
 }
 
 function frozenDenial(status: number, message: string, rule: string, field?: string): Denial {
@@ -122,6 +139,7 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     ops,
     maxBodyBytes,
     layers,
+    bySocket: new Map(),
   };
 }
 
@@ -147,13 +165,14 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
 
   const checkImages = options.checkImages ?? true;
   const decide = (req: RequestView, client: Client): Verdict | Promise<Verdict> => {
-    const plan = plans.get(client.profile);
-    if (plan === undefined) {
+    const profilePlan = plans.get(client.profile);
+    if (profilePlan === undefined) {
       return {
         kind: "deny",
         denial: frozenDenial(403, `dockgate: ${req.operation} denied: unknown profile ${client.profile} (rule profile.unknown)`, "profile.unknown"),
       };
     }
+    const plan = planFor(profilePlan, client);
     if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
       return refuse(plan, frozenDenial(
         403,

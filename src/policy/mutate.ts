@@ -21,6 +21,11 @@
 //   * memory / cpus / pids: the default is set when the client sets none (absent, null or 0); a max
 //     without a default is also the default (an unset limit is unlimited, which is above any max).
 //     Above max is denied, and so is an explicit "unlimited" (negative; PidsLimit 0 on update).
+//     With a memory max, MemorySwap (memory plus swap, as the daemon counts it) is bounded too: at
+//     most twice the max, which is what the daemon itself gives a container at the max that sets
+//     no swap (adaptContainerSettings: MemorySwap = 2 × Memory); any negative value (the daemon's
+//     -1, unlimited swap; it sets no swap limit for other negatives either) is denied. 0 leaves the
+//     daemon's default. A MemorySwap below Memory the daemon refuses itself.
 //     CPU limits given as CpuQuota/CpuPeriod count as CpuQuota/CpuPeriod CPUs; a CpuQuota of -1 is
 //     unlimited. When the client set CpuPeriod (which the daemon refuses together with NanoCpus),
 //     the CPU default is applied as CpuQuota instead.
@@ -70,7 +75,7 @@ export const NO_HARDENING: HardeningConfig = Object.freeze({
 });
 
 export const HARDENING_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
-  { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited), or MemorySwap -1 (unlimited swap), on create or update" },
+  { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited); MemorySwap (memory plus swap) negative (unlimited) or above twice mutate.memory.max; on create, update and classic-builder RUN steps (the build's memory/memswap)" },
   { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
   { id: "hardening.pids", describe: "PidsLimit above the profile's mutate.pids.max, or unlimited (negative on create; 0 or negative on update)" },
   { id: "hardening.network", describe: "a NetworkMode or NetworkingConfig endpoint other than the profile's forced network (or none)" },
@@ -214,7 +219,7 @@ function hardenCreate(body: GoValue | undefined, h: HardeningConfig, rules: Rule
   if (h.noNewPrivileges) applyNoNewPrivileges(view);
   if (h.dropAllCapabilities) applyDropAll(view, rules);
   applyLimit(view, "Memory", h.memory, "hardening.memory", bytes);
-  if (h.memory?.max !== undefined) checkSwap(view);
+  if (h.memory?.max !== undefined) checkSwap(view, h.memory.max);
   applyLimit(view, "PidsLimit", h.pids, "hardening.pids", String);
   if (h.nanoCpus) applyCpus(view, h.nanoCpus);
   if (h.readOnlyRootfs) view.set("ReadonlyRootfs", true);
@@ -357,13 +362,20 @@ function applyLimit(view: HostConfigView, field: string, b: Bounds, rule: string
   checkMax(v, view.path(field), b.max, rule, unit);
 }
 
-/** With a memory maximum, swap must be limited too: MemorySwap -1 is unlimited swap. */
-function checkSwap(view: HostConfigView): void {
-  const swap = intField(view, "MemorySwap");
-  if (swap !== undefined && swap < 0) {
-    const path = view.path("MemorySwap");
-    deny("hardening.memory", path, `${path}=${swap} (unlimited swap) is not allowed when this profile limits memory`);
+/** With a memory maximum, swap is bounded too (see the header): absent, null or 0 is the daemon's default. */
+function checkSwap(view: HostConfigView, max: number): void {
+  const path = view.path("MemorySwap");
+  const detail = swapDetail(intField(view, "MemorySwap") ?? 0, path, max);
+  if (detail !== undefined) deny("hardening.memory", path, detail);
+}
+
+/** Why a MemorySwap (or the build's memswap) of `swap` is refused under memory max `max`, or undefined. */
+function swapDetail(swap: number, path: string, max: number): string | undefined {
+  if (swap < 0) return `${path}=${swap} (unlimited swap) is not allowed when this profile limits memory`;
+  if (swap > 2 * max) {
+    return `${path}=${swap} (${bytes(swap)}) is above this profile's maximum for memory plus swap of ${2 * max} (${bytes(2 * max)}, twice its memory maximum)`;
   }
+  return undefined;
 }
 
 function checkMax(v: number, path: string, max: number | undefined, rule: string, unit: (n: number) => string): void {
@@ -478,7 +490,7 @@ function updateChecks(body: GoValue | undefined, h: HardeningConfig): void {
   if (mem !== undefined) {
     const v = intField(view, "Memory");
     if (v !== undefined && v !== 0) checkMax(v, view.path("Memory"), mem, "hardening.memory", bytes);
-    checkSwap(view);
+    checkSwap(view, mem);
   }
   const pids = h.pids?.max;
   if (pids !== undefined) {
@@ -552,9 +564,8 @@ export function hardenBuildQuery(
     const detail = mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`;
     return { ok: false, violation: { rule: "hardening.memory", field: "memory", detail } };
   }
-  if (max !== undefined && swap < 0) {
-    return { ok: false, violation: { rule: "hardening.memory", field: "memswap", detail: `memswap=${swap} (unlimited swap) is not allowed when this profile limits memory` } };
-  }
+  const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
+  if (swapWhy !== undefined) return { ok: false, violation: { rule: "hardening.memory", field: "memswap", detail: swapWhy } };
   const effective = mem !== 0 ? mem : (memory.default ?? max);
   const out: Array<readonly [string, string]> = query.filter(([k]) => k !== "memory" && k !== "memswap");
   if (effective !== undefined) out.push(["memory", String(effective)]);

@@ -29,8 +29,14 @@ export type VolumeDriverOptionsMode = "none" | "safe" | "any";
 export interface RuleSettings {
   /** HostConfig.Privileged and exec `Privileged` (docker run/exec --privileged). */
   allowPrivileged: boolean;
-  /** Host paths that Binds / Mounts of type bind may use. Default: none. */
-  bindMounts: { allow: readonly BindPath[] };
+  /**
+   * Host paths that Binds / Mounts of type bind may use. Default: none. `ownSocket`: the unix socket
+   * the client itself connected through may be mounted too (exactly that path, read-write or
+   * read-only): written `{ ownSocket: true }` in the allow list, so that one profile shared by
+   * several listeners lets each listener's clients mount their own socket and no other
+   * (Testcontainers' Ryuk). withOwnSocket() turns it into a path per socket.
+   */
+  bindMounts: { allow: readonly BindPath[]; ownSocket: boolean };
   /**
    * Capabilities CapAdd / Capabilities / a service's CapabilityAdd may add beyond Docker's default
    * set, normalized to `CAP_X` (or `ALL`). Docker's defaults (CHOWN, NET_BIND_SERVICE, ...) are
@@ -97,7 +103,7 @@ export interface RuleSettings {
 
 export const DEFAULT_RULES: RuleSettings = deepFreeze({
   allowPrivileged: false,
-  bindMounts: { allow: [] },
+  bindMounts: { allow: [], ownSocket: false },
   capAdd: [],
   devices: false,
   gpus: false,
@@ -134,7 +140,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "body.type", describe: "an inspected field has a JSON type the daemon does not accept (e.g. Privileged as a string); refused rather than guessed" },
   { id: "request.form-body", describe: "a form-encoded (or multipart) body on an inspected request: Go's ParseForm would read it as query parameters" },
   { id: "containers.privileged", setting: "allowPrivileged", describe: "HostConfig.Privileged=true (docker run --privileged): full access to the host" },
-  { id: "containers.bind-mounts", setting: "bindMounts", describe: "a host path in HostConfig.Binds or a Mounts entry of type bind that is not in bindMounts.allow (or not read-only where required); paths are cleaned, so /srv/cache/../../etc is /etc" },
+  { id: "containers.bind-mounts", setting: "bindMounts", describe: "a host path in HostConfig.Binds or a Mounts entry of type bind that is not in bindMounts.allow (or not read-only where required); paths are cleaned, so /srv/cache/../../etc is /etc; { ownSocket: true } allows the unix socket the client connected through, and no other listener's" },
   { id: "containers.bind-protected", describe: "a bind mount of, above or below the Docker/containerd sockets and state (/var/run/docker.sock, /run/containerd, /var/lib/docker, ...), /proc or /sys; never allowed, even if listed in bindMounts" },
   { id: "containers.bind-propagation", describe: "shared / rshared bind propagation: mounts made in the container would appear on the host" },
   { id: "containers.mount-type", describe: "a Mounts entry of type npipe, cluster or an unknown type (bind, volume, tmpfs and image are inspected and allowed)" },
@@ -290,7 +296,7 @@ function under(path: string, prefix: string): boolean {
 }
 
 function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | undefined {
-  if (v === null) return { allow: [] };
+  if (v === null) return { allow: [], ownSocket: false };
   if (!isPlainMap(v)) {
     ctx.report(["bindMounts"], `must be a map with an "allow" list, not ${typeName(v)}`);
     return undefined;
@@ -303,12 +309,13 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
     }
   }
   const list = v["allow"];
-  if (list === undefined || list === null) return ok ? { allow: [] } : undefined;
+  if (list === undefined || list === null) return ok ? { allow: [], ownSocket: false } : undefined;
   if (!Array.isArray(list)) {
-    ctx.report(["bindMounts", "allow"], `must be a list of host paths or {path, readOnly} maps, not ${typeName(list)}`);
+    ctx.report(["bindMounts", "allow"], `must be a list of host paths, {path, readOnly} maps or { ownSocket: true }, not ${typeName(list)}`);
     return undefined;
   }
   const allow: BindPath[] = [];
+  let ownSocket = false;
   for (let i = 0; i < list.length; i++) {
     const item: unknown = list[i];
     const where = ["bindMounts", "allow", i];
@@ -316,11 +323,20 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
     let readOnly: unknown = true;
     if (typeof item === "string") {
       path = item;
+    } else if (isPlainMap(item) && "ownSocket" in item) {
+      const extra = Object.keys(item).filter((k) => k !== "ownSocket");
+      if (item["ownSocket"] !== true || extra.length > 0) {
+        ctx.report(where, `must be exactly { ownSocket: true } (the socket the client connected through, read-write or read-only; no other keys)`);
+        ok = false;
+      } else {
+        ownSocket = true;
+      }
+      continue;
     } else if (isPlainMap(item)) {
       let itemOk = true;
       for (const k of Object.keys(item)) {
         if (k !== "path" && k !== "readOnly") {
-          ctx.report([...where, k], `unknown key "${k}"${didYouMean(k, ["path", "readOnly"])}; an entry has "path" and "readOnly"`);
+          ctx.report([...where, k], `unknown key "${k}"${didYouMean(k, ["path", "readOnly", "ownSocket"])}; an entry has "path" and "readOnly" (or is { ownSocket: true })`);
           itemOk = false;
         }
       }
@@ -335,7 +351,7 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
         continue;
       }
     } else {
-      ctx.report(where, `must be a host path or a {path, readOnly} map, not ${typeName(item)}`);
+      ctx.report(where, `must be a host path, a {path, readOnly} map or { ownSocket: true }, not ${typeName(item)}`);
       ok = false;
       continue;
     }
@@ -367,7 +383,19 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
       }
     }
   }
-  return ok ? { allow } : undefined;
+  return ok ? { allow, ownSocket } : undefined;
+}
+
+/**
+ * The rules as a client connected through unix socket `socket` (undefined: not a unix client)
+ * sees them: with `bindMounts.ownSocket`, that socket's path is an allowed bind source (exactly
+ * it, read-write or read-only). Other rules are returned unchanged.
+ */
+export function withOwnSocket(rules: RuleSettings, socket: string | undefined): RuleSettings {
+  if (!rules.bindMounts.ownSocket || socket === undefined) return rules;
+  const path = cleanPath(socket);
+  const allow = [...rules.bindMounts.allow.filter((e) => e.path !== path), { path, readOnly: false }];
+  return deepFreeze({ ...rules, bindMounts: { allow, ownSocket: true } });
 }
 
 function parseNamespaces(ctx: Ctx, key: string, v: unknown): NamespaceName[] | undefined {

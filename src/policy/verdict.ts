@@ -14,6 +14,8 @@ export interface Client {
    * listener name, or `listener/identity` when a TLS identity selected the profile.
    */
   readonly owner: string;
+  /** The unix socket path the client connected through (unix listeners only). */
+  readonly socket?: string;
 }
 
 /** One request as the daemon's router will read it. */

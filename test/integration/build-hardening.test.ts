@@ -40,7 +40,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.stop();
-  await docker(daemon, ["rmi", "-f", `${tag}:a`, `${tag}:b`]);
+  await docker(daemon, ["rmi", "-f", `${tag}:a`, `${tag}:b`, `${tag}:c`]);
 });
 
 function build(args: string[]): Promise<{ code: number; out: string }> {
@@ -67,5 +67,17 @@ describe("build containers under mutate.memory", () => {
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/dockgate: ImageBuild denied for profile builder: memory=1073741824 .* \(rule hardening\.memory\)/);
     expect((await docker(daemon, ["image", "inspect", `${tag}:b`])).code).not.toBe(0);
+  });
+
+  it("a build asking for more swap than twice the maximum (or unlimited) is refused, and builds nothing; within it builds", async () => {
+    for (const swap of ["1p", "-1"]) {
+      const r = await build(["-t", `${tag}:c`, "--memory", "256m", "--memory-swap", swap]);
+      expect(r.code, swap).not.toBe(0);
+      expect(r.out).toMatch(/dockgate: ImageBuild denied for profile builder: memswap=.* \(rule hardening\.memory\)/);
+      expect((await docker(daemon, ["image", "inspect", `${tag}:c`])).code).not.toBe(0);
+    }
+    const ok = await build(["-t", `${tag}:c`, "--memory", "256m", "--memory-swap", "1g"]);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain(`limit=${256 * 1048576}`);
   });
 });

@@ -137,6 +137,7 @@ interface Inspect {
     CapAdd: string[] | null;
     CapDrop: string[] | null;
     Memory: number;
+    MemorySwap: number;
     NanoCpus: number;
     PidsLimit: number | null;
     ReadonlyRootfs: boolean;
@@ -311,6 +312,65 @@ describe("hardening through the proxy, checked on the daemon and in the kernel",
     const now = await inspectDirect(name);
     expect(now.HostConfig.Memory).toBe(200 * MiB);
     expect(now.HostConfig.PidsLimit).toBe(128);
+  });
+});
+
+describe("swap is bounded by the memory maximum (memory plus swap at most twice mutate.memory.max)", () => {
+  const PiB = 1024 * 1024 * 1024 * MiB;
+  const swapMax = 2 * 256 * MiB;
+
+  it("create: 1 PiB of swap in any spelling is refused and no container exists; docker run -m / --memory-swap within works", async () => {
+    const spellings: Array<[string, unknown]> = [
+      ["hc", { Image: image, HostConfig: { Memory: 64 * MiB, MemorySwap: PiB } }],
+      ["hc-alone", { Image: image, HostConfig: { MemorySwap: PiB } }],
+      ["fold", `{"Image":${JSON.stringify(image)},"HostConfig":{"Memory":${64 * MiB},"memoryswap":${PiB}}}`],
+      ["top", { Image: image, Memory: 64 * MiB, MemorySwap: PiB }],
+      ["merged", { Image: image, MemorySwap: PiB, HostConfig: { Memory: 64 * MiB } }],
+      ["unlimited", { Image: image, HostConfig: { Memory: 64 * MiB, MemorySwap: -1 } }],
+      ["int64max", `{"Image":${JSON.stringify(image)},"HostConfig":{"Memory":${64 * MiB},"MemorySwap":9223372036854775807}}`],
+    ];
+    for (const [suffix, body] of spellings) {
+      const name = `${tag}-swap-${suffix}`;
+      const r = await api(proxy.socket, "POST", `/v1.41/containers/create?name=${name}`, body);
+      expect(r.status, `${suffix}: ${r.body}`).toBe(403);
+      expect(JSON.parse(r.body).message, suffix).toContain("(rule hardening.memory)");
+      expect(await exists(name), suffix).toBe(false);
+    }
+
+    const ok = await docker(proxy.socket, ["create", "--name", `${tag}-swap-ok`, "-m", "64m", image, "true"]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await inspectDirect(`${tag}-swap-ok`)).HostConfig.MemorySwap).toBe(128 * MiB);
+    const both = await docker(proxy.socket, ["create", "--name", `${tag}-swap-both`, "-m", "256m", "--memory-swap", "512m", image, "true"]);
+    expect(both.code, both.stderr).toBe(0);
+    expect((await inspectDirect(`${tag}-swap-both`)).HostConfig.MemorySwap).toBe(swapMax);
+    const over = await docker(proxy.socket, ["create", "--name", `${tag}-swap-over`, "-m", "64m", "--memory-swap", "1p", image, "true"]);
+    expect(over.code).not.toBe(0);
+    expect(over.stderr).toContain("is above this profile's maximum for memory plus swap of 536870912 (512 MiB, twice its memory maximum) (rule hardening.memory)");
+    expect(await exists(`${tag}-swap-over`)).toBe(false);
+  });
+
+  it("update: 1 PiB of swap (alone, with memory, unlimited) is refused and the stored swap is unchanged; docker update within works", async () => {
+    const name = `${tag}-swap-upd`;
+    const c = await docker(proxy.socket, ["create", "--name", name, "-m", "64m", image, "true"]);
+    expect(c.code, c.stderr).toBe(0);
+    const before = (await inspectDirect(name)).HostConfig.MemorySwap;
+    expect(before).toBe(128 * MiB);
+    for (const body of [{ MemorySwap: PiB }, { Memory: 128 * MiB, MemorySwap: PiB }, { memoryswap: PiB }, { Memory: 128 * MiB, MemorySwap: -1 }]) {
+      const r = await api(proxy.socket, "POST", `/v1.41/containers/${name}/update`, body);
+      expect(r.status, `${JSON.stringify(body)}: ${r.body}`).toBe(403);
+      expect(JSON.parse(r.body).message).toContain("(rule hardening.memory)");
+      expect((await inspectDirect(name)).HostConfig.MemorySwap).toBe(before);
+    }
+    const cli = await docker(proxy.socket, ["update", "--memory-swap", "1p", name]);
+    expect(cli.code).not.toBe(0);
+    expect(cli.stderr).toContain("(rule hardening.memory)");
+    expect((await inspectDirect(name)).HostConfig.MemorySwap).toBe(before);
+
+    const ok = await docker(proxy.socket, ["update", "--memory", "128m", "--memory-swap", "512m", name]);
+    expect(ok.code, ok.stderr).toBe(0);
+    const now = await inspectDirect(name);
+    expect(now.HostConfig.Memory).toBe(128 * MiB);
+    expect(now.HostConfig.MemorySwap).toBe(swapMax);
   });
 });
 

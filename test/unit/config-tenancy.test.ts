@@ -306,3 +306,86 @@ describe("admin", () => {
     expect(problems(text)).toEqual(['t.yaml:7:23: admin.tcp.port 2375 is the port of listener "a"']);
   });
 });
+
+describe("sockets a profile's bind mounts would expose", () => {
+  /** Listeners a and b (sockets /run/dockgate/a.sock, b.sock) on profile p, whose bindMounts.allow is `allow` (line 12 on). */
+  const tenants = (...allow: string[]) =>
+    y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/dockgate/a.sock }",
+      "    profile: p",
+      "  - name: b",
+      "    unix: { path: /run/dockgate/b.sock }",
+      "    profile: p",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "    rules:",
+      "      bindMounts:",
+      "        allow:",
+      ...allow.map((a) => `          - ${a}`),
+    );
+
+  it("{ ownSocket: true } is accepted: each listener's clients get their own socket only", () => {
+    const c = parse(tenants("{ ownSocket: true }", "/srv/cache"));
+    expect(c.profiles.get("p")!.rules.bindMounts).toEqual({ allow: [{ path: "/srv/cache", readOnly: true }], ownSocket: true });
+  });
+
+  it("refuses a literal socket path another listener's clients could bind, at the entry, naming both listeners", () => {
+    expect(problems(tenants("{ path: /run/dockgate/a.sock, readOnly: false }"))).toEqual([
+      't.yaml:14:13: profiles.p.rules.bindMounts.allow: /run/dockgate/a.sock lets clients of listener "b" bind-mount listener "a"\'s socket /run/dockgate/a.sock and talk through it as its clients do; use { ownSocket: true } to let each client mount the socket it connected through',
+    ]);
+  });
+
+  it("refuses a read-only directory above another listener's socket (a socket connects through a read-only mount)", () => {
+    const out = problems(tenants("/srv/cache", "/run/dockgate"));
+    expect(out).toHaveLength(2);
+    expect(out[0]).toBe(
+      't.yaml:15:13: profiles.p.rules.bindMounts.allow: /run/dockgate lets clients of listener "a" bind-mount listener "b"\'s socket /run/dockgate/b.sock (below the read-only entry /run/dockgate) and talk through it as its clients do; use { ownSocket: true } to let each client mount the socket it connected through',
+    );
+    expect(out[1]).toContain('lets clients of listener "b" bind-mount listener "a"\'s socket /run/dockgate/a.sock');
+  });
+
+  it("one listener may list its own socket literally; a profile of another listener may not", () => {
+    const text = y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/dockgate/a.sock }",
+      "    profile: pa",
+      "  - name: b",
+      "    unix: { path: /run/dockgate/b.sock }",
+      "    profile: pb",
+      "profiles:",
+      "  pa:",
+      "    allow: [ping]",
+      "    rules: { bindMounts: { allow: [{ path: /run/dockgate/a.sock, readOnly: false }] } }",
+      "  pb:",
+      "    allow: [ping]",
+      "    rules: { bindMounts: { allow: [/run/dockgate/a.sock] } }",
+    );
+    expect(problems(text)).toEqual([
+      't.yaml:14:36: profiles.pb.rules.bindMounts.allow: /run/dockgate/a.sock lets clients of listener "b" bind-mount listener "a"\'s socket /run/dockgate/a.sock and talk through it as its clients do; use { ownSocket: true } to let each client mount the socket it connected through',
+    ]);
+  });
+
+  it("refuses the admin socket and a non-default upstream socket for any listener", () => {
+    const text = y(
+      "upstream: /srv/docker/docker.sock",
+      "admin: { unix: { path: /run/dockgate/admin.sock } }",
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/dockgate/a.sock }",
+      "    profile: p",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "    rules: { bindMounts: { allow: [/run/dockgate/admin.sock, /srv/docker] } }",
+    );
+    const out = problems(text);
+    expect(out).toEqual([
+      expect.stringMatching(/^t\.yaml:10:36: .*\/run\/dockgate\/admin\.sock lets clients of listener "a" bind-mount the admin socket \/run\/dockgate\/admin\.sock .*remove the entry$/),
+      expect.stringMatching(/^t\.yaml:10:62: .*\/srv\/docker lets clients of listener "a" bind-mount the upstream \(daemon\) socket \/srv\/docker\/docker\.sock \(below the read-only entry \/srv\/docker\).*remove the entry$/),
+    ]);
+  });
+});

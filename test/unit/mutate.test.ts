@@ -315,6 +315,30 @@ describe("memory and pids limits on create", () => {
     expect(violation({ HostConfig: { Memory: GiB, MemorySwap: -1 } }, memory)).toMatchObject({ rule: "hardening.memory", field: "HostConfig.MemorySwap" });
     expect(hcOf(harden({ HostConfig: { Memory: 512 * MiB, MemorySwap: GiB } }, memory)).MemorySwap).toBe(GiB);
   });
+  it("MemorySwap (memory plus swap) is at most twice the max, however the body spells it; any negative is unlimited", () => {
+    const PiB = 1024 * 1024 * GiB;
+    expect(hcOf(harden({ HostConfig: { Memory: GiB, MemorySwap: 2 * GiB } }, memory)).MemorySwap).toBe(2 * GiB);
+    expect(violation({ HostConfig: { Memory: GiB, MemorySwap: PiB } }, memory)).toEqual({
+      rule: "hardening.memory",
+      field: "HostConfig.MemorySwap",
+      detail: "HostConfig.MemorySwap=1125899906842624 (1 PiB) is above this profile's maximum for memory plus swap of 2147483648 (2 GiB, twice its memory maximum)",
+    });
+    const bodies = [
+      { MemorySwap: PiB }, // swap alone: memory gets the default
+      { HostConfig: { Memory: 0, MemorySwap: 2 * GiB + 1 } },
+      '{"HostConfig":{"memoryswap":1125899906842624}}', // Go folds the key
+      '{"HostConfig":{"MemorySwap":9223372036854775807}}',
+      { Memory: GiB, MemorySwap: PiB }, // top level, no HostConfig (old daemons' embedded *HostConfig)
+      { MemorySwap: PiB, HostConfig: {} }, // top level merged into a present HostConfig
+      { MemorySwap: PiB, HostConfig: { MemorySwap: 0 } },
+      { HostConfig: { Memory: GiB, MemorySwap: -2 } },
+    ];
+    for (const b of bodies) expect(violation(b, memory), JSON.stringify(b)).toMatchObject({ rule: "hardening.memory" });
+    // 0 / absent: the daemon's default (twice Memory, within twice the max).
+    expect(hcOf(harden({ HostConfig: { Memory: GiB, MemorySwap: 0 } }, memory)).MemorySwap).toBe(0);
+    // Without a max, swap is not bounded either.
+    expect(hcOf(harden({ HostConfig: { MemorySwap: PiB } }, { memory: { default: GiB } })).MemorySwap).toBe(PiB);
+  });
   it("negative (unlimited) is denied under a max", () => {
     expect(violation({ HostConfig: { Memory: -1 } }, memory).detail).toBe("HostConfig.Memory=-1 (unlimited) is not allowed: this profile's maximum is 1073741824 (1 GiB)");
   });
@@ -484,6 +508,13 @@ describe("hardenContainerUpdate", () => {
     expect(upd({ NanoCpus: 4e9 })).toMatchObject({ rule: "hardening.cpus", field: "NanoCpus" });
     expect(upd({ CpuQuota: 500000, CpuPeriod: 100000 })).toMatchObject({ rule: "hardening.cpus", field: "CpuQuota" });
     expect(upd({ CpuQuota: -1 })).toMatchObject({ rule: "hardening.cpus", field: "CpuQuota" });
+  });
+  it("bounds MemorySwap alone or with Memory: at most twice the memory max, never unlimited", () => {
+    expect(upd({ MemorySwap: 1125899906842624 })).toMatchObject({ rule: "hardening.memory", field: "MemorySwap" });
+    expect(upd({ memoryswap: 2 * GiB + 1 })).toMatchObject({ rule: "hardening.memory", field: "memoryswap" });
+    expect(upd({ Memory: GiB, MemorySwap: -1 })).toMatchObject({ rule: "hardening.memory", field: "MemorySwap" });
+    expect(upd({ Memory: 512 * MiB, MemorySwap: 2 * GiB })).toBeNull();
+    expect(upd({ MemorySwap: 2 * GiB })).toBeNull();
   });
   it("CpuQuota or CpuPeriod alone is denied (the container's other half is unknown)", () => {
     expect(upd({ CpuQuota: 50000 })).toMatchObject({ rule: "hardening.cpus", field: "CpuQuota", detail: expect.stringContaining("must be updated together") });
@@ -673,5 +704,11 @@ describe("hardenBuildQuery (classic-builder RUN containers)", () => {
     expect(hardenBuildQuery([["memory", String(GiB)]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memory" } });
     expect(hardenBuildQuery([["memory", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory" } });
     expect(hardenBuildQuery([["memswap", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
+  });
+  it("refuses a memswap above twice the max (the daemon reads int64 overflow as its maximum); keeps one within", () => {
+    for (const v of [String(GiB + 1), "1125899906842624", "99999999999999999999", "+9223372036854775807"]) {
+      expect(hardenBuildQuery([["memswap", v]], bounds), v).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
+    }
+    expect(hardenBuildQuery([["memswap", String(GiB)]], bounds)).toEqual({ ok: true, query: [["memory", String(256 * MiB)], ["memswap", String(GiB)]] });
   });
 });

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { INSPECTED_OPERATIONS } from "../../../src/policy/inspect/index.js";
-import { DEFAULT_RULES, RULES, parseRuleSettings } from "../../../src/policy/rules.js";
+import { DEFAULT_RULES, RULES, parseRuleSettings, withOwnSocket } from "../../../src/policy/rules.js";
 
 function parse(raw: unknown) {
   const errors: string[] = [];
@@ -30,6 +30,18 @@ describe("parseRuleSettings", () => {
     expect(r.bindMounts.allow).toEqual([{ path: "/srv/cache", readOnly: true }, { path: "/srv/work", readOnly: false }]);
     expect(r.runtimes).toEqual(DEFAULT_RULES.runtimes);
     expect(Object.isFrozen(r.bindMounts.allow)).toBe(true);
+  });
+  it("bindMounts { ownSocket: true }: no path of its own; withOwnSocket makes it the client's socket, exactly", () => {
+    const { r, errors } = parse({ bindMounts: { allow: ["/srv/cache", { ownSocket: true }] } });
+    expect(errors).toEqual([]);
+    expect(r.bindMounts).toEqual({ allow: [{ path: "/srv/cache", readOnly: true }], ownSocket: true });
+    expect(withOwnSocket(r, "/run/dockgate//a.sock").bindMounts.allow).toEqual([{ path: "/srv/cache", readOnly: true }, { path: "/run/dockgate/a.sock", readOnly: false }]);
+    expect(withOwnSocket(r, undefined)).toBe(r); // not a unix client: nothing more
+    expect(withOwnSocket(DEFAULT_RULES, "/run/dockgate/a.sock")).toBe(DEFAULT_RULES); // not asked for
+    for (const bad of [{ ownSocket: false }, { ownSocket: "yes" }, { ownSocket: true, path: "/x" }, { ownSocket: true, readOnly: true }]) {
+      expect(parse({ bindMounts: { allow: [bad] } }).errors, JSON.stringify(bad)).toEqual(["bindMounts.allow.0: must be exactly { ownSocket: true } (the socket the client connected through, read-write or read-only; no other keys)"]);
+    }
+    expect(parse({ bindMounts: { allow: [{ ownsocket: true }] } }).errors[0]).toMatch(/did you mean "ownSocket"/);
   });
   it("reports unknown keys with a suggestion", () => {
     expect(parse({ allowPrivilged: true }).errors).toEqual(['allowPrivilged: unknown rule setting "allowPrivilged" (did you mean "allowPrivileged"?)']);
