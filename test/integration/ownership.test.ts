@@ -2,6 +2,7 @@
 // so two owners) behind one profile with `ownership`. Every check is made both ways: what the
 // client gets, and what the daemon did (or did not do), looked up on the daemon directly.
 
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -504,6 +505,48 @@ describe("references in bodies", () => {
     const r = await api(A, "POST", `/v1.41/build?networkmode=${encodeURIComponent(`container:${bId}`)}`, "");
     expect(r.status).toBe(404);
     expect(r.json.message).toBe(`No such container: ${bId}`);
+  });
+});
+
+describe("builds name networks too", () => {
+  // The RUN containers of a classic build join what networkmode names; RUN prints the routes it
+  // sees, so a joined network's subnet shows in the build output.
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "dgo-build-"));
+  fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${image}\nRUN cat /proc/net/fib_trie\n`);
+  const built = `${tag}-built`;
+  const build = (socket: string, network: string, t: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn("docker", ["build", "--no-cache", "--network", network, "-t", t, ctx], { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: "0" } });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      p.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  const subnet = async (net: string) => (await onDaemon("GET", `/networks/${net}`)).json.IPAM.Config[0].Subnet.split("/")[0].replace(/\.0$/, ".");
+  afterAll(async () => {
+    for (const t of ["by-name", "by-prefix", "own"]) await onDaemon("DELETE", `/images/${built}:${t}?force=1`);
+  });
+
+  it("another client's network, by name or id prefix: refused, nothing built, nothing joined", async () => {
+    const n = await api(B, "POST", "/v1.41/networks/create", { Name: `${tag}-bbuild` });
+    expect(n.status, n.body).toBe(201);
+    for (const [ref, t] of [[`${tag}-bbuild`, "by-name"], [n.json.Id.slice(0, 12), "by-prefix"]] as const) {
+      const r = await build(A, ref, `${built}:${t}`);
+      expect(r.code, r.stdout + r.stderr).not.toBe(0);
+      expect(r.stderr).toContain(`network ${ref} not found`);
+      expect((await onDaemon("GET", `/images/${built}:${t}/json`)).status).toBe(404);
+    }
+    expect(Object.keys((await onDaemon("GET", `/networks/${n.json.Id}`)).json.Containers)).toEqual([]);
+  });
+
+  it("the client's own network is joined, by the id that was checked", async () => {
+    const n = await api(A, "POST", "/v1.41/networks/create", { Name: `${tag}-abuild` });
+    expect(n.status, n.body).toBe(201);
+    const r = await build(A, `${tag}-abuild`, `${built}:own`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(await subnet(n.json.Id));
+    expect((await onDaemon("GET", `/images/${built}:own/json`)).status).toBe(200);
   });
 });
 
