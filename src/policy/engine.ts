@@ -25,7 +25,6 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
-import { withImageWorkdirCheck } from "./image-workdir.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
@@ -33,9 +32,10 @@ import {
   type OwnedOperation,
   type OwnershipContext,
   type PreResult,
-  resolverFor,
   unsupportedDenial,
 } from "./ownership.js";
+import { INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
+import { type RefResolver, pinImages, resolverFor } from "./refs.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import { type RuleSettings, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
@@ -48,6 +48,7 @@ export const GATE_RULES: ReadonlyArray<{ id: string; status: number; describe: s
   { id: "body.json", status: 400, describe: "an inspected request body is not JSON the daemon would read the same way" },
   { id: "profile.unknown", status: 403, describe: "the client's profile does not exist (a dockgate bug: configs are validated)" },
   { id: "inspect.error", status: 500, describe: "an inspection failed unexpectedly; the request is denied" },
+  { id: "images.not-found", status: 404, describe: "the image a container create names (Image, an image mount) does not exist or is not a valid reference: answered in the daemon's words" },
 ];
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
@@ -104,7 +105,7 @@ function refuse(plan: ProfilePlan, audit: Denial, denial: Denial = audit): Verdi
   return plan.audit ? { kind: "allow", audit } : { kind: "deny", denial };
 }
 
-function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient): ProfilePlan {
+function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient, checkImages: boolean): ProfilePlan {
   const ops = new Map<string, Plan>();
   const audit = p.mode === "audit";
   for (const op of OPERATIONS) {
@@ -118,7 +119,7 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     if (inspection && (inspection.query || inspection.body)) ops.set(op, { kind: "inspect", inspection });
     else ops.set(op, { kind: "fixed", verdict: ALLOW });
   }
-  const layers = planLayers(p, daemon);
+  const layers = planLayers(p, daemon, checkImages);
   if (layers !== undefined && layers.ownership === undefined) {
     // Without ownership, redaction is part of the operation's fixed verdict (shared, frozen):
     // only the hardened operations take the layered path.
@@ -147,8 +148,8 @@ export interface GateOptions {
   /** The daemon client ownership lookups use (default: the shared one for config.upstream). */
   daemon?: DaemonClient;
   /**
-   * Ask the daemon for the image's WORKDIR on container create (default true). `explain` turns it
-   * off: it decides without a daemon.
+   * Resolve the images a container create names with the daemon, check them (WORKDIR) and forward
+   * their ids (default true). `explain` turns it off: it decides without a daemon.
    */
   checkImages?: boolean;
 }
@@ -161,40 +162,34 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   const plans = new Map<string, ProfilePlan>();
   let daemon = options.daemon;
   const getDaemon = () => (daemon ??= daemonClient(config.upstream));
-  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon));
-
   const checkImages = options.checkImages ?? true;
-  const decide = (req: RequestView, client: Client): Verdict | Promise<Verdict> => {
-    const profilePlan = plans.get(client.profile);
-    if (profilePlan === undefined) {
-      return {
-        kind: "deny",
-        denial: frozenDenial(403, `dockgate: ${req.operation} denied: unknown profile ${client.profile} (rule profile.unknown)`, "profile.unknown"),
-      };
-    }
-    const plan = planFor(profilePlan, client);
-    if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
-      return refuse(plan, frozenDenial(
-        403,
-        `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
-        "api.min-version",
-      ));
-    }
-    const op = plan.ops.get(req.operation);
-    if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
-    const layers = plan.layers;
-    if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
-      return decideLayered(plan, layers, op, req, client);
-    }
-    if (op.kind === "fixed") return op.verdict;
-    return inspectRequest(plan, op.inspection, req);
-  };
+  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages));
+
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
-      const verdict = decide(req, client);
-      if (req.operation !== "ContainerCreate" || !checkImages) return verdict;
-      const plan = plans.get(client.profile);
-      return plan === undefined ? verdict : withImageWorkdirCheck(verdict, plan.name, plan.audit, getDaemon);
+      const profilePlan = plans.get(client.profile);
+      if (profilePlan === undefined) {
+        return {
+          kind: "deny",
+          denial: frozenDenial(403, `dockgate: ${req.operation} denied: unknown profile ${client.profile} (rule profile.unknown)`, "profile.unknown"),
+        };
+      }
+      const plan = planFor(profilePlan, client);
+      if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
+        return refuse(plan, frozenDenial(
+          403,
+          `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
+          "api.min-version",
+        ));
+      }
+      const op = plan.ops.get(req.operation);
+      if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
+      const layers = plan.layers;
+      if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
+        return decideLayered(plan, layers, op, req, client);
+      }
+      if (op.kind === "fixed") return op.verdict;
+      return inspectRequest(plan, op.inspection, req);
     },
   };
 }
@@ -210,15 +205,17 @@ interface Layers {
   hardenUpdate: HardeningConfig | undefined;
   /** Redaction of responses, by operation. */
   responses: ReadonlyMap<string, ResponseTransform>;
-  /** Operations whose body a layer rewrites or checks (hardening), besides ownership's. */
+  /** Operations whose body a layer rewrites or checks (hardening, images), besides ownership's. */
   bodyOps: ReadonlySet<string>;
+  /** ContainerCreate: the resolver that pins its images (refs.ts pinImages); unset for `explain`. */
+  images: RefResolver | undefined;
 }
 
 const RESPONSE_MAX_BYTES = 64 * 1048576;
 
 
-function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | undefined {
-  if (p.ownership === undefined && p.mutate === undefined && p.redact === undefined) return undefined;
+function planLayers(p: ProfileConfig, daemon: () => DaemonClient, checkImages: boolean): Layers | undefined {
+  if (p.ownership === undefined && p.mutate === undefined && p.redact === undefined && !checkImages) return undefined;
   let ownership: OwnershipContext | undefined;
   if (p.ownership !== undefined) {
     const resolver = resolverFor(daemon());
@@ -243,12 +240,18 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | unde
       responses.set("SystemDataUsage", Object.freeze({ maxBytes: RESPONSE_MAX_BYTES, transform: (b: Buffer) => redactSystemDf(b, fields) }));
     }
   }
+  // Creates forward images (and ownership's networks) by id: inspect and list read them back as written.
+  const images = checkImages ? resolverFor(daemon()) : undefined;
+  if (checkImages) {
+    responses.set("ContainerInspect", chain(INSPECT_READBACK, responses.get("ContainerInspect"))!);
+    responses.set("ContainerList", LIST_READBACK);
+  }
   const harden = p.mutate ?? (ownership ? NO_HARDENING : undefined);
   const bodyOps = new Set<string>();
-  if (harden) bodyOps.add("ContainerCreate");
+  if (harden || images) bodyOps.add("ContainerCreate");
   if (p.mutate) bodyOps.add("ContainerUpdate");
   if (p.mutate?.memory) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
-  return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps };
+  return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps, images };
 }
 
 /** Both transforms, `first` on the daemon's body, then `second`. */
@@ -262,7 +265,8 @@ function chain(first: ResponseTransform | undefined, second: ResponseTransform |
 type BodyStep =
   | { kind: "harden"; config: HardeningConfig }
   | { kind: "harden-update"; config: HardeningConfig }
-  | { kind: "own"; op: OwnedOperation; ctx: OwnershipContext; client: Client };
+  | { kind: "own"; op: OwnedOperation; ctx: OwnershipContext; client: Client }
+  | { kind: "images"; resolver: RefResolver };
 
 function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: RequestView, client: Client): Verdict | Promise<Verdict> {
   // What the profile decides without the layers first: a denial stands, no lookup is made.
@@ -290,6 +294,8 @@ function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: Request
     if (owned === undefined) return refuse(plan, audit ?? unsupportedDenial(req, plan.name), unsupportedDenial(req, plan.name));
     if (owned.body) steps.push({ kind: "own", op: owned, ctx, client });
   }
+  // Last: the images of the body every earlier step agreed on.
+  if (req.operation === "ContainerCreate" && layers.images) steps.push({ kind: "images", resolver: layers.images });
 
   const finish = (pre: PreResult): Verdict => {
     if (!pre.ok) return refuse(plan, audit ?? pre.denial, pre.denial);
@@ -328,13 +334,24 @@ const PRE_OK: PreResult = Object.freeze({ ok: true });
 
 /**
  * The body step of a layered profile: parse once; the rules' inspection on the client's body;
- * hardening; ownership. The forwarded body is the re-serialized result when a step rewrote it.
- * Synchronous unless an ownership step has to ask the daemon.
+ * hardening; ownership; images. The forwarded body is the re-serialized result when a step
+ * rewrote it; references rewritten to ids are recorded for read-back (readback.ts). Synchronous
+ * unless an ownership or image step has to ask the daemon.
  */
 function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, steps: readonly BodyStep[], req: RequestView, audit: Denial | undefined): BodyCheck {
   // In audit mode a refused step lets the client's own body through, noting the first refusal.
   const refused = (d: Denial): BodyResult => (plan.audit ? { ok: true, audit: audit ?? d } : { ok: false, denial: d });
-  const done = (value: GoValue | undefined, rewritten: boolean): BodyResult => {
+  const done = (value: GoValue | undefined, rewritten: boolean, before: Spellings | undefined): BodyResult => {
+    if (before !== undefined) {
+      let recorded: boolean | string;
+      try {
+        recorded = recordRewrites(before, value);
+      } catch (err) {
+        return refused(inspectError(plan, req, err));
+      }
+      if (typeof recorded === "string") return refused(bodyDenial(plan, req, recorded));
+      rewritten ||= recorded;
+    }
     if (!rewritten) return audit ? { ok: true, audit } : { ok: true };
     let body: Buffer;
     try {
@@ -344,7 +361,8 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
     }
     return audit ? { ok: true, body, audit } : { ok: true, body };
   };
-  const run = (value: GoValue | undefined, rewritten: boolean, from: number): BodyResult | Promise<BodyResult> => {
+  const tracked = steps.some((s) => s.kind === "images");
+  const run = (value: GoValue | undefined, rewritten: boolean, from: number, before: Spellings | undefined): BodyResult | Promise<BodyResult> => {
     for (let i = from; i < steps.length; i++) {
       const step = steps[i]!;
       if (step.kind === "harden") {
@@ -365,9 +383,19 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
           return refused(inspectError(plan, req, err));
         }
         if (v) return refused(violationDenial(req.operation, plan.name, v));
-      } else {
+      } else if (step.kind === "images") {
+        before ??= spellings(value);
         const next = i + 1;
-        const after = (out: BodyOutcome): BodyResult | Promise<BodyResult> => (out.ok ? run(out.value, true, next) : refused(out.denial));
+        const v = value;
+        return pinImages(v, step.resolver, req.operation, plan.name).then(
+          (d) => (d ? refused(d) : run(v, rewritten, next, before)),
+          (err: unknown) => refused(inspectError(plan, req, err)),
+        );
+      } else {
+        // What the client (and hardening) asked for, before references are rewritten to ids.
+        if (tracked) before ??= spellings(value);
+        const next = i + 1;
+        const after = (out: BodyOutcome): BodyResult | Promise<BodyResult> => (out.ok ? run(out.value, true, next, before) : refused(out.denial));
         let out: BodyOutcome | Promise<BodyOutcome>;
         try {
           out = step.op.body!(value, req, step.client, step.ctx);
@@ -377,7 +405,7 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
         return out instanceof Promise ? out.then(after, (err: unknown) => refused(inspectError(plan, req, err))) : after(out);
       }
     }
-    return done(value, rewritten);
+    return done(value, rewritten, before);
   };
   return {
     maxBytes: plan.maxBodyBytes,
@@ -404,7 +432,7 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
           audit ??= d;
         }
       }
-      return run(value, false, 0);
+      return run(value, false, 0, undefined);
     },
   };
 }
@@ -422,6 +450,10 @@ function queryPhase(plan: ProfilePlan, inspection: Inspection, req: RequestView)
   if (!v) return { kind: "ok", audit: undefined };
   const denial = violationDenial(req.operation, plan.name, v);
   return plan.audit ? { kind: "ok", audit: denial } : { kind: "deny", denial };
+}
+
+function bodyDenial(plan: ProfilePlan, req: RequestView, detail: string): Denial {
+  return frozenDenial(400, `dockgate: ${req.operation} denied for profile ${plan.name}: ${detail} (rule body.json)`, "body.json");
 }
 
 function bodyJsonDenial(plan: ProfilePlan, req: RequestView, err: GoJsonError): Denial {

@@ -20,15 +20,20 @@
 //                  re-create under the same name in between cannot redirect it). Not owned, or
 //                  missing: 404 with the daemon's wording. Execs: ExecInspect → ContainerID → the
 //                  container's owner.
-//   references     in a ContainerCreate body: a named network (NetworkMode, EndpointsConfig keys)
-//                  must be the client's (rewritten to its full id; bridge/host/none/default are
-//                  shared); a named volume (Binds `name:/path`, Mounts type volume) must be the
-//                  client's, and one that does not exist yet is created first with the owner label
-//                  (what the daemon would do, minus the label). NetworkConnect/Disconnect: the body's
-//                  Container must be owned (rewritten to its full id). Joins to other containers
-//                  (`container:<x>` namespace modes, VolumesFrom, Links, NetworkCreate ConfigFrom,
-//                  build networkmode=container:<x>) are refused under ownership even when the
-//                  profile's rules allow joins (rule ownership.join).
+//   references     every one goes through claim(): the resolver (refs.ts), then the owner check,
+//                  then the full id in the reference's place. In a ContainerCreate body: a network
+//                  (NetworkMode, EndpointsConfig keys) must be the client's (rewritten to its full
+//                  id; bridge/host/none/default and mutate.network are shared, by name only);
+//                  containers named by `container:<x>` namespace modes (when the rules allow
+//                  joins), VolumesFrom and Links must be the client's (rewritten to `container:<id>`,
+//                  `<id>[:mode]`, `<id>:<alias>`; endpoint Links are DNS aliases inside the network
+//                  and stay as written, checked only); a named volume (Binds `name:/path`, Mounts
+//                  type volume) must be the client's, and one that does not exist yet is created
+//                  first with the owner label (what the daemon would do, minus the label).
+//                  ImageBuild networkmode: the client's network or `container:<x>`, rewritten the
+//                  same way. NetworkConnect/Disconnect: the body's Container must be owned
+//                  (rewritten to its full id). Refused (rule ownership.join): NetworkCreate
+//                  ConfigFrom, endpoint NetworkID, a `container:` prefix in another case.
 //   lists          ContainerList, NetworkList, VolumeList, the three prunes and SystemEvents get
 //                  `label=<label>=<owner>` merged into `filters` (both the JSON object-of-arrays
 //                  form and the old object-of-booleans form; anything else is a 400). The daemon
@@ -55,20 +60,6 @@
 //                  daemon resolves a full id before a name, and a name equal to some id would make
 //                  the forwarded full id ambiguous after that object is removed.
 //
-// ── Lookup cache ─────────────────────────────────────────────────────────────────────────────
-//
-// A miss always asks the daemon. The cache maps FULL ids of containers, networks and execs to
-// their owner label, and is consulted only when the client's parameter is itself a full id:
-// ids are random and never reused, and labels cannot change after creation, so "id X belongs to
-// O" stays true for the object's whole life. Names and id prefixes are always resolved fresh,
-// because what they point at changes (rename, remove + create). Volumes are never cached: their
-// name is their id and can be re-used by anyone after a remove. The cache is only used while
-// dockgate's own /events subscription is connected (container and network `destroy` drop their
-// entries, keeping it small and making a removed id unknown at once); when the subscription drops
-// the cache is cleared and bypassed until it is back. Die and rename events need no handling:
-// nothing cached depends on a name or on whether a container runs. A failed lookup (daemon down,
-// timeout, 5xx) is a 502 denial, never an allow.
-//
 // ── Not covered ──────────────────────────────────────────────────────────────────────────────
 //
 // Names are one namespace on the daemon: creating a container, network or volume with a name
@@ -80,8 +71,8 @@
 // (`docker rm -v`, `compose down -v`) but do not show in the tenant's volume list.
 
 import { SPEC_ROUTES } from "../api/spec-routes.js";
-import { DaemonError, type DaemonClient, type DaemonEvent } from "./daemon.js";
 import { GoJsonError, GoObject, type GoValue, parseGoJson, toJson } from "./gojson.js";
+import { type ObjectKind, type RefResolver, type Resolution, type VolumeJson, isFullId, notFoundMessage } from "./refs.js";
 import type { Client, Denial, RequestView, ResponseTransform, Rewrite } from "./verdict.js";
 
 export const OWNERSHIP_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
@@ -89,219 +80,11 @@ export const OWNERSHIP_RULES: ReadonlyArray<{ id: string; status: number; descri
   { id: "ownership.lookup", status: 502, describe: "dockgate could not ask the daemon who owns an object; the request is denied" },
   { id: "ownership.filters", status: 400, describe: "a list's `filters` (or a build's `labels`) parameter is not JSON the daemon would read" },
   { id: "ownership.label", status: 400, describe: "the client's labels contain a key that differs from the ownership label only in case" },
-  { id: "ownership.join", status: 403, describe: "the request joins another container (container:<x>, VolumesFrom, Links, ConfigFrom): not supported with ownership" },
+  { id: "ownership.join", status: 403, describe: "NetworkCreate ConfigFrom, a `container:` prefix not written in lower case, or an endpoint NetworkID: not supported with ownership" },
   { id: "ownership.name", status: 403, describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids)" },
   { id: "ownership.volume", status: 409, describe: "a named volume the container would mount, or the volume being created, belongs to another client" },
   { id: "ownership.unsupported", status: 403, describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
 ];
-
-export type ObjectKind = "container" | "exec" | "network" | "volume";
-
-/** What the daemon says for a missing object (API 1.24 .. 1.51 use the same wording). */
-export function notFoundMessage(kind: ObjectKind, ref: string): string {
-  switch (kind) {
-    case "container":
-      return `No such container: ${ref}`;
-    case "exec":
-      return `No such exec instance: ${ref}`;
-    case "network":
-      return `network ${ref} not found`;
-    case "volume":
-      return `get ${ref}: no such volume`;
-  }
-}
-
-const FULL_ID = /^[0-9a-f]{64}$/;
-export function isFullId(s: string): boolean {
-  return s.length === 64 && FULL_ID.test(s);
-}
-
-// ─────────────────────────────────────────────────────────────────────────────────────────────
-// Resolver: who owns what, asked of the daemon, cached by full id
-
-export type Resolution = { found: true; id: string; owner: string | undefined; name?: string } | { found: false; message: string };
-
-const CACHE_MAX = 10_000;
-
-interface ContainerJson {
-  Id?: string;
-  Config?: { Labels?: Record<string, string> | null } | null;
-}
-interface NetworkJson {
-  Id?: string;
-  Name?: string;
-  Labels?: Record<string, string> | null;
-}
-interface VolumeJson {
-  Name?: string;
-  Labels?: Record<string, string> | null;
-}
-interface ExecJson {
-  ID?: string;
-  ContainerID?: string;
-}
-
-/** Resolves object references to (full id, owner) through one daemon, with the full-id cache. */
-export class OwnerResolver {
-  /** `kind \0 fullId` → labels (only the keys some ownership profile uses). */
-  private readonly cache = new Map<string, Record<string, string>>();
-  /** exec full id → container full id. */
-  private readonly execs = new Map<string, string>();
-  private readonly inflight = new Map<string, Promise<Resolution>>();
-  private readonly labels = new Set<string>();
-  private live = false;
-  private unsubscribe: (() => void) | undefined;
-  /** For tests and metrics: lookups answered from the cache / by the daemon. */
-  readonly stats = { hits: 0, lookups: 0 };
-
-  constructor(readonly daemon: DaemonClient) {}
-
-  /** Registers an ownership label key (which labels to keep in cache entries). */
-  use(label: string): void {
-    this.labels.add(label);
-  }
-
-  /** The event subscription starts with the first lookup (a gate that never looks anything up opens nothing). */
-  private subscribe(): void {
-    this.unsubscribe ??= this.daemon.subscribe(
-      { type: ["container", "network"], event: ["destroy"] },
-      (e) => this.onEvent(e),
-      (live) => {
-        // Events may have been missed while the stream was down: start from nothing.
-        this.live = live;
-        this.cache.clear();
-        this.execs.clear();
-      },
-    );
-    this.live = this.daemon.eventsLive;
-  }
-
-  private onEvent(e: DaemonEvent): void {
-    const id = e.Actor?.ID;
-    if (id === undefined) return;
-    if (e.Type === "container") this.cache.delete(`container\0${id}`);
-    else if (e.Type === "network") this.cache.delete(`network\0${id}`);
-  }
-
-  private remember(kind: "container" | "network", id: string, labels: Record<string, string> | null | undefined, name?: string): void {
-    if (!this.live || !isFullId(id)) return;
-    const kept: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const l of this.labels) {
-      const v = labels?.[l];
-      if (typeof v === "string") kept[l] = v;
-    }
-    // A network's name cannot change: kept for the predefined-network check.
-    if (name !== undefined) kept["\0name"] = name;
-    const key = `${kind}\0${id}`;
-    this.cache.delete(key);
-    this.cache.set(key, kept);
-    if (this.cache.size > CACHE_MAX) this.cache.delete(this.cache.keys().next().value!);
-  }
-
-  private cached(kind: "container" | "network", ref: string, label: string): Resolution | undefined {
-    if (!this.live || !isFullId(ref)) return undefined;
-    const labels = this.cache.get(`${kind}\0${ref}`);
-    if (labels === undefined) return undefined;
-    this.stats.hits++;
-    const name = labels["\0name"];
-    return name === undefined ? { found: true, id: ref, owner: labels[label] } : { found: true, id: ref, owner: labels[label], name };
-  }
-
-  /** Resolves `ref` as the daemon would for `kind`; throws DaemonError when the daemon cannot answer. */
-  resolve(kind: ObjectKind, ref: string, label: string): Promise<Resolution> {
-    if (this.unsubscribe === undefined) this.subscribe();
-    if (kind === "container" || kind === "network") {
-      const hit = this.cached(kind, ref, label);
-      if (hit) return Promise.resolve(hit);
-    }
-    const key = `${kind}\0${label}\0${ref}`;
-    let p = this.inflight.get(key);
-    if (p === undefined) {
-      p = this.lookup(kind, ref, label).finally(() => this.inflight.delete(key));
-      this.inflight.set(key, p);
-    }
-    return p;
-  }
-
-  private async lookup(kind: ObjectKind, ref: string, label: string): Promise<Resolution> {
-    this.stats.lookups++;
-    const enc = encodeURIComponent(ref);
-    switch (kind) {
-      case "container": {
-        const r = await this.daemon.getJson<ContainerJson>(`/containers/${enc}/json`);
-        if (r.json === undefined) return missing(kind, ref, r.status, r.message);
-        const id = r.json.Id;
-        if (typeof id !== "string") throw new DaemonError("container inspect without an Id");
-        const labels = r.json.Config?.Labels;
-        this.remember("container", id, labels);
-        return { found: true, id, owner: labels?.[label] };
-      }
-      case "network": {
-        const r = await this.daemon.getJson<NetworkJson>(`/networks/${enc}`);
-        if (r.json === undefined) return missing(kind, ref, r.status, r.message);
-        const id = r.json.Id;
-        if (typeof id !== "string") throw new DaemonError("network inspect without an Id");
-        const name = typeof r.json.Name === "string" ? r.json.Name : "";
-        this.remember("network", id, r.json.Labels, name);
-        return { found: true, id, owner: r.json.Labels?.[label], name };
-      }
-      case "volume": {
-        const r = await this.daemon.getJson<VolumeJson>(`/volumes/${enc}`);
-        if (r.json === undefined) return missing(kind, ref, r.status, r.message);
-        const name = r.json.Name;
-        if (typeof name !== "string") throw new DaemonError("volume inspect without a Name");
-        return { found: true, id: name, owner: r.json.Labels?.[label] };
-      }
-      case "exec": {
-        let container = this.live && isFullId(ref) ? this.execs.get(ref) : undefined;
-        let id = ref;
-        if (container === undefined) {
-          const r = await this.daemon.getJson<ExecJson>(`/exec/${enc}/json`);
-          if (r.json === undefined) return missing(kind, ref, r.status, r.message);
-          if (typeof r.json.ID !== "string" || typeof r.json.ContainerID !== "string") throw new DaemonError("exec inspect without ID / ContainerID");
-          id = r.json.ID;
-          container = r.json.ContainerID;
-          if (this.live && isFullId(id)) {
-            this.execs.set(id, container);
-            if (this.execs.size > CACHE_MAX) this.execs.delete(this.execs.keys().next().value!);
-          }
-        } else {
-          this.stats.hits++;
-        }
-        const c = await this.resolve("container", container, label);
-        // The exec's container is gone: so is the exec, as far as the client may know.
-        if (!c.found) return { found: false, message: notFoundMessage("exec", ref) };
-        return { found: true, id, owner: c.owner };
-      }
-    }
-  }
-
-  close(): void {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-  }
-}
-
-/**
- * The daemon said no. 404 is "missing" in its own words; any other 4xx (an ambiguous id prefix,
- * an invalid name) is reported as missing too, so it reveals nothing about other tenants' objects;
- * 5xx means the daemon could not tell: the lookup fails.
- */
-function missing(kind: ObjectKind, ref: string, status: number, message: string | undefined): Resolution {
-  if (status >= 500) throw new DaemonError(`the daemon answered ${status}${message ? `: ${message}` : ""}`);
-  return { found: false, message: status === 404 && message ? message : notFoundMessage(kind, ref) };
-}
-
-const resolvers = new WeakMap<DaemonClient, OwnerResolver>();
-
-export function resolverFor(daemon: DaemonClient): OwnerResolver {
-  let r = resolvers.get(daemon);
-  if (r === undefined) {
-    r = new OwnerResolver(daemon);
-    resolvers.set(daemon, r);
-  }
-  return r;
-}
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Per-operation policy
@@ -310,7 +93,7 @@ export interface OwnershipContext {
   /** The profile's ownership label key. */
   label: string;
   profile: string;
-  resolver: OwnerResolver;
+  resolver: RefResolver;
   /** Networks of the profile shared by all its clients (mutate.network), besides the predefined ones. */
   sharedNetworks: ReadonlySet<string>;
 }
@@ -354,28 +137,44 @@ function pathWith(req: RequestView, param: string, value: string): string {
   return t.replace(`{${param}}`, value);
 }
 
+type Claim = { ok: true; id: string; shared: boolean } | { ok: false; denial: Denial };
+
+/**
+ * The one check of a reference to another object under ownership (a path parameter, a query
+ * parameter, a body field): resolved by the daemon (refs.ts), then it must be the client's; the
+ * caller forwards the returned full id in the reference's place. `shared` says it is one of the
+ * networks that belong to no tenant (the predefined ones, the profile's mutate.network): the
+ * caller decides what may be done with those. Missing or another's: the daemon's words for a
+ * missing object, with `status` (404; 400 in create bodies, see claimNetwork).
+ */
+async function claim(kind: ObjectKind, ref: string, field: string, req: RequestView, client: Client, ctx: OwnershipContext, status = 404): Promise<Claim> {
+  let r: Resolution;
+  try {
+    r = await ctx.resolver.resolve(kind, ref, ctx.label);
+  } catch (err) {
+    return { ok: false, denial: lookupDenial(req, err) };
+  }
+  if (!r.found) return { ok: false, denial: denial(status, r.message, "ownership.not-found", field) };
+  if (r.owner === client.owner) return { ok: true, id: r.id, shared: false };
+  if (kind === "network" && r.owner === undefined && r.name !== undefined && isSharedNetwork(r.name, ctx)) return { ok: true, id: r.id, shared: true };
+  return { ok: false, denial: denial(status, notFoundMessage(kind, ref), "ownership.not-found", field) };
+}
+
 /** `{id}` / `{name}` of a container, exec, network or volume operation. */
 function byParam(kind: ObjectKind, param: "id" | "name"): OwnedOperation {
   return {
     async pre(req, client, ctx) {
       const ref = req.params[param];
       if (ref === undefined) return { ok: false, denial: policyDenial(req, ctx, 403, `no ${param} parameter`, "ownership.not-found") };
-      let r: Resolution;
-      try {
-        r = await ctx.resolver.resolve(kind, ref, ctx.label);
-      } catch (err) {
-        return { ok: false, denial: lookupDenial(req, err) };
-      }
-      if (!r.found) return { ok: false, denial: notFound(r.message, param) };
-      const path = pathWith(req, param, r.id);
-      if (r.owner === client.owner) return { ok: true, rewrite: { path } };
-      if (kind === "network" && r.owner === undefined && r.name !== undefined && isSharedNetwork(r.name, ctx)) {
-        // The daemon's predefined networks and the profile's forced one belong to no tenant: they
-        // may be inspected (without the list of attached containers, which are other tenants' too)
-        // and own containers connected to them, but not removed.
-        if (req.operation === "NetworkInspect") return { ok: true, rewrite: { path, response: HIDE_NETWORK_CONTAINERS } };
-        if (req.operation === "NetworkConnect" || req.operation === "NetworkDisconnect") return { ok: true, rewrite: { path } };
-      }
+      const c = await claim(kind, ref, param, req, client, ctx);
+      if (!c.ok) return c;
+      const path = pathWith(req, param, c.id);
+      if (!c.shared) return { ok: true, rewrite: { path } };
+      // The daemon's predefined networks and the profile's forced one belong to no tenant: they
+      // may be inspected (without the list of attached containers, which are other tenants' too)
+      // and own containers connected to them, but not removed.
+      if (req.operation === "NetworkInspect") return { ok: true, rewrite: { path, response: HIDE_NETWORK_CONTAINERS } };
+      if (req.operation === "NetworkConnect" || req.operation === "NetworkDisconnect") return { ok: true, rewrite: { path } };
       return { ok: false, denial: notFound(notFoundMessage(kind, ref), param) };
     },
   };
@@ -680,26 +479,81 @@ async function claimVolume(v: VolumeRef, req: RequestView, client: Client, ctx: 
 }
 
 /**
- * A network the container will join by name: must be the client's; returns its full id. A missing
- * or foreign one is answered in the daemon's words but with status 400, not 404: the daemon itself
+ * A network a container (or a build's RUN containers) will join by name or id: must be the
+ * client's; returns its full id. The shared networks are let through by name only (the rules
+ * checked that name); named by id they are refused like a missing one. In a create body a missing
+ * or foreign network is answered in the daemon's words with status 400, not 404: the daemon itself
  * only notices a missing network at start, and clients read a 404 from create as "no such image"
  * (the docker CLI then tries to pull it).
  */
-async function claimNetwork(name: string, path: string, req: RequestView, client: Client, ctx: OwnershipContext): Promise<{ id: string } | { denial: Denial }> {
-  let r: Resolution;
-  try {
-    r = await ctx.resolver.resolve("network", name, ctx.label);
-  } catch (err) {
-    return { denial: lookupDenial(req, err) };
-  }
-  const message = !r.found ? r.message : r.owner !== client.owner ? notFoundMessage("network", name) : undefined;
-  if (message !== undefined) return { denial: denial(400, message, "ownership.not-found", path) };
-  return { id: (r as { id: string }).id };
+async function claimNetwork(name: string, field: string, req: RequestView, client: Client, ctx: OwnershipContext, status: number): Promise<Claim> {
+  if (SHARED_NETWORKS.has(name) || ctx.sharedNetworks.has(name)) return { ok: true, id: name, shared: true };
+  const c = await claim("network", name, field, req, client, ctx, status);
+  if (c.ok && c.shared) return { ok: false, denial: denial(status, notFoundMessage("network", name), "ownership.not-found", field) };
+  return c;
 }
 
-function linksIn(o: GoObject): boolean {
-  return nonEmpty(o.get("Links"));
+/**
+ * `container:<x>` in a namespace mode (the rules decided whether joins are allowed at all): x must
+ * be the client's, forwarded as `container:<full id>`. The daemon matches the prefix exactly; any
+ * other spelling of it is refused rather than guessed at.
+ */
+async function claimJoin(value: string, field: string, req: RequestView, client: Client, ctx: OwnershipContext, status: number): Promise<{ ok: true; value: string } | { ok: false; denial: Denial }> {
+  if (!value.startsWith("container:")) {
+    return { ok: false, denial: policyDenial(req, ctx, 403, `${field}=${JSON.stringify(value)}: write the container: prefix in lower case`, "ownership.join", field) };
+  }
+  const c = await claim("container", value.slice("container:".length), field, req, client, ctx, status);
+  return c.ok ? { ok: true, value: `container:${c.id}` } : c;
 }
+
+/** A link `name[:alias]` as the daemon's opts.ParseLink reads it. */
+function parseLink(link: string): { name: string; alias: string } | undefined {
+  const parts = link.split(":");
+  if (link === "" || parts.length > 2) return undefined;
+  if (parts.length === 1) return { name: link, alias: link };
+  if (parts[0]!.startsWith("/")) return { name: parts[0]!.slice(1), alias: parts[1]!.slice(parts[1]!.lastIndexOf("/") + 1) };
+  return { name: parts[0]!, alias: parts[1]! };
+}
+
+/** HostConfig.Links / VolumesFrom / EndpointsConfig Links: each entry's container must be the client's. */
+async function claimContainerList(
+  list: GoValue | undefined,
+  field: string,
+  req: RequestView,
+  client: Client,
+  ctx: OwnershipContext,
+  rewrite: ((entry: string, id: string) => string) | undefined,
+  split: (entry: string) => string | undefined,
+): Promise<{ ok: true; value: GoValue[] | undefined } | { ok: false; denial: Denial }> {
+  if (list === undefined || list === null) return { ok: true, value: undefined };
+  if (!Array.isArray(list)) return { ok: false, denial: policyDenial(req, ctx, 400, `${field} must be a list`, "body.type", field) };
+  const out: GoValue[] = [];
+  for (const [i, entry] of list.entries()) {
+    if (typeof entry !== "string") return { ok: false, denial: policyDenial(req, ctx, 400, `${field}[${i}] must be a string`, "body.type", field) };
+    const name = split(entry);
+    // Malformed: the daemon refuses it itself.
+    if (name === undefined) {
+      out.push(entry);
+      continue;
+    }
+    const c = await claim("container", name, `${field}[${i}]`, req, client, ctx, 400);
+    if (!c.ok) return c;
+    out.push(rewrite ? rewrite(entry, c.id) : entry);
+  }
+  return { ok: true, value: out };
+}
+
+/** Links: forwarded as `<full id>:<alias>` (the alias the client wrote or implied). */
+const linkById = (entry: string, id: string): string => `${id}:${parseLink(entry)!.alias}`;
+/** VolumesFrom `name[:mode]` (volume.ParseVolumesFrom splits at the first colon): `<full id>[:mode]`. */
+const volumesFromById = (entry: string, id: string): string => {
+  const colon = entry.indexOf(":");
+  return colon < 0 ? id : id + entry.slice(colon);
+};
+const volumesFromName = (entry: string): string | undefined => {
+  const colon = entry.indexOf(":");
+  return colon < 0 ? entry : entry.slice(0, colon);
+};
 
 const CONTAINER_CREATE: OwnedOperation = {
   pre(req, _client, ctx) {
@@ -715,55 +569,53 @@ const CONTAINER_CREATE: OwnedOperation = {
     const hcv = o.get("HostConfig");
     const hc = hcv instanceof GoObject ? hcv : undefined;
     if (hcv !== undefined && hcv !== null && !hc) return { ok: false, denial: policyDenial(req, ctx, 400, "HostConfig must be an object", "body.type", "HostConfig") };
-    if (hc) {
-      for (const f of JOIN_FIELDS) {
-        const v = hc.get(f);
-        if (typeof v === "string" && v.toLowerCase().startsWith("container:")) {
-          return { ok: false, denial: policyDenial(req, ctx, 403, `HostConfig.${f}=${JSON.stringify(v)}: joining another container is not supported with ownership`, "ownership.join", `HostConfig.${f}`) };
-        }
-      }
-      for (const f of ["VolumesFrom", "Links"]) {
-        if (nonEmpty(hc.get(f))) {
-          return { ok: false, denial: policyDenial(req, ctx, 403, `HostConfig.${f}: referring to another container is not supported with ownership`, "ownership.join", `HostConfig.${f}`) };
-        }
-      }
-    }
     const ncv = o.get("NetworkingConfig");
     const epv = ncv instanceof GoObject ? ncv.get("EndpointsConfig") : undefined;
     const endpoints = epv instanceof GoObject ? epv : undefined;
     if (endpoints) {
       for (const [name, ep] of endpoints.entries()) {
-        if (ep instanceof GoObject && linksIn(ep)) {
-          return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].Links: links are not supported with ownership`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
-        }
         if (ep instanceof GoObject && namesNetworkById(ep)) {
           return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].NetworkID: a network named by NetworkID is not supported with ownership (name it by the key)`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
         }
       }
     }
 
-    // Networks by name: owned, and forwarded as the full id that was checked.
-    const resolved = new Map<string, string>();
-    const claim = async (name: string, path: string): Promise<Denial | undefined> => {
-      if (SHARED_NETWORKS.has(name) || ctx.sharedNetworks.has(name) || resolved.has(name)) return undefined;
-      const c = await claimNetwork(name, path, req, client, ctx);
-      if ("denial" in c) return c.denial;
-      resolved.set(name, c.id);
-      return undefined;
-    };
     if (hc) {
+      // Joins of another container's namespaces (the rules allowed them): the client's own only.
+      for (const f of JOIN_FIELDS) {
+        const v = hc.get(f);
+        if (typeof v !== "string" || !v.toLowerCase().startsWith("container:")) continue;
+        const j = await claimJoin(v, `HostConfig.${f}`, req, client, ctx, 400);
+        if (!j.ok) return j;
+        hc.set(f, j.value);
+      }
+      const links = await claimContainerList(hc.get("Links"), "HostConfig.Links", req, client, ctx, linkById, (e) => parseLink(e)?.name);
+      if (!links.ok) return links;
+      if (links.value) hc.set("Links", links.value);
+      const from = await claimContainerList(hc.get("VolumesFrom"), "HostConfig.VolumesFrom", req, client, ctx, volumesFromById, volumesFromName);
+      if (!from.ok) return from;
+      if (from.value) hc.set("VolumesFrom", from.value);
+      // Networks by name: owned, and forwarded as the full id that was checked.
       const nm = hc.get("NetworkMode");
-      if (typeof nm === "string") {
-        const d = await claim(nm, "HostConfig.NetworkMode");
-        if (d) return { ok: false, denial: d };
-        const id = resolved.get(nm);
-        if (id !== undefined) hc.set("NetworkMode", id);
+      if (typeof nm === "string" && !nm.toLowerCase().startsWith("container:")) {
+        const c = await claimNetwork(nm, "HostConfig.NetworkMode", req, client, ctx, 400);
+        if (!c.ok) return c;
+        if (!c.shared) hc.set("NetworkMode", c.id);
       }
     }
     if (endpoints) {
-      for (const [name] of endpoints.entries()) {
-        const d = await claim(name, "NetworkingConfig.EndpointsConfig");
-        if (d) return { ok: false, denial: d };
+      const resolved = new Map<string, string>();
+      for (const [name, ep] of endpoints.entries()) {
+        const field = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
+        const c = await claimNetwork(name, field, req, client, ctx, 400);
+        if (!c.ok) return c;
+        if (!c.shared) resolved.set(name, c.id);
+        // Endpoint links are DNS aliases inside that network (resolved by container name at run
+        // time, so they stay as written): the linked containers must be the client's.
+        if (ep instanceof GoObject) {
+          const l = await claimContainerList(ep.get("Links"), `${field}.Links`, req, client, ctx, undefined, (e) => parseLink(e)?.name);
+          if (!l.ok) return l;
+        }
       }
       if (resolved.size > 0) {
         let renamed: GoObject;
@@ -871,36 +723,26 @@ const NETWORK_ATTACH: OwnedOperation = {
   pre: byParam("network", "id").pre!,
   async body(value, req, client, ctx) {
     if (!(value instanceof GoObject)) return { ok: true, value: value ?? null }; // the daemon refuses it
-    const c = value.get("Container");
-    if (typeof c === "string") {
-      let r: Resolution;
-      try {
-        r = await ctx.resolver.resolve("container", c, ctx.label);
-      } catch (err) {
-        return { ok: false, denial: lookupDenial(req, err) };
-      }
-      if (!r.found) return { ok: false, denial: notFound(r.message, "Container") };
-      if (r.owner !== client.owner) return { ok: false, denial: notFound(notFoundMessage("container", c), "Container") };
-      value.set("Container", r.id);
+    const container = value.get("Container");
+    if (typeof container === "string") {
+      const c = await claim("container", container, "Container", req, client, ctx);
+      if (!c.ok) return c;
+      value.set("Container", c.id);
     }
     const ep = value.get("EndpointConfig");
-    if (ep instanceof GoObject && linksIn(ep)) {
-      return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.Links: links are not supported with ownership", "ownership.join", "EndpointConfig.Links") };
-    }
     if (ep instanceof GoObject && namesNetworkById(ep)) {
       return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.NetworkID: a network named by NetworkID is not supported with ownership (the path names the network)", "ownership.join", "EndpointConfig.NetworkID") };
+    }
+    if (ep instanceof GoObject) {
+      const l = await claimContainerList(ep.get("Links"), "EndpointConfig.Links", req, client, ctx, undefined, (e) => parseLink(e)?.name);
+      if (!l.ok) return l;
     }
     return { ok: true, value };
   },
 };
 
 const IMAGE_BUILD: OwnedOperation = {
-  pre(req, client, ctx) {
-    for (const [k, v] of req.query) {
-      if (k === "networkmode" && v.toLowerCase().startsWith("container:")) {
-        return { ok: false, denial: policyDenial(req, ctx, 403, `networkmode=${JSON.stringify(v)}: building in another container's network is not supported with ownership`, "ownership.join", "networkmode") };
-      }
-    }
+  async pre(req, client, ctx) {
     const raw = firstQuery(req, "labels");
     let labels: GoObject;
     try {
@@ -915,7 +757,24 @@ const IMAGE_BUILD: OwnedOperation = {
     const holder = new GoObject([["labels", labels]]);
     const bad = setOwnerLabel(holder, "labels", ctx.label, client.owner);
     if (bad) return { ok: false, denial: policyDenial(req, ctx, 400, bad, "ownership.label", "labels") };
-    return { ok: true, rewrite: { query: replaceQuery(req.query, "labels", toJson(holder.get("labels")!)) } };
+    let query = replaceQuery(req.query, "labels", toJson(holder.get("labels")!));
+    // The RUN containers join what networkmode names (the value the daemon reads: the first):
+    // the client's own network or container, forwarded as the full id that was checked.
+    const nm = firstQuery(req, "networkmode");
+    if (nm !== undefined && nm !== "") {
+      let checked: string;
+      if (nm.toLowerCase().startsWith("container:")) {
+        const j = await claimJoin(nm, "networkmode", req, client, ctx, 404);
+        if (!j.ok) return j;
+        checked = j.value;
+      } else {
+        const c = await claimNetwork(nm, "networkmode", req, client, ctx, 404);
+        if (!c.ok) return c;
+        checked = c.shared ? nm : c.id;
+      }
+      query = replaceQuery(query, "networkmode", checked);
+    }
+    return { ok: true, rewrite: { query } };
   },
 };
 
@@ -923,15 +782,9 @@ const IMAGE_COMMIT: OwnedOperation = {
   async pre(req, client, ctx) {
     const ref = firstQuery(req, "container") ?? "";
     if (ref === "") return { ok: false, denial: notFound(notFoundMessage("container", ref), "container") };
-    let r: Resolution;
-    try {
-      r = await ctx.resolver.resolve("container", ref, ctx.label);
-    } catch (err) {
-      return { ok: false, denial: lookupDenial(req, err) };
-    }
-    if (!r.found) return { ok: false, denial: notFound(r.message, "container") };
-    if (r.owner !== client.owner) return { ok: false, denial: notFound(notFoundMessage("container", ref), "container") };
-    return { ok: true, rewrite: { query: replaceQuery(req.query, "container", r.id) } };
+    const c = await claim("container", ref, "container", req, client, ctx);
+    if (!c.ok) return c;
+    return { ok: true, rewrite: { query: replaceQuery(req.query, "container", c.id) } };
   },
 };
 

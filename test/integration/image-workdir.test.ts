@@ -1,6 +1,8 @@
 // CVE-2024-21626 through an image: a WORKDIR under /proc baked into an image applies to every
 // container created from it without a WorkingDir of its own. dockgate asks the daemon for the
-// image's and refuses it like a WorkingDir in the body; an explicit WorkingDir overrides it.
+// image's and refuses it like a WorkingDir in the body; an explicit WorkingDir overrides it. The
+// image is forwarded as the id that was checked, so re-tagging the name in between cannot swap it,
+// and inspect reads the name back as the client wrote it.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -15,6 +17,10 @@ const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
 const tag = `dg-procwd-${process.pid}`;
 let proxy: TestProxy;
+
+function post(target: string) {
+  return rawExchange(proxy.socket, `POST ${target} HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n`, 1).then((r) => r[0]!);
+}
 
 function create(name: string, body: object) {
   const json = JSON.stringify(body);
@@ -34,8 +40,9 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await proxy?.stop();
-  await docker(daemon, ["rm", "-f", `${tag}-a`, `${tag}-b`, `${tag}-c`]);
-  await docker(daemon, ["rmi", "-f", `${tag}:img`]);
+  const race = (await docker(daemon, ["ps", "-aq", "--filter", `name=${tag}-race-`])).stdout.split("\n").filter(Boolean);
+  await docker(daemon, ["rm", "-f", `${tag}-a`, `${tag}-b`, `${tag}-c`, `${tag}-good`, ...race]);
+  await docker(daemon, ["rmi", "-f", `${tag}:img`, `${tag}:race`]);
 });
 
 describe("an image's WORKDIR under /proc", () => {
@@ -55,4 +62,44 @@ describe("an image's WORKDIR under /proc", () => {
     const r = await create(`${tag}-c`, { Image: image, Cmd: ["true"] });
     expect(r.status, r.body).toBe(201);
   });
+});
+
+describe("re-tagging the name between the check and the create", () => {
+  it("never creates a container from the /proc image; the good image still works and reads back as written", async () => {
+    const idOf = async (ref: string) => (await docker(daemon, ["image", "inspect", "-f", "{{.Id}}", ref])).stdout.trim();
+    const good = await idOf(image);
+    const bad = await idOf(`${tag}:img`);
+    const name = `${tag}:race`;
+    expect((await post(`/v1.41/images/${good}/tag?repo=${tag}&tag=race`)).status).toBe(201);
+    // Through the same dockgate socket: one client flips the tag as fast as it can, another creates.
+    let creating = true;
+    const flips = (async () => {
+      for (let i = 0; creating; i++) await post(`/v1.41/images/${i % 2 ? good : bad}/tag?repo=${tag}&tag=race`);
+    })();
+    const statuses: number[] = [];
+    for (let i = 0; i < 100; i++) statuses.push((await create(`${tag}-race-${i}`, { Image: name, Cmd: ["true"] })).status);
+    creating = false;
+    await flips;
+    expect(statuses.every((s) => s === 201 || s === 403), statuses.join(",")).toBe(true);
+
+    // The daemon's state: every container it created is from the good image, none has a /proc workdir.
+    const ids = (await docker(daemon, ["ps", "-aq", "--no-trunc", "--filter", `name=${tag}-race-`])).stdout.split("\n").filter(Boolean);
+    expect(ids.length).toBe(statuses.filter((s) => s === 201).length);
+    for (const id of ids) {
+      const c = JSON.parse((await docker(daemon, ["inspect", id])).stdout)[0];
+      expect(c.Config.WorkingDir).not.toMatch(/^\/proc/);
+      expect(c.Image).toBe(good);
+    }
+
+    expect((await post(`/v1.41/images/${good}/tag?repo=${tag}&tag=race`)).status).toBe(201);
+    const r = await create(`${tag}-good`, { Image: name, Cmd: ["true"] });
+    expect(r.status, r.body).toBe(201);
+    const direct = JSON.parse((await docker(daemon, ["inspect", `${tag}-good`])).stdout)[0];
+    expect(direct.Config.Image).toBe(good); // what the daemon was given
+    const seen = JSON.parse((await docker(proxy.socket, ["inspect", `${tag}-good`])).stdout)[0];
+    expect(seen.Config.Image).toBe(name); // what the client wrote
+    expect(seen.Config.Labels?.["dockgate.refs"]).toBeUndefined();
+    const ps = (await docker(proxy.socket, ["ps", "-a", "--filter", `name=${tag}-good`, "--format", "{{.Image}}|{{.Labels}}"])).stdout.trim();
+    expect(ps).toBe(`${name}|`);
+  }, 120_000);
 });

@@ -2,6 +2,7 @@
 // so two owners) behind one profile with `ownership`. Every check is made both ways: what the
 // client gets, and what the daemon did (or did not do), looked up on the daemon directly.
 
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -13,7 +14,8 @@ import type { Config } from "../../src/config/types.js";
 import { type Gateway, startGateway } from "../../src/listen/gateway.js";
 import { DaemonClient, closeDaemonClients, daemonClient } from "../../src/policy/daemon.js";
 import { createGate } from "../../src/policy/engine.js";
-import { mergeLabelFilter, resolverFor } from "../../src/policy/ownership.js";
+import { mergeLabelFilter } from "../../src/policy/ownership.js";
+import { resolverFor } from "../../src/policy/refs.js";
 import type { Client, RequestView, Verdict } from "../../src/policy/verdict.js";
 
 const daemon = inject("dockerSocket");
@@ -148,7 +150,8 @@ describe("create labels", () => {
     const r = await api(A, "POST", `/v1.41/containers/create?name=${tag}-lower`, { Image: image, labels: { x: "y" } });
     expect(r.status, r.body).toBe(201);
     const c = await onDaemon("GET", `/containers/${r.json.Id}/json`);
-    expect(c.json.Config.Labels).toEqual({ x: "y", [LABEL]: "tenant-a" });
+    // dockgate.refs: the image was forwarded by id (readback.ts).
+    expect(c.json.Config.Labels).toEqual({ x: "y", [LABEL]: "tenant-a", "dockgate.refs": expect.any(String) });
   });
 
   it("networks and volumes carry the label; an empty volume create too", async () => {
@@ -371,22 +374,45 @@ describe("events", () => {
 });
 
 describe("references in bodies", () => {
-  it("joining another container (network/pid/ipc container:<x>, VolumesFrom, Links) is refused even when rules allow joins", async () => {
+  it("joining another client's container (network/pid/ipc container:<x>, VolumesFrom, Links) answers as if it did not exist", async () => {
     const bodies: Array<Record<string, unknown>> = [
       { HostConfig: { NetworkMode: `container:${tag}-a` } },
       { HostConfig: { PidMode: `container:${aId}` } },
-      { HostConfig: { IpcMode: `container:${tag}-b` } },
-      { HostConfig: { VolumesFrom: [`${tag}-a`] } },
+      { HostConfig: { IpcMode: `container:${aId.slice(0, 12)}` } },
+      { HostConfig: { VolumesFrom: [`${tag}-a:ro`] } },
       { HostConfig: { Links: [`${tag}-a:db`] } },
       { NetworkMode: `container:${tag}-a` }, // the old daemons' top-level HostConfig fields
-      { NetworkingConfig: { EndpointsConfig: { [`${tag}-anet`]: { Links: [`${tag}-a:db`] } } } },
+      { NetworkingConfig: { EndpointsConfig: { bridge: { Links: [`${tag}-a:db`] } } } },
     ];
     for (const extra of bodies) {
-      const r = await api(A, "POST", `/v1.41/containers/create?name=${tag}-join`, { Image: image, ...extra });
-      expect(r.status, JSON.stringify(extra)).toBe(403);
-      expect(r.json.message).toMatch(/rule ownership\.join/);
+      const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-join`, { Image: image, ...extra });
+      expect(r.status, JSON.stringify(extra)).toBe(400);
+      expect(r.json.message).toMatch(/^No such container: /);
     }
     expect((await onDaemon("GET", `/containers/${tag}-join/json`)).status).toBe(404);
+    // A spelling of the prefix the daemon would not read as a join is not guessed at.
+    const odd = await api(A, "POST", `/v1.41/containers/create?name=${tag}-join`, { Image: image, HostConfig: { PidMode: `Container:${tag}-a` } });
+    expect(odd.status).toBe(403);
+    expect(odd.json.message).toMatch(/rule ownership\.join/);
+  });
+
+  it("joining an own container works: forwarded by the full id that was checked, read back as written", async () => {
+    const cases: Array<[Record<string, unknown>, (hc: any) => void]> = [
+      [{ NetworkMode: `container:${tag}-a` }, (hc) => expect(hc.NetworkMode).toBe(`container:${aId}`)],
+      [{ PidMode: `container:${aId.slice(0, 12)}`, IpcMode: `container:${tag}-a` }, (hc) => expect([hc.PidMode, hc.IpcMode]).toEqual([`container:${aId}`, `container:${aId}`])],
+      [{ VolumesFrom: [`${tag}-a:ro`] }, (hc) => expect(hc.VolumesFrom).toEqual([`${aId}:ro`])],
+      [{ Links: [`${tag}-a:db`] }, (hc) => expect(hc.Links).toEqual([`/${tag}-a:/${tag}-join/db`])],
+    ];
+    for (const [hostConfig, onTheDaemon] of cases) {
+      const r = await api(A, "POST", `/v1.41/containers/create?name=${tag}-join`, { Image: image, HostConfig: hostConfig });
+      expect(r.status, r.body).toBe(201);
+      onTheDaemon((await onDaemon("GET", `/containers/${r.json.Id}/json`)).json.HostConfig);
+      const seen = await api(A, "GET", `/v1.41/containers/${tag}-join/json`);
+      for (const [k, v] of Object.entries(hostConfig)) if (k !== "Links") expect(seen.json.HostConfig[k]).toEqual(v);
+      expect(seen.json.Config.Image).toBe(image);
+      expect(seen.json.Config.Labels["dockgate.refs"]).toBeUndefined();
+      expect((await onDaemon("DELETE", `/containers/${r.json.Id}?force=1`)).status).toBe(204);
+    }
   });
 
   it("another client's network: 404 for create and connect; the owner's is joined by its full id", async () => {
@@ -475,10 +501,52 @@ describe("references in bodies", () => {
     expect(n.status).toBe(403);
   });
 
-  it("build: networkmode=container:<x> is refused", async () => {
+  it("build: networkmode=container:<another client's> answers as if it did not exist", async () => {
     const r = await api(A, "POST", `/v1.41/build?networkmode=${encodeURIComponent(`container:${bId}`)}`, "");
-    expect(r.status).toBe(403);
-    expect(r.json.message).toMatch(/rule ownership\.join/);
+    expect(r.status).toBe(404);
+    expect(r.json.message).toBe(`No such container: ${bId}`);
+  });
+});
+
+describe("builds name networks too", () => {
+  // The RUN containers of a classic build join what networkmode names; RUN prints the routes it
+  // sees, so a joined network's subnet shows in the build output.
+  const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "dgo-build-"));
+  fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${image}\nRUN cat /proc/net/fib_trie\n`);
+  const built = `${tag}-built`;
+  const build = (socket: string, network: string, t: string) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn("docker", ["build", "--no-cache", "--network", network, "-t", t, ctx], { env: { ...process.env, DOCKER_HOST: `unix://${socket}`, DOCKER_BUILDKIT: "0" } });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+      p.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+      p.on("close", (code) => resolve({ code: code ?? 1, stdout, stderr }));
+    });
+  const subnet = async (net: string) => (await onDaemon("GET", `/networks/${net}`)).json.IPAM.Config[0].Subnet.split("/")[0].replace(/\.0$/, ".");
+  afterAll(async () => {
+    for (const t of ["by-name", "by-prefix", "own"]) await onDaemon("DELETE", `/images/${built}:${t}?force=1`);
+  });
+
+  it("another client's network, by name or id prefix: refused, nothing built, nothing joined", async () => {
+    const n = await api(B, "POST", "/v1.41/networks/create", { Name: `${tag}-bbuild` });
+    expect(n.status, n.body).toBe(201);
+    for (const [ref, t] of [[`${tag}-bbuild`, "by-name"], [n.json.Id.slice(0, 12), "by-prefix"]] as const) {
+      const r = await build(A, ref, `${built}:${t}`);
+      expect(r.code, r.stdout + r.stderr).not.toBe(0);
+      expect(r.stderr).toContain(`network ${ref} not found`);
+      expect((await onDaemon("GET", `/images/${built}:${t}/json`)).status).toBe(404);
+    }
+    expect(Object.keys((await onDaemon("GET", `/networks/${n.json.Id}`)).json.Containers)).toEqual([]);
+  });
+
+  it("the client's own network is joined, by the id that was checked", async () => {
+    const n = await api(A, "POST", "/v1.41/networks/create", { Name: `${tag}-abuild` });
+    expect(n.status, n.body).toBe(201);
+    const r = await build(A, `${tag}-abuild`, `${built}:own`);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(await subnet(n.json.Id));
+    expect((await onDaemon("GET", `/images/${built}:own/json`)).status).toBe(200);
   });
 });
 
