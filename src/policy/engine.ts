@@ -37,18 +37,9 @@ import {
   unsupportedDenial,
 } from "./ownership.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
-import type { RuleSettings } from "./rules.js";
+import { type RuleSettings, catalogued } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
-
-/** Rule ids the gate itself produces (the inspections' ids are in rules.ts RULES). */
-export const GATE_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
-  { id: "endpoint.allow", status: 403, describe: "the operation is not in the profile's allow list" },
-  { id: "api.min-version", status: 403, describe: "the /vX.Y prefix asks for an API version below the profile's minApiVersion" },
-  { id: "body.json", status: 400, describe: "an inspected request body is not JSON the daemon would read the same way" },
-  { id: "profile.unknown", status: 403, describe: "the client's profile does not exist (a dockgate bug: configs are validated)" },
-  { id: "inspect.error", status: 500, describe: "an inspection failed unexpectedly; the request is denied" },
-];
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
 
@@ -69,6 +60,7 @@ interface ProfilePlan {
 }
 
 function frozenDenial(status: number, message: string, rule: string, field?: string): Denial {
+  catalogued(rule);
   const d: Denial = field === undefined ? { status, message, rule } : { status, message, rule, field };
   return Object.freeze(d);
 }
