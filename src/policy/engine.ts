@@ -21,6 +21,7 @@
 // decide synchronously and allocate nothing on that path; only ownership profiles ever return a
 // Promise (when the daemon must be asked).
 
+import { INSPECT_PROBES } from "../api/routes.js";
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
@@ -70,8 +71,9 @@ export function violationDenial(operation: string, profile: string, v: Violation
   return frozenDenial(status, `dockgate: ${operation} denied for profile ${profile}: ${v.detail} (rule ${v.rule})`, v.rule, v.field);
 }
 
+/** 403, except for the lookups `docker inspect NAME` probes (404: see INSPECT_PROBES). */
 function notAllowed(operation: string, profile: string): Denial {
-  return frozenDenial(403, `dockgate: ${operation} denied for profile ${profile}: operation is not allowed (rule endpoint.allow)`, "endpoint.allow");
+  return frozenDenial(INSPECT_PROBES.has(operation) ? 404 : 403, `dockgate: ${operation} denied for profile ${profile}: operation is not allowed (rule endpoint.allow)`, "endpoint.allow");
 }
 
 /** Deny, or in audit mode allow (unchanged) noting `audit`; `denial` is what enforce mode answers. */
