@@ -126,3 +126,17 @@ export function matchRoute(method: string, path: string): RouteResult {
   if (!found) return { ok: false, status: 404, reason: `no API operation for ${method} ${rest}` };
   return { ok: true, match: found };
 }
+
+/**
+ * The lookups `docker inspect NAME` makes in turn (docker/cli system/inspect.go inspectAll), going
+ * on to the next type only after a not-found answer (404, or a message with "not supported" /
+ * "invalid reference format") and printing `Error: No such object: NAME` when every type missed.
+ * A profile that does not grant one of them answers it 404, not 403 (the gate's notAllowed): a
+ * 403 would stop the CLI there with a policy error for a name that simply does not exist. The
+ * 404 says nothing about the object (it is the answer whether or not the object exists, and
+ * nothing is forwarded); its message still names the operation and rule endpoint.allow.
+ */
+export const INSPECT_PROBES: ReadonlySet<string> = new Set([
+  "ContainerInspect", "ImageInspect", "NetworkInspect", "VolumeInspect", "PluginInspect",
+  "ServiceInspect", "TaskInspect", "NodeInspect", "SecretInspect", "ConfigInspect",
+]);

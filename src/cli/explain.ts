@@ -13,22 +13,11 @@ import { GROUPS, groupsOf } from "../config/groups.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config, ProfileConfig } from "../config/types.js";
 import { TargetError, encodeTarget, parseTarget } from "../http/target.js";
-import { GATE_RULES, createGate } from "../policy/engine.js";
-import { RULES } from "../policy/rules.js";
+import { createGate } from "../policy/engine.js";
+import { ruleInfo } from "../policy/rules.js";
 import type { Client, Denial, RequestView, Rewrite } from "../policy/verdict.js";
 
 const USAGE = "usage: dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]";
-
-/** Rule ids the proxy core produces before or around the gate. */
-const CORE_RULES: ReadonlyArray<{ id: string; describe: string }> = [
-  { id: "endpoint.unknown", describe: "no API operation has this method and path" },
-  { id: "request.target", describe: "the request target is malformed or not in the form the daemon routes" },
-  { id: "body.size", describe: "an inspected body is larger than limits.maxBodyBytes" },
-];
-
-export function describeRule(id: string): string | undefined {
-  return (RULES.find((r) => r.id === id) ?? GATE_RULES.find((r) => r.id === id) ?? CORE_RULES.find((r) => r.id === id))?.describe;
-}
 
 interface Args {
   config: string;
@@ -147,10 +136,11 @@ export async function explain(
   const lines: [string, string][] = [["request", `${method} ${rawTarget}`]];
   const denied = (status: number, rule: string, message: string, field?: string) => {
     lines.push(["decision", `deny ${status}`]);
-    const why = describeRule(rule);
-    lines.push(["rule", why ? `${rule}: ${why}` : rule]);
+    const info = ruleInfo(rule);
+    lines.push(["rule", info ? `${rule}: ${info.describe}` : rule]);
     if (field !== undefined) lines.push(["field", field]);
     lines.push(["message", message]);
+    lines.push(["needs", info?.needs === undefined ? "no profile setting allows this" : `profile setting ${info.needs}`]);
     return { lines, allowed: false };
   };
   lines.push(["profile", `${profile.name} (${profile.mode}, API >= ${profile.minApiVersion})`]);

@@ -143,8 +143,9 @@ export type Finding =
   /** The operation is not granted (rule endpoint.allow): handled by `allow:`. */
   | { kind: "endpoint" };
 
+/** Rule id → the `rules:` setting that allows it, from the catalog's `needs`. */
 const RULE_SETTING: ReadonlyMap<string, SettingName> = new Map(
-  RULES.filter((r): r is typeof r & { setting: SettingName } => r.setting !== undefined).map((r) => [r.id, r.setting]),
+  RULES.flatMap((r) => (r.needs?.startsWith("rules.") ? [[r.id, r.needs.slice("rules.".length) as SettingName] as const] : [])),
 );
 
 /** The sentence of a denial message: `dockgate: Op denied for profile P: <detail> (rule r)`. */

@@ -21,6 +21,7 @@
 // decide synchronously and allocate nothing on that path; only ownership profiles ever return a
 // Promise (when the daemon must be asked).
 
+import { INSPECT_PROBES } from "../api/routes.js";
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
@@ -37,19 +38,9 @@ import {
 import { INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
 import { type RefResolver, pinImages, resolverFor } from "./refs.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
-import { type RuleSettings, withOwnSocket } from "./rules.js";
+import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
-
-/** Rule ids the gate itself produces (the inspections' ids are in rules.ts RULES). */
-export const GATE_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
-  { id: "endpoint.allow", status: 403, describe: "the operation is not in the profile's allow list" },
-  { id: "api.min-version", status: 403, describe: "the /vX.Y prefix asks for an API version below the profile's minApiVersion" },
-  { id: "body.json", status: 400, describe: "an inspected request body is not JSON the daemon would read the same way" },
-  { id: "profile.unknown", status: 403, describe: "the client's profile does not exist (a dockgate bug: configs are validated)" },
-  { id: "inspect.error", status: 500, describe: "an inspection failed unexpectedly; the request is denied" },
-  { id: "images.not-found", status: 404, describe: "the image a container create names (Image, an image mount) does not exist or is not a valid reference: answered in the daemon's words" },
-];
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
 
@@ -87,6 +78,7 @@ function planFor(plan: ProfilePlan, client: Client): ProfilePlan {
 }
 
 function frozenDenial(status: number, message: string, rule: string, field?: string): Denial {
+  catalogued(rule);
   const d: Denial = field === undefined ? { status, message, rule } : { status, message, rule, field };
   return Object.freeze(d);
 }
@@ -96,8 +88,9 @@ export function violationDenial(operation: string, profile: string, v: Violation
   return frozenDenial(status, `dockgate: ${operation} denied for profile ${profile}: ${v.detail} (rule ${v.rule})`, v.rule, v.field);
 }
 
+/** 403, except for the lookups `docker inspect NAME` probes (404: see INSPECT_PROBES). */
 function notAllowed(operation: string, profile: string): Denial {
-  return frozenDenial(403, `dockgate: ${operation} denied for profile ${profile}: operation is not allowed (rule endpoint.allow)`, "endpoint.allow");
+  return frozenDenial(INSPECT_PROBES.has(operation) ? 404 : 403, `dockgate: ${operation} denied for profile ${profile}: operation is not allowed (rule endpoint.allow)`, "endpoint.allow");
 }
 
 /** Deny, or in audit mode allow (unchanged) noting `audit`; `denial` is what enforce mode answers. */

@@ -25,14 +25,8 @@
 
 import type { Config, ProfileConfig } from "../config/types.js";
 import { daemonClient } from "./daemon.js";
+import { catalogued } from "./rules.js";
 import type { Client, Denial, Gate, RequestView, Verdict } from "./verdict.js";
-
-export const LIMIT_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
-  { id: "limits.rate", status: 429, describe: "the client sent more requests per second than its profile's limits.requestsPerSecond (+ burst)" },
-  { id: "limits.connections", status: 429, describe: "the client has limits.maxConnections connections open already" },
-  { id: "limits.streams", status: 429, describe: "the client has limits.maxStreams long-lived streams (attach, exec, follow logs, events, stats, wait) open already" },
-  { id: "limits.containers", status: 429, describe: "the client owns limits.maxContainers containers already (needs ownership)" },
-];
 
 /** What a decided request holds until its exchange completes. */
 const NONE = 0;
@@ -151,7 +145,7 @@ function compile(p: ProfileConfig): ProfileLimits | undefined {
 }
 
 function denial(message: string, rule: string): Denial {
-  return Object.freeze({ status: 429, message, rule });
+  return Object.freeze({ status: 429, message, rule: catalogued(rule) });
 }
 
 /** Counts containers labelled `label=owner` on the daemon, at most `limit` of them. */

@@ -74,15 +74,6 @@ export const NO_HARDENING: HardeningConfig = Object.freeze({
   network: undefined,
 });
 
-export const HARDENING_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
-  { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited); MemorySwap (memory plus swap) negative (unlimited) or above twice mutate.memory.max; on create, update and classic-builder RUN steps (the build's memory/memswap)" },
-  { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
-  { id: "hardening.pids", describe: "PidsLimit above the profile's mutate.pids.max, or unlimited (negative on create; 0 or negative on update)" },
-  { id: "hardening.network", describe: "a NetworkMode or NetworkingConfig endpoint other than the profile's forced network (or none)" },
-  { id: "hardening.capabilities", describe: "Privileged=true on a profile that drops all capabilities" },
-  { id: "hardening.body", describe: "a body dockgate cannot rewrite unambiguously (e.g. a key Go ignores but that folds like a field dockgate sets)" },
-]);
-
 /**
  * HostConfig's JSON fields (container.HostConfig with its embedded Resources), every API version
  * from 1.24 on. At the top level of a create body they are the embedded *HostConfig of old daemons.

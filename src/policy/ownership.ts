@@ -73,18 +73,9 @@
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { GoJsonError, GoObject, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type ObjectKind, type RefResolver, type Resolution, type VolumeJson, isFullId, notFoundMessage } from "./refs.js";
+import { catalogued } from "./rules.js";
 import type { Client, Denial, RequestView, ResponseTransform, Rewrite } from "./verdict.js";
 
-export const OWNERSHIP_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
-  { id: "ownership.not-found", status: 404, describe: "the named container, exec, network or volume is not the client's (answered in the daemon's words for a missing object)" },
-  { id: "ownership.lookup", status: 502, describe: "dockgate could not ask the daemon who owns an object; the request is denied" },
-  { id: "ownership.filters", status: 400, describe: "a list's `filters` (or a build's `labels`) parameter is not JSON the daemon would read" },
-  { id: "ownership.label", status: 400, describe: "the client's labels contain a key that differs from the ownership label only in case" },
-  { id: "ownership.join", status: 403, describe: "NetworkCreate ConfigFrom, a `container:` prefix not written in lower case, or an endpoint NetworkID: not supported with ownership" },
-  { id: "ownership.name", status: 403, describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids)" },
-  { id: "ownership.volume", status: 409, describe: "a named volume the container would mount, or the volume being created, belongs to another client" },
-  { id: "ownership.unsupported", status: 403, describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
-];
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────
 // Per-operation policy
@@ -111,6 +102,7 @@ export interface OwnedOperation {
 const OK: PreResult = Object.freeze({ ok: true });
 
 function denial(status: number, message: string, rule: string, field?: string): Denial {
+  catalogued(rule);
   return field === undefined ? { status, message, rule } : { status, message, rule, field };
 }
 

@@ -135,53 +135,130 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
   plugins: false,
 } satisfies RuleSettings);
 
-/** Every rule id the inspections emit, for docs and `dockgate explain`. */
-export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; describe: string }> = Object.freeze([
-  { id: "body.type", describe: "an inspected field has a JSON type the daemon does not accept (e.g. Privileged as a string); refused rather than guessed" },
-  { id: "request.form-body", describe: "a form-encoded (or multipart) body on an inspected request: Go's ParseForm would read it as query parameters" },
-  { id: "containers.privileged", setting: "allowPrivileged", describe: "HostConfig.Privileged=true (docker run --privileged): full access to the host" },
-  { id: "containers.bind-mounts", setting: "bindMounts", describe: "a host path in HostConfig.Binds or a Mounts entry of type bind that is not in bindMounts.allow (or not read-only where required); paths are cleaned, so /srv/cache/../../etc is /etc; { ownSocket: true } allows the unix socket the client connected through, and no other listener's" },
-  { id: "containers.bind-protected", describe: "a bind mount of, above or below the Docker/containerd sockets and state (/var/run/docker.sock, /run/containerd, /var/lib/docker, ...), /proc or /sys; never allowed, even if listed in bindMounts" },
-  { id: "containers.bind-propagation", describe: "shared / rshared bind propagation: mounts made in the container would appear on the host" },
-  { id: "containers.mount-type", describe: "a Mounts entry of type npipe, cluster or an unknown type (bind, volume, tmpfs and image are inspected and allowed)" },
-  { id: "containers.tmpfs", describe: "HostConfig.Tmpfs options bind / rbind / remount (which would turn the tmpfs into a bind mount or remount)" },
-  { id: "containers.volume-name", describe: "a Binds / Mounts volume source that is neither an absolute host path nor a plain volume name" },
-  { id: "volumes.driver", setting: "volumeDrivers", describe: "a volume driver not in volumeDrivers (VolumeCreate Driver, HostConfig.VolumeDriver, Mounts VolumeOptions.DriverConfig.Name)" },
-  { id: "volumes.driver-options", setting: "volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options) beyond tmpfs volumes and bind volumes of allowed host paths: the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },
-  { id: "volumes.cluster", describe: "a VolumeCreate ClusterVolumeSpec (Swarm CSI volumes)" },
-  { id: "containers.capabilities", setting: "capAdd", describe: "a capability beyond Docker's default set in CapAdd / Capabilities / CapabilityAdd (names normalized: sys_admin = CAP_SYS_ADMIN; ALL only if listed)" },
-  { id: "containers.devices", setting: "devices", describe: "HostConfig.Devices or DeviceCgroupRules (docker run --device): host device nodes" },
-  { id: "containers.device-requests", setting: "gpus", describe: "HostConfig.DeviceRequests (docker run --gpus, CDI devices) or a service's GenericResources" },
-  { id: "containers.host-namespaces", setting: "hostNamespaces", describe: "NetworkMode/PidMode/IpcMode/UTSMode/UsernsMode/CgroupnsMode=host, or a service on the host network" },
-  { id: "containers.namespace-joins", setting: "namespaceJoins", describe: "joining another container's namespace (NetworkMode/PidMode/IpcMode/UTSMode=container:<id>, Cgroup=container:<id>; build networkmode=container:<id>)" },
-  { id: "containers.namespace-mode", describe: "a namespace mode the daemon does not define (e.g. PidMode=\"private\")" },
-  { id: "containers.security-opt", setting: "securityOpt", describe: "a SecurityOpt that weakens confinement (seccomp=unconfined or a custom profile, apparmor=unconfined, label=disable, ...) or a service's Privileges doing the same" },
-  { id: "containers.system-paths", setting: "systemPaths", describe: "HostConfig.MaskedPaths / ReadonlyPaths set (any non-null value replaces the defaults; [] unmasks /proc/kcore, /sys/firmware, ...)" },
-  { id: "containers.sysctls", setting: "sysctls", describe: "a sysctl not in the sysctls allowlist (HostConfig.Sysctls, a service's Sysctls, endpoint sysctls driver option)" },
-  { id: "containers.cgroup-parent", setting: "cgroupParent", describe: "HostConfig.CgroupParent: places the container in another cgroup, outside the daemon's limits" },
-  { id: "containers.runtime", setting: "runtimes", describe: "HostConfig.Runtime not in the runtimes allowlist" },
-  { id: "containers.volumes-from", setting: "volumesFrom", describe: "HostConfig.VolumesFrom: inherits every volume and bind mount of another container" },
-  { id: "containers.oom", setting: "oomOverrides", describe: "HostConfig.OomKillDisable=true or a negative OomScoreAdj" },
-  { id: "containers.workdir", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir, the image's WORKDIR when a create sets none): the CVE-2024-21626 /proc/self/fd escape" },
-  { id: "containers.log-driver", setting: "logDrivers", describe: "a log driver not in logDrivers (syslog, fluentd, gelf, awslogs, ... send logs over the network with the daemon's identity)" },
-  { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
-  { id: "containers.blkio-path", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
-  { id: "containers.isolation", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
-  { id: "containers.checkpoint", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
-  { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
-  { id: "exec.root", setting: "execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
-  { id: "build.network", setting: "buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
-  { id: "build.buildkit", setting: "buildkit", describe: "ImageBuild version=2: a BuildKit build through /build, which dockgate cannot inspect (the daemon grants BuildKit network.host and device entitlements by default)" },
-  { id: "build.cgroup-parent", setting: "cgroupParent", describe: "ImageBuild cgroupparent" },
-  { id: "build.remote", setting: "fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
-  { id: "build.security-opt", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
-  { id: "build.outputs", describe: "ImageBuild outputs other than the moby / image / cacheonly exporters" },
-  { id: "images.fetch-url", setting: "fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
-  { id: "networks.driver", setting: "networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
-  { id: "networks.options", setting: "networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
-  { id: "plugins.manage", setting: "plugins", describe: "installing, upgrading, creating, configuring or enabling plugins (they run with the privileges they declare)" },
-  { id: "services.plugin", setting: "plugins", describe: "a service whose TaskTemplate runs a plugin (Runtime=plugin / PluginSpec) or is a NetworkAttachmentSpec" },
-]);
+// ---------------------------------------------------------------------------------------------
+// The rule catalog: every rule id dockgate can emit (in a denial, an audit record or a log line's
+// `rule`), what it refuses, and the profile setting that would allow it. `dockgate explain`,
+// `dockgate rules`, `dockgate learn` and the README's tables read it. Adding a rule is one entry
+// here; test/unit/rule-catalog.test.ts fails when src/ emits an id this list lacks, and the
+// denial constructors call catalogued() so an uncatalogued id fails the request that uses it.
+
+/** Where a rule is decided, in request order. */
+export type RuleStage = "http" | "gate" | "inspect" | "hardening" | "ownership" | "limits" | "daemon";
+
+export interface RuleInfo {
+  readonly id: string;
+  readonly stage: RuleStage;
+  /** What the rule refuses, one line. */
+  readonly describe: string;
+  /**
+   * The profile setting that allows what the rule refuses, as a key path in the profile
+   * (`rules.capAdd`, `limits.maxStreams`, `allow`); absent when no setting does.
+   */
+  readonly needs?: `rules.${keyof RuleSettings}` | "allow" | "minApiVersion" | "limits.maxBodyBytes" | `limits.${string}` | `mutate.${string}`;
+}
+
+export const RULES: readonly RuleInfo[] = deepFreeze([
+  // The HTTP layer, before any operation is known.
+  { id: "http.malformed", stage: "http", describe: "a request head or body framing that two HTTP parsers could read differently (or Go's net/http refuses); the connection is closed" },
+  { id: "http.timeout", stage: "http", needs: "limits.headerTimeoutSeconds", describe: "a request head not received in full within limits.headerTimeoutSeconds (408; the connection is closed)" },
+  { id: "request.target", stage: "http", describe: "a path or query the daemon would read differently, or not route: dot segments, //, ; in the query, bad escapes, a version prefix not of the form MAJOR.MINOR" },
+  { id: "endpoint.unknown", stage: "http", describe: "no API operation has this method and path" },
+  { id: "body.size", stage: "http", needs: "limits.maxBodyBytes", describe: "an inspected body is larger than limits.maxBodyBytes" },
+  // The gate.
+  { id: "profile.unknown", stage: "gate", describe: "the client's profile does not exist (a dockgate bug: configs are validated)" },
+  { id: "api.min-version", stage: "gate", needs: "minApiVersion", describe: "the /vX.Y prefix asks for an API version below the profile's minApiVersion" },
+  { id: "endpoint.allow", stage: "gate", needs: "allow", describe: "the operation is not in the profile's allow list" },
+  { id: "body.json", stage: "gate", describe: "an inspected request body is not JSON the daemon would read the same way" },
+  { id: "inspect.error", stage: "gate", describe: "an inspection failed unexpectedly; the request is denied" },
+  { id: "images.not-found", stage: "gate", describe: "the image a container create names (Image, an image mount) does not exist or is not a valid reference: answered 404 in the daemon's words" },
+  // Query and body inspections (src/policy/inspect), governed by the profile's `rules:`.
+  { id: "body.type", stage: "inspect", describe: "an inspected field has a JSON type the daemon does not accept (e.g. Privileged as a string); refused rather than guessed" },
+  { id: "request.form-body", stage: "inspect", describe: "a form-encoded (or multipart) body on an inspected request: Go's ParseForm would read it as query parameters" },
+  { id: "containers.privileged", stage: "inspect", needs: "rules.allowPrivileged", describe: "HostConfig.Privileged=true (docker run --privileged): full access to the host" },
+  { id: "containers.bind-mounts", stage: "inspect", needs: "rules.bindMounts", describe: "a host path in HostConfig.Binds or a Mounts entry of type bind that is not in bindMounts.allow (or not read-only where required); paths are cleaned, so /srv/cache/../../etc is /etc; { ownSocket: true } allows the unix socket the client connected through, and no other listener's" },
+  { id: "containers.bind-protected", stage: "inspect", describe: "a bind mount of, above or below the Docker/containerd sockets and state (/var/run/docker.sock, /run/containerd, /var/lib/docker, ...), /proc or /sys; never allowed, even if listed in bindMounts" },
+  { id: "containers.bind-propagation", stage: "inspect", describe: "shared / rshared bind propagation: mounts made in the container would appear on the host" },
+  { id: "containers.mount-type", stage: "inspect", describe: "a Mounts entry of type npipe, cluster or an unknown type (bind, volume, tmpfs and image are inspected and allowed)" },
+  { id: "containers.tmpfs", stage: "inspect", describe: "HostConfig.Tmpfs options bind / rbind / remount (which would turn the tmpfs into a bind mount or remount)" },
+  { id: "containers.volume-name", stage: "inspect", describe: "a Binds / Mounts volume source that is neither an absolute host path nor a plain volume name" },
+  { id: "volumes.driver", stage: "inspect", needs: "rules.volumeDrivers", describe: "a volume driver not in volumeDrivers (VolumeCreate Driver, HostConfig.VolumeDriver, Mounts VolumeOptions.DriverConfig.Name)" },
+  { id: "volumes.driver-options", stage: "inspect", needs: "rules.volumeDriverOptions", describe: "volume driver options (VolumeCreate DriverOpts, Mounts DriverConfig.Options) beyond tmpfs volumes and bind volumes of allowed host paths: the local driver mounts whatever they say (o=bind,device=/ is the host's root)" },
+  { id: "volumes.cluster", stage: "inspect", describe: "a VolumeCreate ClusterVolumeSpec (Swarm CSI volumes)" },
+  { id: "containers.capabilities", stage: "inspect", needs: "rules.capAdd", describe: "a capability beyond Docker's default set in CapAdd / Capabilities / CapabilityAdd (names normalized: sys_admin = CAP_SYS_ADMIN; ALL only if listed)" },
+  { id: "containers.devices", stage: "inspect", needs: "rules.devices", describe: "HostConfig.Devices or DeviceCgroupRules (docker run --device): host device nodes" },
+  { id: "containers.device-requests", stage: "inspect", needs: "rules.gpus", describe: "HostConfig.DeviceRequests (docker run --gpus, CDI devices) or a service's GenericResources" },
+  { id: "containers.host-namespaces", stage: "inspect", needs: "rules.hostNamespaces", describe: "NetworkMode/PidMode/IpcMode/UTSMode/UsernsMode/CgroupnsMode=host, or a service on the host network" },
+  { id: "containers.namespace-joins", stage: "inspect", needs: "rules.namespaceJoins", describe: "joining another container's namespace (NetworkMode/PidMode/IpcMode/UTSMode=container:<id>, Cgroup=container:<id>; build networkmode=container:<id>)" },
+  { id: "containers.namespace-mode", stage: "inspect", describe: "a namespace mode the daemon does not define (e.g. PidMode=\"private\")" },
+  { id: "containers.security-opt", stage: "inspect", needs: "rules.securityOpt", describe: "a SecurityOpt that weakens confinement (seccomp=unconfined or a custom profile, apparmor=unconfined, label=disable, ...) or a service's Privileges doing the same" },
+  { id: "containers.system-paths", stage: "inspect", needs: "rules.systemPaths", describe: "HostConfig.MaskedPaths / ReadonlyPaths set (any non-null value replaces the defaults; [] unmasks /proc/kcore, /sys/firmware, ...)" },
+  { id: "containers.sysctls", stage: "inspect", needs: "rules.sysctls", describe: "a sysctl not in the sysctls allowlist (HostConfig.Sysctls, a service's Sysctls, endpoint sysctls driver option)" },
+  { id: "containers.cgroup-parent", stage: "inspect", needs: "rules.cgroupParent", describe: "HostConfig.CgroupParent: places the container in another cgroup, outside the daemon's limits" },
+  { id: "containers.runtime", stage: "inspect", needs: "rules.runtimes", describe: "HostConfig.Runtime not in the runtimes allowlist" },
+  { id: "containers.volumes-from", stage: "inspect", needs: "rules.volumesFrom", describe: "HostConfig.VolumesFrom: inherits every volume and bind mount of another container" },
+  { id: "containers.oom", stage: "inspect", needs: "rules.oomOverrides", describe: "HostConfig.OomKillDisable=true or a negative OomScoreAdj" },
+  { id: "containers.workdir", stage: "inspect", describe: "a working directory under /proc (WorkingDir, exec WorkingDir, WORKDIR in changes/OnBuild, a service's Dir, the image's WORKDIR when a create sets none): the CVE-2024-21626 /proc/self/fd escape" },
+  { id: "containers.log-driver", stage: "inspect", needs: "rules.logDrivers", describe: "a log driver not in logDrivers (syslog, fluentd, gelf, awslogs, ... send logs over the network with the daemon's identity)" },
+  { id: "containers.annotations", stage: "inspect", needs: "rules.annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
+  { id: "containers.blkio-path", stage: "inspect", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
+  { id: "containers.isolation", stage: "inspect", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
+  { id: "containers.checkpoint", stage: "inspect", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
+  { id: "exec.privileged", stage: "inspect", needs: "rules.allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
+  { id: "exec.root", stage: "inspect", needs: "rules.execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
+  { id: "build.network", stage: "inspect", needs: "rules.buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
+  { id: "build.buildkit", stage: "inspect", needs: "rules.buildkit", describe: "ImageBuild version=2: a BuildKit build through /build, which dockgate cannot inspect (the daemon grants BuildKit network.host and device entitlements by default)" },
+  { id: "build.cgroup-parent", stage: "inspect", needs: "rules.cgroupParent", describe: "ImageBuild cgroupparent" },
+  { id: "build.remote", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
+  { id: "build.security-opt", stage: "inspect", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
+  { id: "build.outputs", stage: "inspect", describe: "ImageBuild outputs other than the moby / image / cacheonly exporters" },
+  { id: "images.fetch-url", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
+  { id: "networks.driver", stage: "inspect", needs: "rules.networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
+  { id: "networks.options", stage: "inspect", needs: "rules.networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
+  { id: "plugins.manage", stage: "inspect", needs: "rules.plugins", describe: "installing, upgrading, creating, configuring or enabling plugins (they run with the privileges they declare)" },
+  { id: "services.plugin", stage: "inspect", needs: "rules.plugins", describe: "a service whose TaskTemplate runs a plugin (Runtime=plugin / PluginSpec) or is a NetworkAttachmentSpec" },
+  // Hardening (the profile's `mutate:`), on create and update.
+  { id: "hardening.memory", stage: "hardening", needs: "mutate.memory.max", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited); MemorySwap (memory plus swap) negative (unlimited) or above twice mutate.memory.max; on create, update and classic-builder RUN steps (the build's memory/memswap)" },
+  { id: "hardening.cpus", stage: "hardening", needs: "mutate.cpus.max", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
+  { id: "hardening.pids", stage: "hardening", needs: "mutate.pids.max", describe: "PidsLimit above the profile's mutate.pids.max, or unlimited (negative on create; 0 or negative on update)" },
+  { id: "hardening.network", stage: "hardening", needs: "mutate.network", describe: "a NetworkMode or NetworkingConfig endpoint other than the profile's forced network (or none)" },
+  { id: "hardening.capabilities", stage: "hardening", needs: "mutate.dropAllCapabilities", describe: "Privileged=true on a profile that drops all capabilities" },
+  { id: "hardening.body", stage: "hardening", describe: "a body dockgate cannot rewrite unambiguously (e.g. a key Go ignores but that folds like a field dockgate sets)" },
+  // Ownership (the profile's `ownership:`).
+  { id: "ownership.not-found", stage: "ownership", describe: "the named container, exec, network or volume is not the client's (404, answered in the daemon's words for a missing object)" },
+  { id: "ownership.lookup", stage: "ownership", describe: "dockgate could not ask the daemon who owns an object (502); the request is denied" },
+  { id: "ownership.filters", stage: "ownership", describe: "a list's `filters` (or a build's `labels`) parameter is not JSON the daemon would read (400)" },
+  { id: "ownership.label", stage: "ownership", describe: "the client's labels contain a key that differs from the ownership label only in case (400)" },
+  { id: "ownership.join", stage: "ownership", describe: "NetworkCreate ConfigFrom, a `container:` prefix not written in lower case, or an endpoint NetworkID: not supported with ownership" },
+  { id: "ownership.name", stage: "ownership", describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids)" },
+  { id: "ownership.volume", stage: "ownership", describe: "a named volume the container would mount, or the volume being created, belongs to another client (409)" },
+  { id: "ownership.unsupported", stage: "ownership", describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
+  // Per-client limits (the profile's `limits:`), 429.
+  { id: "limits.rate", stage: "limits", needs: "limits.requestsPerSecond", describe: "the client sent more requests per second than its profile's limits.requestsPerSecond (+ burst)" },
+  { id: "limits.connections", stage: "limits", needs: "limits.maxConnections", describe: "the client has limits.maxConnections connections open already" },
+  { id: "limits.streams", stage: "limits", needs: "limits.maxStreams", describe: "the client has limits.maxStreams long-lived streams (attach, exec, follow logs, events, stats, wait) open already" },
+  { id: "limits.containers", stage: "limits", needs: "limits.maxContainers", describe: "the client owns limits.maxContainers containers already (needs ownership)" },
+  // The daemon behind dockgate.
+  { id: "policy.lookup", stage: "daemon", describe: "a decision that needed the daemon (an image's WORKDIR, an object's owner) could not get its answer (502)" },
+  { id: "upstream.unreachable", stage: "daemon", describe: "dockgate could not reach the daemon or lost it mid-request (502)" },
+] satisfies RuleInfo[]);
+
+const BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((r) => [r.id, r]));
+
+/** The rules of the query and body inspections (src/policy/inspect), the ones `rules:` governs. */
+export const INSPECTION_RULES: readonly RuleInfo[] = RULES.filter((r) => r.stage === "inspect");
+
+export function ruleInfo(id: string): RuleInfo | undefined {
+  return BY_ID.get(id);
+}
+
+/**
+ * `id`, when the catalog has it. An uncatalogued id is a dockgate bug: throwing makes the request
+ * that carries it fail (closed: the caller was denying it anyway) and the tests notice.
+ */
+export function catalogued(id: string): string {
+  if (!BY_ID.has(id)) throw new Error(`rule id ${JSON.stringify(id)} is not in the rule catalog (src/policy/rules.ts)`);
+  return id;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Names

@@ -16,7 +16,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { RULES } from "../../src/policy/rules.js";
+import { INSPECTION_RULES as RULES } from "../../src/policy/rules.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import type { TestProxy } from "../harness/proxy.js";
 

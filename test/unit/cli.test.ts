@@ -97,6 +97,7 @@ describe("dockgate explain", () => {
         "decision   deny 403",
         "rule       endpoint.allow: the operation is not in the profile's allow list",
         "message    dockgate: ContainerKill denied for profile read-only: operation is not allowed (rule endpoint.allow)",
+        "needs      profile setting allow",
         "",
       ].join("\n"),
     );
@@ -134,6 +135,7 @@ describe("dockgate explain", () => {
       "field      HostConfig.Privileged",
     ]);
     expect(lines[7]).toMatch(/^message    dockgate: ContainerCreate denied for profile ci: HostConfig\.Privileged=true is not allowed.* \(rule containers\.privileged\)$/);
+    expect(lines[8]).toBe("needs      profile setting rules.allowPrivileged");
     vi.restoreAllMocks();
     io = capture();
     expect(await explain(["--config", ci, "POST", "/v1.47/containers/create", plain])).toBe(0);

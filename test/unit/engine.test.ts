@@ -14,7 +14,7 @@ vi.mock("../../src/policy/inspect/index.js", () => ({
         return {
           query(req: RequestView) {
             const name = req.query.find(([k]) => k === "name")?.[1];
-            return name === "bad" ? { rule: "containers.name", field: "name", detail: "name=bad is not allowed" } : null;
+            return name === "bad" ? { rule: "containers.isolation", field: "name", detail: "name=bad is not allowed" } : null;
           },
           body(body: GoValue | undefined, _req: RequestView, rules: unknown) {
             seen.push({ body, rules });
@@ -152,9 +152,9 @@ describe("inspection", () => {
       kind: "deny",
       denial: {
         status: 403,
-        rule: "containers.name",
+        rule: "containers.isolation",
         field: "name",
-        message: "dockgate: ContainerCreate denied for profile ci: name=bad is not allowed (rule containers.name)",
+        message: "dockgate: ContainerCreate denied for profile ci: name=bad is not allowed (rule containers.isolation)",
       },
     });
   });
@@ -234,7 +234,7 @@ describe("audit mode", () => {
       kind: "inspect",
     });
     const q = gate.decide(req("ContainerCreate", { query: [["name", "bad"]] }), client("watch"));
-    expect(inspect(q, "{}")).toMatchObject({ ok: true, audit: { rule: "containers.name" } });
+    expect(inspect(q, "{}")).toMatchObject({ ok: true, audit: { rule: "containers.isolation" } });
 
     const v = gate.decide(req("ContainerCreate"), client("watch"));
     expect(inspect(v, '{"HostConfig":{"Privileged":true}}')).toMatchObject({

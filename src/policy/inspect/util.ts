@@ -7,6 +7,7 @@
 // `null` means "not set" for Go pointers, slices, maps and (as a no-op) for scalars.
 
 import { GoObject, type GoValue } from "../gojson.js";
+import { catalogued } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "./index.js";
 
@@ -19,7 +20,7 @@ export class Deny extends Error {
 }
 
 export function deny(rule: string, field: string, detail: string): never {
-  throw new Deny({ rule, field, detail });
+  throw new Deny({ rule: catalogued(rule), field, detail });
 }
 
 /** Runs an inspection walk; a thrown Deny becomes the returned violation. */

@@ -92,7 +92,7 @@ describe("RULES", () => {
     }
     expect(emitted.size).toBeGreaterThan(30);
     for (const id of emitted) expect(ids).toContain(id);
-    for (const r of RULES) if (r.setting) expect(Object.keys(DEFAULT_RULES)).toContain(r.setting);
+    for (const r of RULES) if (r.needs?.startsWith("rules.")) expect(Object.keys(DEFAULT_RULES)).toContain(r.needs.slice(6));
   });
   it("covers the operations that carry host-reaching settings", () => {
     expect([...INSPECTED_OPERATIONS].sort()).toEqual([
