@@ -36,8 +36,11 @@
 //         ca: clients-ca.pem
 //         allow: [10.0.0.0/8]          # optional client address CIDRs
 //       profile: ci                    # profile for every client of this listener
-//       identities:                    # optional, tls only: a client certificate identity selects another profile
+//       identities:                    # optional (tls, unix): the client's identity selects another profile
 //         "CN=runner-1": ci            # tls: CN=<subject CN>, DNS:<san>, IP:<san>, URI:<san>, email:<san>
+//         "uid:1001": ci               # unix: the peer's SO_PEERCRED: uid:N, gid:N, user:NAME, group:NAME
+//                                      # (names resolved at load and on reload; uid before gid; the
+//                                      # primary gid only; unreadable credentials refuse the connection)
 //
 //   profiles:                          # at least one
 //     ci:                              # name: [A-Za-z0-9][A-Za-z0-9_.-]*
@@ -1030,17 +1033,14 @@ class Reader {
     if (p) profile = this.profileRef(p.value, `${where}.profile`, profiles, used, p.key);
 
     let identities: Record<string, string> | undefined;
+    let credentials: Record<string, string> | undefined;
     const id = m.get("identities");
     if (id && kinds.length === 1) {
       if (kinds[0] === "tcp") {
         this.error(id.key, `${where}: identities need a tls listener (a plain TCP client has no identity)`);
       } else if (kinds[0] === "unix") {
-        // Selecting a profile by the peer's uid/gid needs SO_PEERCRED, which Node.js does not
-        // expose; accepting the setting and not enforcing it would be worse than refusing it.
-        this.error(
-          id.key,
-          `${where}: identities on a unix listener are not supported (Node.js cannot read a unix peer's uid/gid); give each client its own socket, whose mode, owner and group decide who may connect`,
-        );
+        const peer = this.readPeerIdentities(id, `${where}.identities`, profiles, used);
+        if (peer) ({ identities, credentials } = peer);
       } else {
         identities = this.readIdentities(id, `${where}.identities`, profiles, used);
       }
@@ -1049,6 +1049,7 @@ class Reader {
     if (this.problems.length > before || name === undefined || listen === undefined || profile === undefined) return undefined;
     const config: ListenerConfig = { name, listen, profile };
     if (identities !== undefined) config.identities = identities;
+    if (credentials !== undefined) config.credentials = credentials;
     return { config, nodes: { name: nameNode, address: addressNode } };
   }
 
@@ -1267,6 +1268,58 @@ class Reader {
       out[key] = profile;
     }
     return ok ? out : undefined;
+  }
+
+  /**
+   * A unix listener's identities: `uid:N`, `gid:N`, `user:NAME`, `group:NAME`. Names are resolved
+   * now (a reload reads /etc/passwd and /etc/group again); `credentials` maps the numeric form a
+   * peer's SO_PEERCRED gives (`uid:N`, `gid:N`) to the key as written, which names the owner.
+   */
+  private readPeerIdentities(
+    e: Entry,
+    where: string,
+    profiles: ReadonlyMap<string, Scalar>,
+    used: Set<string>,
+  ): { identities: Record<string, string>; credentials: Record<string, string> } | undefined {
+    const entries = this.freeMap(e.value, where, e.key);
+    if (!entries) return undefined;
+    const identities: Record<string, string> = {};
+    const credentials: Record<string, string> = {};
+    const seen = new Map<string, Scalar>();
+    let ok = true;
+    for (const entry of entries) {
+      const raw = String(entry.key.value);
+      const profile = this.profileRef(entry.value, `${where}["${raw}"]`, profiles, used, entry.key);
+      const m = /^(uid|gid|user|group):(.+)$/.exec(raw);
+      let numeric: string | undefined;
+      let key = raw;
+      if (!m) {
+        this.error(entry.key, `${where}: "${raw}" is not a peer identity: use "uid:<number>", "gid:<number>", "user:<name>" or "group:<name>"`);
+      } else if (m[1] === "uid" || m[1] === "gid") {
+        if (!/^\d+$/.test(m[2]!) || Number(m[2]) > 0xfffffffe) this.error(entry.key, `${where}: "${raw}": ${m[2]} is not a valid ${m[1]}`);
+        else numeric = key = `${m[1]}:${Number(m[2])}`;
+      } else {
+        const kind = m[1] === "user" ? "user" : "group";
+        const n = this.lookupAccount(m[2]!, kind);
+        if (n === undefined) {
+          this.error(entry.key, `${where}: "${raw}": no ${kind} named "${m[2]}" in ${kind === "user" ? "/etc/passwd" : "/etc/group"}${this.checkFiles ? "" : " (name lookup is off)"}`);
+        } else numeric = `${kind === "user" ? "uid" : "gid"}:${n}`;
+      }
+      if (numeric === undefined || profile === undefined) {
+        ok = false;
+        continue;
+      }
+      const prev = seen.get(numeric);
+      if (prev) {
+        this.error(entry.key, `${where}: "${raw}" is the same identity as "${String(prev.value)}" (line ${this.lc.linePos(this.offsetOf(prev)).line})`);
+        ok = false;
+        continue;
+      }
+      seen.set(numeric, entry.key);
+      identities[key] = profile;
+      credentials[numeric] = key;
+    }
+    return ok ? { identities, credentials } : undefined;
   }
 
   private tlsIdentity(node: Scalar, raw: string, where: string): string | undefined {

@@ -43,9 +43,15 @@ export interface ListenerConfig {
   /**
    * TLS client identity → profile, overriding `profile` for that client. Keys are canonical:
    * `CN=<subject common name>`, `DNS:<san>`, `IP:<san>`, `URI:<san>`, `email:<san>` (SAN forms as
-   * Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`).
+   * Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`). Unix: the
+   * peer's credentials as written, `uid:N`, `gid:N`, `user:NAME`, `group:NAME`.
    */
   identities?: Record<string, string>;
+  /**
+   * Unix listeners with identities: the peer's numeric credentials (`uid:N`, `gid:N`, as
+   * SO_PEERCRED reports them) → the `identities` key they match (names resolved at load).
+   */
+  credentials?: Record<string, string>;
 }
 
 export interface ProfileConfig {

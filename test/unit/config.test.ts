@@ -225,17 +225,44 @@ describe("errors carry file:line:col", () => {
     ]);
   });
 
-  it("refuses identities on a unix listener (no peer credentials in Node.js)", () => {
+  it("unix identities: uid, gid, user and group names resolved at load to the peer's numeric credentials", () => {
+    const c = parseConfigText(y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock }",
+      "    profile: p",
+      "    identities: { \"uid:01001\": p, \"gid:1002\": q, \"user:root\": q, \"group:root\": p }",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "  q:",
+      "    allow: [ping]",
+    ), "t.yaml");
+    expect(c.listeners[0]!.identities).toEqual({ "uid:1001": "p", "gid:1002": "q", "user:root": "q", "group:root": "p" });
+    expect(c.listeners[0]!.credentials).toEqual({ "uid:1001": "uid:1001", "gid:1002": "gid:1002", "uid:0": "user:root", "gid:0": "group:root" });
+  });
+
+  it("unix identities: malformed keys, unknown names and one uid written twice are refused with their position", () => {
     expect(problems(y(
       "listeners:",
       "  - name: a",
       "    unix: { path: /run/a.sock }",
       "    profile: p",
-      "    identities: { \"uid:1000\": p }",
+      "    identities:",
+      "      \"CN=x\": p",
+      "      \"uid:abc\": p",
+      "      \"user:no-such-user-here\": p",
+      "      \"uid:0\": p",
+      "      \"user:root\": p",
       "profiles:",
       "  p:",
       "    allow: [ping]",
-    ))[0]).toMatch(/^t\.yaml:5:5: listener "a": identities on a unix listener are not supported/);
+    ), { checkFiles: true })).toEqual([
+      't.yaml:6:7: listener "a".identities: "CN=x" is not a peer identity: use "uid:<number>", "gid:<number>", "user:<name>" or "group:<name>"',
+      't.yaml:7:7: listener "a".identities: "uid:abc": abc is not a valid uid',
+      't.yaml:8:7: listener "a".identities: "user:no-such-user-here": no user named "no-such-user-here" in /etc/passwd',
+      't.yaml:10:7: listener "a".identities: "user:root" is the same identity as "uid:0" (line 9)',
+    ]);
   });
 
   it("unknown profile references", () => {
