@@ -6,6 +6,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   check: () => import("./check.js"),
   explain: () => import("./explain.js"),
   learn: () => import("./learn.js"),
+  tenants: () => import("./tenants.js"),
 };
 
 const USAGE = `usage: dockgate <command> [options]
@@ -15,6 +16,7 @@ commands:
   check     validate a config      dockgate check CONFIG
   explain   show one decision      dockgate explain --config FILE --profile NAME METHOD PATH [BODY-FILE]
   learn     profile from a log     dockgate learn [--profile NAME] LOGFILE...
+  tenants   per-job sockets        dockgate tenants create NAME [--profile P] [--ttl S] | list | delete NAME
 
 \`dockgate <command> --help\` for a command's options. A running serve reloads its config on SIGHUP.
 `;

@@ -119,9 +119,13 @@ import type {
   ProfileConfig,
   RedactConfig,
   TcpListen,
+  TenantsConfig,
   TlsListen,
   UnixListen,
 } from "./types.js";
+
+/** A tenant's time to live is at most a week (also what one Node.js timer can wait). */
+export const MAX_TENANT_TTL_SECONDS = 7 * 24 * 3600;
 
 export const DEFAULTS: Readonly<{
   upstream: string;
@@ -402,7 +406,7 @@ class Reader {
       this.errorAt(0, "the config is empty: it needs at least `listeners` and `profiles`");
       return undefined;
     }
-    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles", "admin"]);
+    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles", "admin", "tenants"]);
     if (!top) return undefined;
 
     let upstream: string = DEFAULTS.upstream;
@@ -488,13 +492,17 @@ class Reader {
       }
     }
 
-    for (const [name, node] of profileNodes) {
-      if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
-    }
-
     let admin: AdminListen | undefined;
     const ad = top.get("admin");
     if (ad) admin = this.readAdmin(ad, upstream, listeners);
+
+    let tenants: TenantsConfig | undefined;
+    const te = top.get("tenants");
+    if (te) tenants = this.readTenants(te, profiles, profileNodes, used, admin, ad, listeners);
+
+    for (const [name, node] of profileNodes) {
+      if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
+    }
 
     return {
       source: isAbsolute(this.file) ? this.file : resolve(this.file),
@@ -505,7 +513,73 @@ class Reader {
       listeners,
       profiles,
       admin,
+      ...(tenants ? { tenants } : {}),
     };
+  }
+
+  private readTenants(
+    e: Entry,
+    profiles: ReadonlyMap<string, ProfileConfig>,
+    profileNodes: ReadonlyMap<string, Scalar>,
+    used: Set<string>,
+    admin: AdminListen | undefined,
+    adminEntry: Entry | undefined,
+    listeners: readonly ListenerConfig[],
+  ): TenantsConfig | undefined {
+    const where = "tenants";
+    const m = this.map(e.value, where, ["directory", "profiles", "defaultProfile", "socket", "max", "defaultTtlSeconds", "onRestart"], e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+    // Creating a tenant hands out a socket with a profile: only whoever may open the admin socket
+    // (its file mode) may do that, never anyone who can reach a loopback port.
+    if (admin === undefined) this.error(e.key, `${where} needs the admin endpoint on a unix socket (admin.unix): tenants are created through it`);
+    else if (admin.kind !== "unix") this.error(adminEntry?.key ?? e.key, `${where} needs admin.unix, not admin.tcp: a loopback port has no authentication, and creating a tenant hands out a socket`);
+
+    const out: TenantsConfig = { directory: "", profiles: [], defaultProfile: undefined, mode: DEFAULTS.unixMode, max: 100, defaultTtlSeconds: undefined, onRestart: "restore" };
+    const d = this.requireKey(m, "directory", where, e.key);
+    const dir = d ? this.str(d.value, `${where}.directory`, d.key) : undefined;
+    if (dir !== undefined) {
+      if (!isAbsolute(dir)) this.error(d!.value, `${where}.directory must be an absolute path, not "${dir}"`);
+      // <directory>/<name>.sock with a name of up to 63 characters must fit in sun_path.
+      else if (Buffer.byteLength(resolve(dir)) > 107 - 1 - 63 - 5) this.error(d!.value, `${where}.directory is too long for unix socket paths (at most ${107 - 69} bytes)`);
+      else out.directory = resolve(dir);
+      const clash = listeners.find((l) => l.listen.kind === "unix" && dirname(l.listen.path) === resolve(dir));
+      if (clash) this.warn(d!.value, `${where}.directory also holds the socket of listener "${clash.name}": a tenant of the same name would be refused`);
+    }
+    const pr = this.requireKey(m, "profiles", where, e.key);
+    for (const [i, item] of (pr ? this.seq(pr.value, `${where}.profiles`, pr.key) ?? [] : []).entries()) {
+      const name = this.profileRef(item, `${where}.profiles[${i}]`, profileNodes, used);
+      if (name === undefined) continue;
+      if (profiles.get(name)?.ownership === undefined) {
+        this.error(item, `${where}.profiles[${i}]: profile "${name}" has no ownership: a tenant's objects are found and removed by their owner label`);
+        continue;
+      }
+      out.profiles.push(name);
+    }
+    if (pr && out.profiles.length === 0 && this.problems.length === before) this.error(pr.value ?? pr.key, `${where}.profiles must name at least one profile`);
+    const dp = m.get("defaultProfile");
+    if (dp) {
+      const name = this.str(dp.value, `${where}.defaultProfile`, dp.key);
+      if (name !== undefined && !out.profiles.includes(name)) this.error(dp.value, `${where}.defaultProfile "${name}" is not in ${where}.profiles`);
+      else out.defaultProfile = name;
+    }
+    const so = m.get("socket");
+    if (so) {
+      const sm = this.map(so.value, `${where}.socket`, ["mode", "owner", "group"], so.key);
+      const md = sm?.get("mode");
+      if (md) out.mode = this.octalMode(md, `${where}.socket.mode`) ?? out.mode;
+      const ow = sm?.get("owner");
+      if (ow) out.uid = this.account(ow.value, `${where}.socket.owner`, "user", ow.key);
+      const gr = sm?.get("group");
+      if (gr) out.gid = this.account(gr.value, `${where}.socket.group`, "group", gr.key);
+    }
+    const mx = m.get("max");
+    if (mx) out.max = this.int(mx.value, `${where}.max`, 1, 10000, mx.key) ?? out.max;
+    const ttl = m.get("defaultTtlSeconds");
+    if (ttl) out.defaultTtlSeconds = this.int(ttl.value, `${where}.defaultTtlSeconds`, 1, MAX_TENANT_TTL_SECONDS, ttl.key);
+    const rs = m.get("onRestart");
+    if (rs) out.onRestart = this.oneOf(rs.value, `${where}.onRestart`, ["restore", "clean"] as const, rs.key) ?? out.onRestart;
+    return this.problems.length > before ? undefined : out;
   }
 
   private readProfile(name: string, e: Entry): ProfileConfig | undefined {
