@@ -80,6 +80,15 @@
 //     unix: { path: /run/dockgate/admin.sock, mode: "0660" }
 //     tcp: { host: 127.0.0.1, port: 9323 }  # one of unix / tcp; tcp must be loopback (127.x, ::1, localhost)
 //
+//   tenants:                           # optional per-job sockets through the admin API (needs admin.unix)
+//     directory: /run/dockgate/tenants # absolute; sockets are <directory>/<name>.sock
+//     profiles: [ci]                   # profiles tenants may use (each with ownership)
+//     defaultProfile: ci               # optional, one of profiles
+//     socket: { mode: "0660", owner: root, group: ci }   # tenant sockets (default mode 0660)
+//     max: 100                         # tenants at once (1 .. 10000, default 100)
+//     defaultTtlSeconds: 14400         # optional (1 .. 604800)
+//     onRestart: restore               # restore | clean: tenants found on the daemon at start
+//
 // Ownership: every container, network, volume and exec created through the profile gets the label
 // `<label>: <owner>` (owner = the listener name, or `listener/identity` when an identity selected the
 // profile), lists and events show only the client's own objects, and any other object is reported

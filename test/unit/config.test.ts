@@ -265,6 +265,34 @@ describe("errors carry file:line:col", () => {
     ]);
   });
 
+  it("tenants: read with defaults; need admin.unix and profiles with ownership", () => {
+    const base = y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock }",
+      "    profile: p",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "  o:",
+      "    allow: [ping]",
+      "    ownership: true",
+    );
+    const c = parse(base + y("admin: { unix: { path: /run/admin.sock } }", "tenants:", "  directory: /run/t", "  profiles: [o]", "  socket: { mode: \"0600\" }"));
+    expect(c.tenants).toEqual({ directory: "/run/t", profiles: ["o"], defaultProfile: undefined, mode: 0o600, max: 100, defaultTtlSeconds: undefined, onRestart: "restore" });
+    expect(problems(base + y("admin: { tcp: { port: 9323 } }", "tenants:", "  directory: t", "  profiles: [p, nope]", "  defaultProfile: x", "  onRestart: later"))).toEqual([
+      't.yaml:11:1: tenants needs admin.unix, not admin.tcp: a loopback port has no authentication, and creating a tenant hands out a socket',
+      't.yaml:13:14: tenants.directory must be an absolute path, not "t"',
+      't.yaml:14:14: tenants.profiles[0]: profile "p" has no ownership: a tenant\'s objects are found and removed by their owner label',
+      't.yaml:14:17: tenants.profiles[1]: unknown profile "nope"',
+      't.yaml:15:19: tenants.defaultProfile "x" is not in tenants.profiles',
+      't.yaml:16:14: tenants.onRestart must be one of restore, clean, not "later"',
+    ]);
+    expect(problems(base + y("tenants:", "  directory: /run/t", "  profiles: [o]"))).toEqual([
+      "t.yaml:11:1: tenants needs the admin endpoint on a unix socket (admin.unix): tenants are created through it",
+    ]);
+  });
+
   it("unknown profile references", () => {
     expect(problems(y(
       "listeners:",
