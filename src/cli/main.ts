@@ -24,6 +24,7 @@ const COMMANDS: Record<string, () => Promise<{ run(argv: string[]): Promise<numb
   explain: () => import("./explain.js"),
   learn: () => import("./learn.js"),
   rules: () => import("./rules.js"),
+  tenants: () => import("./tenants.js"),
 };
 
 const USAGE = `usage: dockgate <command> [options]
@@ -34,6 +35,7 @@ commands:
   explain   show one decision      dockgate explain --config FILE --profile NAME METHOD PATH [BODY-FILE]
   learn     profile from a log     dockgate learn [--profile NAME] LOGFILE...
   rules     the rule catalog       dockgate rules [--json] [ID...]
+  tenants   per-job sockets        dockgate tenants create NAME [--profile P] [--ttl S] | list | delete NAME
 
 \`dockgate <command> --help\` for a command's options, \`dockgate --version\` for the version.
 A running serve reloads its config on SIGHUP.

@@ -38,8 +38,11 @@
 //         ca: clients-ca.pem
 //         allow: [10.0.0.0/8]          # optional client address CIDRs
 //       profile: ci                    # profile for every client of this listener
-//       identities:                    # optional, tls only: a client certificate identity selects another profile
+//       identities:                    # optional (tls, unix): the client's identity selects another profile
 //         "CN=runner-1": ci            # tls: CN=<subject CN>, DNS:<san>, IP:<san>, URI:<san>, email:<san>
+//         "uid:1001": ci               # unix: the peer's SO_PEERCRED: uid:N, gid:N, user:NAME, group:NAME
+//                                      # (names resolved at load and on reload; uid before gid; the
+//                                      # primary gid only; unreadable credentials refuse the connection)
 //
 //   profiles:                          # at least one
 //     ci:                              # name: [A-Za-z0-9][A-Za-z0-9_.-]*
@@ -78,6 +81,15 @@
 //   admin:                             # optional /healthz and /metrics endpoint (no authentication):
 //     unix: { path: /run/dockgate/admin.sock, mode: "0660" }
 //     tcp: { host: 127.0.0.1, port: 9323 }  # one of unix / tcp; tcp must be loopback (127.x, ::1, localhost)
+//
+//   tenants:                           # optional per-job sockets through the admin API (needs admin.unix)
+//     directory: /run/dockgate/tenants # absolute; sockets are <directory>/<name>.sock
+//     profiles: [ci]                   # profiles tenants may use (each with ownership)
+//     defaultProfile: ci               # optional, one of profiles
+//     socket: { mode: "0660", owner: root, group: ci }   # tenant sockets (default mode 0660)
+//     max: 100                         # tenants at once (1 .. 10000, default 100)
+//     defaultTtlSeconds: 14400         # optional (1 .. 604800)
+//     onRestart: restore               # restore | clean: tenants found on the daemon at start
 //
 // Ownership: every container, network, volume and exec created through the profile gets the label
 // `<label>: <owner>` (owner = the listener name, or `listener/identity` when an identity selected the
@@ -119,9 +131,13 @@ import type {
   ProfileConfig,
   RedactConfig,
   TcpListen,
+  TenantsConfig,
   TlsListen,
   UnixListen,
 } from "./types.js";
+
+/** A tenant's time to live is at most a week (also what one Node.js timer can wait). */
+export const MAX_TENANT_TTL_SECONDS = 7 * 24 * 3600;
 
 export const DEFAULTS: Readonly<{
   upstream: string;
@@ -406,7 +422,7 @@ class Reader {
       this.errorAt(0, "the config is empty: it needs at least `listeners` and `profiles`");
       return undefined;
     }
-    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles", "admin"]);
+    const top = this.map(root, "the config", ["upstream", "log", "limits", "shutdown", "listeners", "profiles", "admin", "tenants"]);
     if (!top) return undefined;
 
     let upstream: string = DEFAULTS.upstream;
@@ -495,14 +511,18 @@ class Reader {
       }
     }
 
-    for (const [name, node] of profileNodes) {
-      if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
-    }
-
     let admin: AdminListen | undefined;
     const ad = top.get("admin");
     if (ad) admin = this.readAdmin(ad, upstream, listeners);
     this.checkSocketBinds(listeners, profiles, admin, upstream);
+
+    let tenants: TenantsConfig | undefined;
+    const te = top.get("tenants");
+    if (te) tenants = this.readTenants(te, profiles, profileNodes, used, admin, ad, listeners);
+
+    for (const [name, node] of profileNodes) {
+      if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
+    }
 
     return {
       source: isAbsolute(this.file) ? this.file : resolve(this.file),
@@ -513,6 +533,7 @@ class Reader {
       listeners,
       profiles,
       admin,
+      ...(tenants ? { tenants } : {}),
     };
   }
 
@@ -575,6 +596,71 @@ class Reader {
       if (typeof written === "string" && cleanSlashes(written) === path) return n;
     }
     return allowNode ?? rules;
+  }
+
+  private readTenants(
+    e: Entry,
+    profiles: ReadonlyMap<string, ProfileConfig>,
+    profileNodes: ReadonlyMap<string, Scalar>,
+    used: Set<string>,
+    admin: AdminListen | undefined,
+    adminEntry: Entry | undefined,
+    listeners: readonly ListenerConfig[],
+  ): TenantsConfig | undefined {
+    const where = "tenants";
+    const m = this.map(e.value, where, ["directory", "profiles", "defaultProfile", "socket", "max", "defaultTtlSeconds", "onRestart"], e.key);
+    if (!m) return undefined;
+    const before = this.problems.length;
+    // Creating a tenant hands out a socket with a profile: only whoever may open the admin socket
+    // (its file mode) may do that, never anyone who can reach a loopback port.
+    if (admin === undefined) this.error(e.key, `${where} needs the admin endpoint on a unix socket (admin.unix): tenants are created through it`);
+    else if (admin.kind !== "unix") this.error(adminEntry?.key ?? e.key, `${where} needs admin.unix, not admin.tcp: a loopback port has no authentication, and creating a tenant hands out a socket`);
+
+    const out: TenantsConfig = { directory: "", profiles: [], defaultProfile: undefined, mode: DEFAULTS.unixMode, max: 100, defaultTtlSeconds: undefined, onRestart: "restore" };
+    const d = this.requireKey(m, "directory", where, e.key);
+    const dir = d ? this.str(d.value, `${where}.directory`, d.key) : undefined;
+    if (dir !== undefined) {
+      if (!isAbsolute(dir)) this.error(d!.value, `${where}.directory must be an absolute path, not "${dir}"`);
+      // <directory>/<name>.sock with a name of up to 63 characters must fit in sun_path.
+      else if (Buffer.byteLength(resolve(dir)) > 107 - 1 - 63 - 5) this.error(d!.value, `${where}.directory is too long for unix socket paths (at most ${107 - 69} bytes)`);
+      else out.directory = resolve(dir);
+      const clash = listeners.find((l) => l.listen.kind === "unix" && dirname(l.listen.path) === resolve(dir));
+      if (clash) this.warn(d!.value, `${where}.directory also holds the socket of listener "${clash.name}": a tenant of the same name would be refused`);
+    }
+    const pr = this.requireKey(m, "profiles", where, e.key);
+    for (const [i, item] of (pr ? this.seq(pr.value, `${where}.profiles`, pr.key) ?? [] : []).entries()) {
+      const name = this.profileRef(item, `${where}.profiles[${i}]`, profileNodes, used);
+      if (name === undefined) continue;
+      if (profiles.get(name)?.ownership === undefined) {
+        this.error(item, `${where}.profiles[${i}]: profile "${name}" has no ownership: a tenant's objects are found and removed by their owner label`);
+        continue;
+      }
+      out.profiles.push(name);
+    }
+    if (pr && out.profiles.length === 0 && this.problems.length === before) this.error(pr.value ?? pr.key, `${where}.profiles must name at least one profile`);
+    const dp = m.get("defaultProfile");
+    if (dp) {
+      const name = this.str(dp.value, `${where}.defaultProfile`, dp.key);
+      if (name !== undefined && !out.profiles.includes(name)) this.error(dp.value, `${where}.defaultProfile "${name}" is not in ${where}.profiles`);
+      else out.defaultProfile = name;
+    }
+    const so = m.get("socket");
+    if (so) {
+      const sm = this.map(so.value, `${where}.socket`, ["mode", "owner", "group"], so.key);
+      const md = sm?.get("mode");
+      if (md) out.mode = this.octalMode(md, `${where}.socket.mode`) ?? out.mode;
+      const ow = sm?.get("owner");
+      if (ow) out.uid = this.account(ow.value, `${where}.socket.owner`, "user", ow.key);
+      const gr = sm?.get("group");
+      if (gr) out.gid = this.account(gr.value, `${where}.socket.group`, "group", gr.key);
+    }
+    const mx = m.get("max");
+    if (mx) out.max = this.int(mx.value, `${where}.max`, 1, 10000, mx.key) ?? out.max;
+    const ttl = m.get("defaultTtlSeconds");
+    if (ttl) out.defaultTtlSeconds = this.int(ttl.value, `${where}.defaultTtlSeconds`, 1, MAX_TENANT_TTL_SECONDS, ttl.key);
+    const rs = m.get("onRestart");
+    if (rs) out.onRestart = this.oneOf(rs.value, `${where}.onRestart`, ["restore", "clean"] as const, rs.key) ?? out.onRestart;
+    return this.problems.length > before ? undefined : out;
   }
 
   private readProfile(name: string, e: Entry): ProfileConfig | undefined {
@@ -1103,17 +1189,14 @@ class Reader {
     if (p) profile = this.profileRef(p.value, `${where}.profile`, profiles, used, p.key);
 
     let identities: Record<string, string> | undefined;
+    let credentials: Record<string, string> | undefined;
     const id = m.get("identities");
     if (id && kinds.length === 1) {
       if (kinds[0] === "tcp") {
         this.error(id.key, `${where}: identities need a tls listener (a plain TCP client has no identity)`);
       } else if (kinds[0] === "unix") {
-        // Selecting a profile by the peer's uid/gid needs SO_PEERCRED, which Node.js does not
-        // expose; accepting the setting and not enforcing it would be worse than refusing it.
-        this.error(
-          id.key,
-          `${where}: identities on a unix listener are not supported (Node.js cannot read a unix peer's uid/gid); give each client its own socket, whose mode, owner and group decide who may connect`,
-        );
+        const peer = this.readPeerIdentities(id, `${where}.identities`, profiles, used);
+        if (peer) ({ identities, credentials } = peer);
       } else {
         identities = this.readIdentities(id, `${where}.identities`, profiles, used);
       }
@@ -1122,6 +1205,7 @@ class Reader {
     if (this.problems.length > before || name === undefined || listen === undefined || profile === undefined) return undefined;
     const config: ListenerConfig = { name, listen, profile };
     if (identities !== undefined) config.identities = identities;
+    if (credentials !== undefined) config.credentials = credentials;
     return { config, nodes: { name: nameNode, address: addressNode } };
   }
 
@@ -1340,6 +1424,58 @@ class Reader {
       out[key] = profile;
     }
     return ok ? out : undefined;
+  }
+
+  /**
+   * A unix listener's identities: `uid:N`, `gid:N`, `user:NAME`, `group:NAME`. Names are resolved
+   * now (a reload reads /etc/passwd and /etc/group again); `credentials` maps the numeric form a
+   * peer's SO_PEERCRED gives (`uid:N`, `gid:N`) to the key as written, which names the owner.
+   */
+  private readPeerIdentities(
+    e: Entry,
+    where: string,
+    profiles: ReadonlyMap<string, Scalar>,
+    used: Set<string>,
+  ): { identities: Record<string, string>; credentials: Record<string, string> } | undefined {
+    const entries = this.freeMap(e.value, where, e.key);
+    if (!entries) return undefined;
+    const identities: Record<string, string> = {};
+    const credentials: Record<string, string> = {};
+    const seen = new Map<string, Scalar>();
+    let ok = true;
+    for (const entry of entries) {
+      const raw = String(entry.key.value);
+      const profile = this.profileRef(entry.value, `${where}["${raw}"]`, profiles, used, entry.key);
+      const m = /^(uid|gid|user|group):(.+)$/.exec(raw);
+      let numeric: string | undefined;
+      let key = raw;
+      if (!m) {
+        this.error(entry.key, `${where}: "${raw}" is not a peer identity: use "uid:<number>", "gid:<number>", "user:<name>" or "group:<name>"`);
+      } else if (m[1] === "uid" || m[1] === "gid") {
+        if (!/^\d+$/.test(m[2]!) || Number(m[2]) > 0xfffffffe) this.error(entry.key, `${where}: "${raw}": ${m[2]} is not a valid ${m[1]}`);
+        else numeric = key = `${m[1]}:${Number(m[2])}`;
+      } else {
+        const kind = m[1] === "user" ? "user" : "group";
+        const n = this.lookupAccount(m[2]!, kind);
+        if (n === undefined) {
+          this.error(entry.key, `${where}: "${raw}": no ${kind} named "${m[2]}" in ${kind === "user" ? "/etc/passwd" : "/etc/group"}${this.checkFiles ? "" : " (name lookup is off)"}`);
+        } else numeric = `${kind === "user" ? "uid" : "gid"}:${n}`;
+      }
+      if (numeric === undefined || profile === undefined) {
+        ok = false;
+        continue;
+      }
+      const prev = seen.get(numeric);
+      if (prev) {
+        this.error(entry.key, `${where}: "${raw}" is the same identity as "${String(prev.value)}" (line ${this.lc.linePos(this.offsetOf(prev)).line})`);
+        ok = false;
+        continue;
+      }
+      seen.set(numeric, entry.key);
+      identities[key] = profile;
+      credentials[numeric] = key;
+    }
+    return ok ? { identities, credentials } : undefined;
   }
 
   private tlsIdentity(node: Scalar, raw: string, where: string): string | undefined {

@@ -43,9 +43,15 @@ export interface ListenerConfig {
   /**
    * TLS client identity → profile, overriding `profile` for that client. Keys are canonical:
    * `CN=<subject common name>`, `DNS:<san>`, `IP:<san>`, `URI:<san>`, `email:<san>` (SAN forms as
-   * Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`).
+   * Node's `subjectaltname` prints them, with `IP Address:` shortened to `IP:`). Unix: the
+   * peer's credentials as written, `uid:N`, `gid:N`, `user:NAME`, `group:NAME`.
    */
   identities?: Record<string, string>;
+  /**
+   * Unix listeners with identities: the peer's numeric credentials (`uid:N`, `gid:N`, as
+   * SO_PEERCRED reports them) → the `identities` key they match (names resolved at load).
+   */
+  credentials?: Record<string, string>;
 }
 
 export interface ProfileConfig {
@@ -123,6 +129,26 @@ export interface ClientLimits {
 /** The admin endpoint: /healthz and /metrics. Off unless configured; loopback or a unix socket only. */
 export type AdminListen = { kind: "unix"; path: string; mode: number } | { kind: "tcp"; host: string; port: number };
 
+/** Per-job tenants: a socket each, created and removed through the admin API (src/listen/tenants.ts). */
+export interface TenantsConfig {
+  /** Where tenant sockets go: `<directory>/<name>.sock`. */
+  directory: string;
+  /** Profiles a tenant may be created with (each has ownership). */
+  profiles: string[];
+  /** Used when a create names no profile; without it the profile is required. */
+  defaultProfile: string | undefined;
+  /** Socket file mode, owner and group. */
+  mode: number;
+  uid?: number;
+  gid?: number;
+  /** Tenants at once. */
+  max: number;
+  /** Used when a create names no ttlSeconds; without it a tenant lives until deleted. */
+  defaultTtlSeconds: number | undefined;
+  /** At start, tenants found on the daemon get their sockets back, or are removed. */
+  onRestart: "restore" | "clean";
+}
+
 export interface Limits {
   /** Request line + headers, bytes. */
   maxHeaderBytes: number;
@@ -143,6 +169,8 @@ export interface Config {
   listeners: ListenerConfig[];
   profiles: ReadonlyMap<string, ProfileConfig>;
   admin: AdminListen | undefined;
+  /** Per-job tenants created through the admin endpoint (needs admin.unix). */
+  tenants?: TenantsConfig;
   /** Non-fatal findings, formatted `file:line:col: warning: ...` (serve logs them at startup). */
   warnings?: string[];
 }

@@ -4,6 +4,8 @@
 //   GET /healthz   200 {"status":"ok","daemon":"ok"} when the daemon answers /_ping,
 //                  503 {"status":"unavailable","daemon":"<why>"} when it does not
 //   GET /metrics   Prometheus text format (see src/observe/metrics.ts)
+//   /tenants       per-job tenants, when the config has `tenants` (see src/listen/tenants.ts);
+//                  only on a unix admin socket (the loader refuses tenants with admin.tcp)
 
 import { chmodSync } from "node:fs";
 import http from "node:http";
@@ -12,6 +14,7 @@ import { Agent, request } from "undici";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
 import { listenUnix } from "./listeners.js";
+import type { Tenants } from "./tenants.js";
 
 const PING_TIMEOUT_MS = 3000;
 
@@ -29,6 +32,8 @@ export interface AdminContext {
   metrics: Metrics;
   /** The daemon's socket now (a reload may change it). */
   upstream(): string;
+  /** The tenants API, when configured. */
+  tenants?(): Tenants | undefined;
 }
 
 /** True for a loopback host name or address (the admin endpoint is never exposed further). */
@@ -47,7 +52,7 @@ export async function openAdmin(listen: AdminListen, context: AdminContext): Pro
     throw new Error(`admin endpoint must listen on loopback or a unix socket, not ${listen.host}`);
   }
   const daemon = new DaemonPing();
-  const server = http.createServer((req, res) => void handle(req, res, context, daemon));
+  const server = http.createServer((req, res) => void handle(req, res, listen, context, daemon));
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
@@ -83,8 +88,13 @@ export async function openAdmin(listen: AdminListen, context: AdminContext): Pro
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, context: AdminContext, daemon: DaemonPing): Promise<void> {
-  const path = (req.url ?? "").split("?")[0];
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, listen: AdminListen, context: AdminContext, daemon: DaemonPing): Promise<void> {
+  const path = (req.url ?? "").split("?")[0] ?? "";
+  const tenants = context.tenants?.();
+  if (tenants !== undefined && listen.kind === "unix" && (path === "/tenants" || path.startsWith("/tenants/"))) {
+    await tenants.handle(req, res, path);
+    return;
+  }
   if (path !== "/healthz" && path !== "/metrics") {
     reply(res, 404, "application/json", JSON.stringify({ message: `no such admin resource: ${path} (try /healthz or /metrics)` }) + "\n");
     return;

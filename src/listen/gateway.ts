@@ -20,12 +20,15 @@ import { Limiter } from "../policy/limits.js";
 import type { Client, Denial, Gate } from "../policy/verdict.js";
 import { type AdminServer, adminKey, openAdmin } from "./admin.js";
 import { type Accepted, type OpenListener, clientOf, listenerKey, openListener } from "./listeners.js";
+import { Tenants } from "./tenants.js";
 import type net from "node:net";
 
 export interface Gateway {
   /** The listeners open now. */
   readonly listeners: OpenListener[];
   readonly admin: AdminServer | undefined;
+  /** Per-job tenants (config `tenants`), once configured. */
+  readonly tenants: Tenants | undefined;
   readonly config: Config;
   readonly metrics: Metrics;
   readonly limiter: Limiter;
@@ -61,6 +64,8 @@ interface Connection {
 
 /** How long a connection refused over its client's limit may take to send a request and go. */
 const REFUSED_LINGER_MS = 5000;
+/** Retry interval for reading tenants back from the daemon at start when it cannot be reached. */
+const RESTORE_RETRY_MS = 5000;
 
 /** `observe` sees every request record as well (tests use it; the log always gets it). */
 export async function startGateway(
@@ -135,8 +140,38 @@ export async function startGateway(
     logger.info({ listener: live.open.config.name, address: live.open.address, profile: live.open.config.profile }, "listening");
 
   let lives: Live[] = [];
+  /** Tenant sockets: opened and closed by the tenants API, not by the config (a reload keeps them). */
+  const extras = new Set<Live>();
   let admin: AdminServer | undefined;
-  const adminContext = { metrics, upstream: () => hooks.upstreamPath };
+  let tenants: Tenants | undefined;
+  const tenantHost = {
+    config: () => current,
+    open: async (listener: ListenerConfig) => {
+      if (stopping) throw new Error("dockgate is stopping");
+      const live = await open(listener);
+      extras.add(live);
+      return {
+        close: async () => {
+          extras.delete(live);
+          await live.open.close();
+          for (const session of live.sessions) session.destroy();
+        },
+      };
+    },
+  };
+  const startTenants = (next: Config): void => {
+    if (tenants !== undefined || next.tenants === undefined) return;
+    const t = new Tenants(next.tenants, tenantHost, logger);
+    tenants = t;
+    const restore = (): void => {
+      t.restore().catch((err: Error) => {
+        logger.error({ err: err.message }, "cannot read tenants back from the daemon yet: retrying");
+        if (!stopping) setTimeout(restore, RESTORE_RETRY_MS).unref();
+      });
+    };
+    restore();
+  };
+  const adminContext = { metrics, upstream: () => hooks.upstreamPath, tenants: () => tenants };
   try {
     for (const listener of config.listeners) lives.push(await open(listener));
     if (config.admin !== undefined) {
@@ -147,6 +182,7 @@ export async function startGateway(
     await Promise.all(lives.map((l) => l.open.close()));
     throw err;
   }
+  startTenants(config);
 
   let reloading: Promise<unknown> = Promise.resolve();
 
@@ -243,6 +279,8 @@ export async function startGateway(
       if (admin !== undefined) logger.info({ address: admin.address }, "admin endpoint listening");
     }
     current = next;
+    tenants?.configure(next.tenants);
+    startTenants(next);
     return summary;
   };
 
@@ -252,6 +290,9 @@ export async function startGateway(
     },
     get admin() {
       return admin;
+    },
+    get tenants() {
+      return tenants;
     },
     get config() {
       return current;
@@ -268,7 +309,8 @@ export async function startGateway(
     },
     async stop(graceSeconds) {
       stopping = true;
-      await Promise.all([...lives.map((l) => l.open.close()), admin?.close()]);
+      tenants?.close();
+      await Promise.all([...lives.map((l) => l.open.close()), ...[...extras].map((l) => l.open.close()), admin?.close()]);
       for (const session of connections.keys()) session.drain();
       if (connections.size > 0) {
         await new Promise<void>((resolve) => {

@@ -1,5 +1,6 @@
 // Where clients connect, and who they are: each listener (unix socket, TCP with an address
-// allowlist, or mutual TLS) fixes the client's profile at accept time. A unix socket is created
+// allowlist, or mutual TLS) fixes the client's profile at accept time (by the TLS certificate or
+// the unix peer's uid/gid when the listener has identities). A unix socket is created
 // with its configured mode from the first instant (umask), never steals a socket that another
 // live process serves, replaces a stale one, and is removed on close.
 //
@@ -14,6 +15,7 @@ import net, { BlockList } from "node:net";
 import tls from "node:tls";
 import type { ListenerConfig, TcpListen, TlsListen, UnixListen } from "../config/types.js";
 import type { Client } from "../policy/verdict.js";
+import { peerCredentials, peerCredentialsAvailable } from "./peercred.js";
 
 export interface Accepted {
   socket: net.Socket;
@@ -53,7 +55,7 @@ export async function openListener(
 ): Promise<OpenListener> {
   switch (config.listen.kind) {
     case "unix":
-      return openUnix(config, config.listen, onAccept);
+      return openUnix(config, config.listen, onAccept, onRefused);
     case "tcp":
       return openTcp(config, config.listen, onAccept, onRefused);
     case "tls":
@@ -61,11 +63,17 @@ export async function openListener(
   }
 }
 
-/** Who a connection is, by the listener's config and the peer's identities. */
+/**
+ * Who a connection is, by the listener's config and the peer's identities: a TLS certificate's
+ * names, or a unix peer's `uid:N`, `gid:N` (uid first), which `credentials` maps to the
+ * identity as the config wrote it (`user:NAME`...). The first that the config names wins.
+ */
 export function clientOf(config: ListenerConfig, peer: string, identity?: readonly string[]): Client {
   // The socket a unix client came through: what bindMounts' { ownSocket: true } lets it mount.
   const socket = config.listen.kind === "unix" ? { socket: config.listen.path } : {};
-  for (const id of identity ?? []) {
+  for (const peerId of identity ?? []) {
+    const id = config.listen.kind === "unix" ? config.credentials?.[peerId] : peerId;
+    if (id === undefined) continue;
     const chosen = config.identities?.[id];
     if (chosen !== undefined) return { listener: config.name, profile: chosen, peer, owner: `${config.name}/${id}`, ...socket };
   }
@@ -74,10 +82,31 @@ export function clientOf(config: ListenerConfig, peer: string, identity?: readon
 
 const NO_IDENTITIES: readonly string[] = Object.freeze([]);
 
-async function openUnix(config: ListenerConfig, listen: UnixListen, onAccept: (a: Accepted) => void): Promise<OpenListener> {
+async function openUnix(
+  config: ListenerConfig,
+  listen: UnixListen,
+  onAccept: (a: Accepted) => void,
+  onRefused: (peer: string, reason: string) => void,
+): Promise<OpenListener> {
   let current = config;
+  const unavailable = config.credentials !== undefined ? peerCredentialsAvailable() : undefined;
+  if (unavailable) throw unavailable; // identities that could never be read: refuse to start
   const server = net.createServer({ allowHalfOpen: true }, (socket) => {
-    onAccept({ socket, client: clientOf(current, "unix"), identities: NO_IDENTITIES });
+    // Credentials are read for every connection (they name the peer in logs, and a reload may
+    // add identities); where identities choose the profile, unreadable ones refuse the client
+    // rather than give it the listener's profile.
+    const cred = peerCredentials(socket);
+    if (cred === undefined) {
+      if (current.credentials !== undefined) {
+        onRefused("unix", "the peer's credentials (SO_PEERCRED) cannot be read");
+        socket.destroy();
+        return;
+      }
+      onAccept({ socket, client: clientOf(current, "unix"), identities: NO_IDENTITIES });
+      return;
+    }
+    const ids = [`uid:${cred.uid}`, `gid:${cred.gid}`];
+    onAccept({ socket, client: clientOf(current, `unix pid=${cred.pid} uid=${cred.uid} gid=${cred.gid}`, ids), identities: ids });
   });
   await listenUnix(server, listen.path, listen.mode, listen.uid, listen.gid);
   return {
@@ -88,8 +117,13 @@ async function openUnix(config: ListenerConfig, listen: UnixListen, onAccept: (a
     key: listenerKey(listen),
     address: `unix:${listen.path}`,
     close: () => closeServer(server), // net.Server unlinks its unix socket file on close
-    admits: () => true,
+    // A reload that gives the listener identities keeps only the connections they can place.
+    admits: (socket) => current.credentials === undefined || peerCredentials(socket) !== undefined,
     prepare: async (next) => {
+      if (next.credentials !== undefined) {
+        const unavailable = peerCredentialsAvailable();
+        if (unavailable) throw unavailable;
+      }
       const was = current.listen as UnixListen;
       const now = next.listen as UnixListen;
       return () => {

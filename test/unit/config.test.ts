@@ -225,17 +225,72 @@ describe("errors carry file:line:col", () => {
     ]);
   });
 
-  it("refuses identities on a unix listener (no peer credentials in Node.js)", () => {
+  it("unix identities: uid, gid, user and group names resolved at load to the peer's numeric credentials", () => {
+    const c = parseConfigText(y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock }",
+      "    profile: p",
+      "    identities: { \"uid:01001\": p, \"gid:1002\": q, \"user:root\": q, \"group:root\": p }",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "  q:",
+      "    allow: [ping]",
+    ), "t.yaml");
+    expect(c.listeners[0]!.identities).toEqual({ "uid:1001": "p", "gid:1002": "q", "user:root": "q", "group:root": "p" });
+    expect(c.listeners[0]!.credentials).toEqual({ "uid:1001": "uid:1001", "gid:1002": "gid:1002", "uid:0": "user:root", "gid:0": "group:root" });
+  });
+
+  it("unix identities: malformed keys, unknown names and one uid written twice are refused with their position", () => {
     expect(problems(y(
       "listeners:",
       "  - name: a",
       "    unix: { path: /run/a.sock }",
       "    profile: p",
-      "    identities: { \"uid:1000\": p }",
+      "    identities:",
+      "      \"CN=x\": p",
+      "      \"uid:abc\": p",
+      "      \"user:no-such-user-here\": p",
+      "      \"uid:0\": p",
+      "      \"user:root\": p",
       "profiles:",
       "  p:",
       "    allow: [ping]",
-    ))[0]).toMatch(/^t\.yaml:5:5: listener "a": identities on a unix listener are not supported/);
+    ), { checkFiles: true })).toEqual([
+      't.yaml:6:7: listener "a".identities: "CN=x" is not a peer identity: use "uid:<number>", "gid:<number>", "user:<name>" or "group:<name>"',
+      't.yaml:7:7: listener "a".identities: "uid:abc": abc is not a valid uid',
+      't.yaml:8:7: listener "a".identities: "user:no-such-user-here": no user named "no-such-user-here" in /etc/passwd',
+      't.yaml:10:7: listener "a".identities: "user:root" is the same identity as "uid:0" (line 9)',
+    ]);
+  });
+
+  it("tenants: read with defaults; need admin.unix and profiles with ownership", () => {
+    const base = y(
+      "listeners:",
+      "  - name: a",
+      "    unix: { path: /run/a.sock }",
+      "    profile: p",
+      "profiles:",
+      "  p:",
+      "    allow: [ping]",
+      "  o:",
+      "    allow: [ping]",
+      "    ownership: true",
+    );
+    const c = parse(base + y("admin: { unix: { path: /run/admin.sock } }", "tenants:", "  directory: /run/t", "  profiles: [o]", "  socket: { mode: \"0600\" }"));
+    expect(c.tenants).toEqual({ directory: "/run/t", profiles: ["o"], defaultProfile: undefined, mode: 0o600, max: 100, defaultTtlSeconds: undefined, onRestart: "restore" });
+    expect(problems(base + y("admin: { tcp: { port: 9323 } }", "tenants:", "  directory: t", "  profiles: [p, nope]", "  defaultProfile: x", "  onRestart: later"))).toEqual([
+      't.yaml:11:1: tenants needs admin.unix, not admin.tcp: a loopback port has no authentication, and creating a tenant hands out a socket',
+      't.yaml:13:14: tenants.directory must be an absolute path, not "t"',
+      't.yaml:14:14: tenants.profiles[0]: profile "p" has no ownership: a tenant\'s objects are found and removed by their owner label',
+      't.yaml:14:17: tenants.profiles[1]: unknown profile "nope"',
+      't.yaml:15:19: tenants.defaultProfile "x" is not in tenants.profiles',
+      't.yaml:16:14: tenants.onRestart must be one of restore, clean, not "later"',
+    ]);
+    expect(problems(base + y("tenants:", "  directory: /run/t", "  profiles: [o]"))).toEqual([
+      "t.yaml:11:1: tenants needs the admin endpoint on a unix socket (admin.unix): tenants are created through it",
+    ]);
   });
 
   it("unknown profile references", () => {

@@ -1,0 +1,437 @@
+// Per-job tenants: a socket each, made and unmade through the admin endpoint (config `tenants`).
+//
+//   POST   /tenants        {"name","profile"?,"ttlSeconds"?} → 201 {"name","socket","owner",...}
+//   GET    /tenants        → 200 [{"name","socket","owner","profile","created","expires","holds"}]
+//   DELETE /tenants/NAME   → 200 {"name","removed":{...},"kept":[...]}
+//
+// A tenant is a unix listener at `<directory>/<name>.sock` with the chosen profile (which has
+// ownership) and the owner `tenant:<name>`: everything its clients create carries the profile's
+// owner label with that value, so the tenant's objects are found on the daemon by label, never
+// from memory. Deleting one (or its TTL running out) first closes the socket and its connections
+// (nothing new can be created), then removes, by label: containers (running ones too, with their
+// anonymous volumes and exec instances), networks, volumes, and images carrying the label (built
+// or committed through the tenant) that no container uses and no image builds on; a classic
+// build's cache is the built image's untagged parents, which go with it. The listing is repeated
+// until a pass finds nothing, so a create that was in flight when the socket closed is not left.
+//
+// Restart: every tenant has a marker volume `dockgate-tenant.<name>` labelled with its name,
+// profile and expiry, but not with the owner label (its clients never see it). At start the
+// markers are read back: each tenant gets its socket again (`onRestart: restore`) or is removed
+// (`clean`); an expired one is removed either way. Objects whose owner is a `tenant:` with no
+// marker (a crash during a delete) are removed.
+
+import http from "node:http";
+import { unlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
+import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
+import type { Logger } from "../observe/log.js";
+import { DaemonError, daemonClient, type DaemonClient } from "../policy/daemon.js";
+
+/** What the gateway gives tenants: a listener served like the config's, closed with its connections. */
+export interface TenantHost {
+  open(listener: ListenerConfig): Promise<{ close(): Promise<void> }>;
+  config(): Config;
+}
+
+export const TENANT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
+export const MARKER_LABEL = "dockgate.tenant";
+const MARKER_PREFIX = "dockgate-tenant.";
+const OWNER_PREFIX = "tenant:";
+/** Cleanup passes before giving up on objects that keep appearing (a client cannot add any once the socket is closed). */
+const CLEANUP_PASSES = 4;
+const MAX_REQUEST_BYTES = 65536;
+
+export interface Holdings {
+  containers: string[];
+  networks: string[];
+  volumes: string[];
+  images: string[];
+}
+
+interface Tenant {
+  name: string;
+  profile: string;
+  /** The profile's owner label key when the tenant was made (its objects carry it whatever a reload does). */
+  label: string;
+  owner: string;
+  socket: string;
+  created: Date;
+  expires: Date | undefined;
+  timer: NodeJS.Timeout | undefined;
+  handle: { close(): Promise<void> } | undefined;
+  /** A delete in progress (its promise, so a second one waits for the same result). */
+  deleting: Promise<DeleteResult> | undefined;
+}
+
+export interface DeleteResult {
+  name: string;
+  removed: Holdings;
+  /** Objects left on purpose (in use by others) or that could not be removed, with why. */
+  kept: string[];
+}
+
+class TenantError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+export class Tenants {
+  private readonly tenants = new Map<string, Tenant>();
+  private closed = false;
+  /** False after a reload removed the `tenants` section: existing tenants can still be listed and deleted. */
+  private enabled = true;
+
+  constructor(
+    private settings: TenantsConfig,
+    private readonly host: TenantHost,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A reload: new tenants follow the new settings; existing ones keep their socket and profile. */
+  configure(settings: TenantsConfig | undefined): void {
+    this.enabled = settings !== undefined;
+    if (settings !== undefined) this.settings = settings;
+  }
+
+  private get daemon(): DaemonClient {
+    return daemonClient(this.host.config().upstream);
+  }
+
+  private labelOf(profile: string): string {
+    const label = this.host.config().profiles.get(profile)?.ownership?.label;
+    if (label === undefined) throw new TenantError(500, `profile ${profile} has no ownership`);
+    return label;
+  }
+
+  async create(body: unknown): Promise<Record<string, unknown>> {
+    if (this.closed) throw new TenantError(503, "dockgate is stopping");
+    if (!this.enabled) throw new TenantError(403, "the config has no tenants section: new tenants cannot be created");
+    if (body === null || typeof body !== "object" || Array.isArray(body)) throw new TenantError(400, "the body must be a JSON object");
+    const b = body as Record<string, unknown>;
+    for (const k of Object.keys(b)) if (!["name", "profile", "ttlSeconds"].includes(k)) throw new TenantError(400, `unknown field "${k}" (name, profile, ttlSeconds)`);
+    const { name, profile: asked, ttlSeconds } = b;
+    if (typeof name !== "string" || !TENANT_NAME_RE.test(name)) throw new TenantError(400, `name must match ${TENANT_NAME_RE.source}`);
+    const profile = asked ?? this.settings.defaultProfile;
+    if (profile === undefined) throw new TenantError(400, `profile is required (one of ${this.settings.profiles.join(", ")}): the config names no defaultProfile`);
+    if (typeof profile !== "string" || !this.settings.profiles.includes(profile)) {
+      throw new TenantError(403, `profile ${JSON.stringify(profile)} may not be used for tenants (allowed: ${this.settings.profiles.join(", ")})`);
+    }
+    const ttl = ttlSeconds ?? this.settings.defaultTtlSeconds;
+    if (ttl !== undefined && (typeof ttl !== "number" || !Number.isInteger(ttl) || ttl < 1 || ttl > MAX_TENANT_TTL_SECONDS)) {
+      throw new TenantError(400, `ttlSeconds must be an integer from 1 to ${MAX_TENANT_TTL_SECONDS}`);
+    }
+    if (this.tenants.has(name)) throw new TenantError(409, `tenant ${name} already exists`);
+    if (this.tenants.size >= this.settings.max) throw new TenantError(429, `the maximum of ${this.settings.max} tenants is reached`);
+    const created = new Date();
+    const tenant: Tenant = {
+      name,
+      profile,
+      label: this.labelOf(profile),
+      owner: OWNER_PREFIX + name,
+      socket: join(this.settings.directory, `${name}.sock`),
+      created,
+      expires: ttl === undefined ? undefined : new Date(created.getTime() + ttl * 1000),
+      timer: undefined,
+      handle: undefined,
+      deleting: undefined,
+    };
+    this.tenants.set(name, tenant); // reserved while the marker and socket are made
+    try {
+      await this.writeMarker(tenant);
+      await this.open(tenant);
+    } catch (err) {
+      this.tenants.delete(name);
+      await this.removeMarker(name).catch(() => {});
+      throw err instanceof TenantError ? err : new TenantError(err instanceof DaemonError ? 502 : 500, `cannot create tenant ${name}: ${(err as Error).message}`);
+    }
+    this.logger.info({ tenant: name, profile, socket: tenant.socket, expires: tenant.expires?.toISOString() }, "tenant created");
+    return this.describe(tenant);
+  }
+
+  private describe(t: Tenant): Record<string, unknown> {
+    return {
+      name: t.name,
+      socket: t.socket,
+      owner: t.owner,
+      profile: t.profile,
+      created: t.created.toISOString(),
+      expires: t.expires?.toISOString() ?? null,
+      // closed: a delete closed the socket but could not finish (DELETE again retries).
+      state: t.deleting ? "deleting" : t.handle ? "active" : "closed",
+    };
+  }
+
+  async list(): Promise<Record<string, unknown>[]> {
+    const out: Record<string, unknown>[] = [];
+    for (const t of this.tenants.values()) {
+      out.push({ ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+    }
+    return out;
+  }
+
+  delete(name: string, why = "deleted"): Promise<DeleteResult> {
+    const t = this.tenants.get(name);
+    if (t === undefined) return Promise.reject(new TenantError(404, `no such tenant: ${name}`));
+    t.deleting ??= this.teardown(t, why).finally(() => {
+      t.deleting = undefined;
+    });
+    return t.deleting;
+  }
+
+  private async teardown(t: Tenant, why: string): Promise<DeleteResult> {
+    clearTimeout(t.timer);
+    const handle = t.handle;
+    t.handle = undefined;
+    await handle?.close(); // no connection of the tenant's is left to create anything
+    const result = await this.removeOwned(t.name, t.owner, t.label);
+    await this.removeMarker(t.name);
+    this.tenants.delete(t.name);
+    this.logger.info({ tenant: t.name, why, removed: result.removed, kept: result.kept }, "tenant removed");
+    return result;
+  }
+
+  /** Everything labelled `label=owner`, removed in dependency order until a pass finds nothing. */
+  private async removeOwned(name: string, owner: string, label: string): Promise<DeleteResult> {
+    const removed: Holdings = { containers: [], networks: [], volumes: [], images: [] };
+    const kept = new Set<string>();
+    const d = this.daemon;
+    const f = filter(label, owner);
+    for (let pass = 0; pass < CLEANUP_PASSES; pass++) {
+      let found = 0;
+      for (const c of await list<{ Id: string; Names?: string[] }>(d, `/containers/json?all=1&filters=${f}`)) {
+        found++;
+        if (await remove(d, `/containers/${c.Id}?force=1&v=1`, kept, `container ${c.Id}`)) removed.containers.push(displayName(c.Names, c.Id));
+      }
+      for (const n of await list<{ Id: string; Name: string }>(d, `/networks?filters=${f}`)) {
+        found++;
+        if (await remove(d, `/networks/${n.Id}`, kept, `network ${n.Name}`)) removed.networks.push(n.Name);
+      }
+      const vols = await d.getJson<{ Volumes: { Name: string }[] | null }>(`/volumes?filters=${f}`);
+      if (vols.json === undefined) throw new DaemonError(`volume list: ${vols.status} ${vols.message ?? ""}`);
+      for (const v of vols.json.Volumes ?? []) {
+        found++;
+        if (await remove(d, `/volumes/${encodeURIComponent(v.Name)}`, kept, `volume ${v.Name}`)) removed.volumes.push(v.Name);
+      }
+      for (const i of await list<{ Id: string; RepoTags?: string[] | null }>(d, `/images/json?filters=${f}`)) {
+        if (kept.has(`image ${i.Id}`)) continue;
+        found++;
+        const users = await list<{ Id: string }>(d, `/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ ancestor: [i.Id] }))}`);
+        if (users.length > 0) {
+          kept.add(`image ${i.Id}`);
+          continue;
+        }
+        // Every tag goes with it (the tenant tagged it, or someone tagged the tenant's image);
+        // an image other images are built on is refused by the daemon and stays.
+        if (await remove(d, `/images/${i.Id}?force=1`, kept, `image ${i.Id}`)) {
+          const tags = (i.RepoTags ?? []).filter((t) => t !== "<none>:<none>");
+          removed.images.push(...(tags.length > 0 ? tags : [i.Id]));
+        }
+      }
+      if (found === 0 || [...kept].length >= found) break;
+    }
+    return { name, removed, kept: [...kept] };
+  }
+
+  async holdings(owner: string, label: string): Promise<Holdings> {
+    const d = this.daemon;
+    const f = filter(label, owner);
+    const [containers, networks, volumes, images] = await Promise.all([
+      list<{ Id: string; Names?: string[] }>(d, `/containers/json?all=1&filters=${f}`),
+      list<{ Name: string }>(d, `/networks?filters=${f}`),
+      d.getJson<{ Volumes: { Name: string }[] | null }>(`/volumes?filters=${f}`),
+      list<{ Id: string; RepoTags?: string[] | null }>(d, `/images/json?filters=${f}`),
+    ]);
+    return {
+      containers: containers.map((c) => displayName(c.Names, c.Id)),
+      networks: networks.map((n) => n.Name),
+      volumes: (volumes.json?.Volumes ?? []).map((v) => v.Name),
+      images: images.flatMap((i) => ((i.RepoTags ?? []).filter((t) => t !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
+    };
+  }
+
+  // ── the marker, the socket, the timer ──
+
+  private async writeMarker(t: Tenant): Promise<void> {
+    const labels: Record<string, string> = {
+      [MARKER_LABEL]: t.name,
+      [`${MARKER_LABEL}.profile`]: t.profile,
+      [`${MARKER_LABEL}.label`]: t.label,
+      [`${MARKER_LABEL}.created`]: t.created.toISOString(),
+    };
+    if (t.expires) labels[`${MARKER_LABEL}.expires`] = t.expires.toISOString();
+    const r = await this.daemon.postJson<{ Labels?: Record<string, string> | null }>("/volumes/create", { Name: MARKER_PREFIX + t.name, Labels: labels });
+    if (r.json === undefined) throw new DaemonError(`creating the tenant's marker volume: ${r.status} ${r.message ?? ""}`);
+    // The daemon answers a create of an existing volume with that volume.
+    if (r.json.Labels?.[MARKER_LABEL] !== t.name || r.json.Labels?.[`${MARKER_LABEL}.created`] !== labels[`${MARKER_LABEL}.created`]) {
+      throw new TenantError(409, `tenant ${t.name} already exists on the daemon (volume ${MARKER_PREFIX + t.name})`);
+    }
+  }
+
+  private async removeMarker(name: string): Promise<void> {
+    const r = await this.daemon.request("DELETE", `/volumes/${encodeURIComponent(MARKER_PREFIX + name)}`);
+    if (r.status >= 300 && r.status !== 404) throw new DaemonError(`removing the tenant's marker volume: ${r.status}`);
+  }
+
+  private async open(t: Tenant): Promise<void> {
+    const s = this.settings;
+    const listener: ListenerConfig = {
+      name: t.owner, // a listener's name is its clients' owner
+      listen: { kind: "unix", path: t.socket, mode: s.mode, ...(s.uid !== undefined ? { uid: s.uid } : {}), ...(s.gid !== undefined ? { gid: s.gid } : {}) },
+      profile: t.profile,
+    };
+    t.handle = await this.host.open(listener);
+    if (t.expires) {
+      t.timer = setTimeout(() => {
+        this.delete(t.name, "ttl expired").catch((err: Error) => this.logger.error({ tenant: t.name, err: err.message }, "tenant expiry: cleanup failed"));
+      }, Math.max(0, t.expires.getTime() - Date.now()));
+      t.timer.unref();
+    }
+  }
+
+  /** At start: tenants are read back from their marker volumes; orphaned objects are removed. */
+  async restore(): Promise<void> {
+    const d = this.daemon;
+    const r = await d.getJson<{ Volumes: { Name: string; Labels?: Record<string, string> | null }[] | null }>(
+      `/volumes?filters=${encodeURIComponent(JSON.stringify({ label: [MARKER_LABEL] }))}`,
+    );
+    if (r.json === undefined) throw new DaemonError(`volume list: ${r.status} ${r.message ?? ""}`);
+    const known = new Set<string>();
+    for (const v of r.json.Volumes ?? []) {
+      const labels = v.Labels ?? {};
+      const name = labels[MARKER_LABEL];
+      const profile = labels[`${MARKER_LABEL}.profile`];
+      const label = labels[`${MARKER_LABEL}.label`];
+      if (name === undefined || v.Name !== MARKER_PREFIX + name || profile === undefined || label === undefined || !TENANT_NAME_RE.test(name)) continue;
+      known.add(name);
+      const expires = labels[`${MARKER_LABEL}.expires`] ? new Date(labels[`${MARKER_LABEL}.expires`]!) : undefined;
+      const tenant: Tenant = {
+        name,
+        profile,
+        label,
+        owner: OWNER_PREFIX + name,
+        socket: join(this.settings.directory, `${name}.sock`),
+        created: new Date(labels[`${MARKER_LABEL}.created`] ?? Date.now()),
+        expires,
+        timer: undefined,
+        handle: undefined,
+        deleting: undefined,
+      };
+      this.tenants.set(name, tenant);
+      const usable = this.settings.profiles.includes(profile) && this.host.config().profiles.get(profile)?.ownership?.label === label;
+      const expired = expires !== undefined && expires.getTime() <= Date.now();
+      if (this.settings.onRestart === "clean" || expired || !usable) {
+        const why = expired ? "ttl expired" : !usable ? `profile ${profile} is no longer allowed for tenants (or its owner label changed)` : "onRestart: clean";
+        await this.delete(name, why);
+        continue;
+      }
+      try {
+        unlinkSync(tenant.socket); // our own socket from before the restart
+      } catch {
+        // absent: nothing to clear
+      }
+      await this.open(tenant);
+      this.logger.info({ tenant: name, profile, socket: tenant.socket }, "tenant restored");
+    }
+    // Objects of tenants without a marker (a crash during a delete): nobody can reach them.
+    for (const label of new Set(this.settings.profiles.map((p) => this.labelOf(p)))) {
+      const owners = new Set<string>();
+      for (const path of ["/containers/json?all=1", "/networks?", "/images/json?"]) {
+        for (const o of await list<{ Labels?: Record<string, string> | null }>(d, `${path}&filters=${encodeURIComponent(JSON.stringify({ label: [label] }))}`)) {
+          const owner = o.Labels?.[label];
+          if (owner?.startsWith(OWNER_PREFIX) && !known.has(owner.slice(OWNER_PREFIX.length))) owners.add(owner);
+        }
+      }
+      for (const owner of owners) {
+        const result = await this.removeOwned(owner.slice(OWNER_PREFIX.length), owner, label);
+        this.logger.info({ owner, removed: result.removed, kept: result.kept }, "objects of a tenant that no longer exists removed");
+      }
+    }
+  }
+
+  /** dockgate stops: sockets close with the gateway; tenants stay on the daemon for the next start. */
+  close(): void {
+    this.closed = true;
+    for (const t of this.tenants.values()) clearTimeout(t.timer);
+  }
+
+  // ── the admin API ──
+
+  async handle(req: http.IncomingMessage, res: http.ServerResponse, path: string): Promise<void> {
+    try {
+      if (path === "/tenants") {
+        if (req.method === "GET") return json(res, 200, await this.list());
+        if (req.method === "POST") return json(res, 201, await this.create(await readJson(req)));
+        throw methodNotAllowed(res, "GET, POST", req.method, path);
+      }
+      const name = decodeURIComponent(path.slice("/tenants/".length));
+      if (req.method === "DELETE") return json(res, 200, await this.delete(name));
+      if (req.method === "GET") {
+        const t = this.tenants.get(name);
+        if (t === undefined) throw new TenantError(404, `no such tenant: ${name}`);
+        return json(res, 200, { ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+      }
+      throw methodNotAllowed(res, "GET, DELETE", req.method, path);
+    } catch (err) {
+      const status = err instanceof TenantError ? err.status : err instanceof DaemonError ? 502 : 500;
+      json(res, status, { message: (err as Error).message });
+    }
+  }
+}
+
+function methodNotAllowed(res: http.ServerResponse, allow: string, method: string | undefined, path: string): TenantError {
+  res.setHeader("Allow", allow);
+  return new TenantError(405, `${method} is not allowed on ${path}`);
+}
+
+function json(res: http.ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value) + "\n";
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body), "Cache-Control": "no-store" });
+  res.end(body);
+}
+
+function readJson(req: http.IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on("data", (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_REQUEST_BYTES) {
+        reject(new TenantError(413, `the body is larger than ${MAX_REQUEST_BYTES} bytes`));
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on("end", () => {
+      try {
+        resolve(JSON.parse(Buffer.concat(chunks).toString("utf8")));
+      } catch {
+        reject(new TenantError(400, "the body is not JSON"));
+      }
+    });
+    req.on("error", reject);
+  });
+}
+
+function filter(label: string, owner: string): string {
+  return encodeURIComponent(JSON.stringify({ label: [`${label}=${owner}`] }));
+}
+
+function displayName(names: string[] | undefined, id: string): string {
+  return names?.[0]?.replace(/^\//, "") ?? id;
+}
+
+async function list<T>(d: DaemonClient, path: string): Promise<T[]> {
+  const r = await d.getJson<T[] | null>(path);
+  if (r.json === undefined) throw new DaemonError(`${path.split("?")[0]}: the daemon answered ${r.status} ${r.message ?? ""}`);
+  return r.json ?? [];
+}
+
+/** DELETE; a 404 (gone meanwhile) counts as removed, a 409 (in use) is kept with the daemon's reason. */
+async function remove(d: DaemonClient, path: string, kept: Set<string>, what: string): Promise<boolean> {
+  const r = await d.request("DELETE", path);
+  if (r.status < 300 || r.status === 404) return true;
+  if (r.status >= 500) throw new DaemonError(`removing ${what}: the daemon answered ${r.status} ${r.body.toString("utf8").trim()}`);
+  kept.add(what);
+  return false;
+}
