@@ -118,6 +118,7 @@ import {
 import { type BindPath, DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../policy/rules.js";
 import { NO_HARDENING } from "../policy/mutate.js";
 import { bindingEntry } from "../policy/inspect/hostpath.js";
+import { isUnder } from "../policy/inspect/util.js";
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { didYouMean } from "./suggest.js";
 import type {
@@ -514,11 +515,11 @@ class Reader {
     let admin: AdminListen | undefined;
     const ad = top.get("admin");
     if (ad) admin = this.readAdmin(ad, upstream, listeners);
-    this.checkSocketBinds(listeners, profiles, admin, upstream);
 
     let tenants: TenantsConfig | undefined;
     const te = top.get("tenants");
     if (te) tenants = this.readTenants(te, profiles, profileNodes, used, admin, ad, listeners);
+    this.checkSocketBinds(listeners, profiles, admin, upstream, tenants);
 
     for (const [name, node] of profileNodes) {
       if (!used.has(name) && profiles.has(name)) this.warn(node, `profile "${name}" is not used by any listener`);
@@ -544,22 +545,46 @@ class Reader {
    * or a read-only directory above it: a socket is connectable through a read-only mount) that
    * exposes one of these to a listener's clients, compared as written and with symlinks of
    * existing directories resolved. `{ ownSocket: true }` is the way to let each client mount
-   * its own socket.
+   * its own socket. Per-job tenant sockets are made at run time in tenants.directory: an entry
+   * inside that directory, or a read-only one above it, would expose some tenant's socket to
+   * every other client (tenants' own included).
    */
-  private checkSocketBinds(listeners: readonly ListenerConfig[], profiles: ReadonlyMap<string, ProfileConfig>, admin: AdminListen | undefined, upstream: string): void {
-    const sockets: { path: string; what: string; owner?: string }[] = [{ path: upstream, what: `the upstream (daemon) socket ${upstream}` }];
-    if (admin?.kind === "unix") sockets.push({ path: admin.path, what: `the admin socket ${admin.path}` });
+  private checkSocketBinds(
+    listeners: readonly ListenerConfig[],
+    profiles: ReadonlyMap<string, ProfileConfig>,
+    admin: AdminListen | undefined,
+    upstream: string,
+    tenants: TenantsConfig | undefined,
+  ): void {
+    type Socket = { path: string; what: string; owner?: string; exposedBy: (allow: readonly BindPath[]) => number };
+    const single = (path: string) => (allow: readonly BindPath[]) => exposingEntry(path, allow);
+    const sockets: Socket[] = [{ path: upstream, what: `the upstream (daemon) socket ${upstream}`, exposedBy: single(upstream) }];
+    if (admin?.kind === "unix") sockets.push({ path: admin.path, what: `the admin socket ${admin.path}`, exposedBy: single(admin.path) });
     for (const l of listeners) {
-      if (l.listen.kind === "unix") sockets.push({ path: l.listen.path, what: `listener "${l.name}"'s socket ${l.listen.path}`, owner: l.name });
+      if (l.listen.kind === "unix") sockets.push({ path: l.listen.path, what: `listener "${l.name}"'s socket ${l.listen.path}`, owner: l.name, exposedBy: single(l.listen.path) });
+    }
+    const clients: { name: string; what: string; profiles: readonly string[] }[] = listeners.map((l) => ({
+      name: l.name,
+      what: `listener "${l.name}"`,
+      profiles: [l.profile, ...Object.values(l.identities ?? {})],
+    }));
+    if (tenants !== undefined) {
+      const dir = tenants.directory;
+      const inside = (allow: readonly BindPath[]) => {
+        const i = allow.findIndex((e) => e.path !== dir && isUnder(e.path, dir));
+        return i >= 0 ? i : exposingEntry(`${dir}/tenant.sock`, allow);
+      };
+      sockets.push({ path: dir, what: `the per-job tenant sockets in ${dir}`, exposedBy: inside });
+      clients.push({ name: "\0tenants", what: "per-job tenant sockets", profiles: tenants.profiles });
     }
     const reported = new Set<string>();
-    for (const l of listeners) {
-      for (const profileName of new Set([l.profile, ...Object.values(l.identities ?? {})])) {
+    for (const l of clients) {
+      for (const profileName of new Set(l.profiles)) {
         const allow = profiles.get(profileName)?.rules.bindMounts.allow ?? [];
         if (allow.length === 0) continue;
         for (const sock of sockets) {
           if (sock.owner === l.name) continue;
-          const i = exposingEntry(sock.path, allow);
+          const i = sock.exposedBy(allow);
           if (i < 0) continue;
           const entry = allow[i]!;
           const key = `${profileName}\0${entry.path}\0${sock.path}\0${l.name}`;
@@ -569,8 +594,8 @@ class Reader {
           const how = entry.path === sock.path ? "" : ` (below the read-only entry ${entry.path})`;
           this.error(
             node,
-            `profiles.${profileName}.rules.bindMounts.allow: ${entry.path} lets clients of listener "${l.name}" bind-mount ${sock.what}${how} and talk through it as its clients do; ` +
-              (sock.owner !== undefined ? `use { ownSocket: true } to let each client mount the socket it connected through` : `remove the entry`),
+            `profiles.${profileName}.rules.bindMounts.allow: ${entry.path} lets clients of ${l.what} bind-mount ${sock.what}${how} and talk through it as its clients do; ` +
+              (sock.owner !== undefined || sock.path === tenants?.directory ? `use { ownSocket: true } to let each client mount the socket it connected through` : `remove the entry`),
           );
         }
       }

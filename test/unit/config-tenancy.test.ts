@@ -369,6 +369,31 @@ describe("sockets a profile's bind mounts would expose", () => {
     ]);
   });
 
+  it("refuses an entry that exposes a per-job tenant socket, to listeners and to tenants alike", () => {
+    const withTenants = (allow: string) =>
+      y(
+        "admin: { unix: { path: /run/dockgate/admin.sock } }",
+        "tenants: { directory: /run/dockgate/tenants, profiles: [o] }",
+        "listeners:",
+        "  - name: a",
+        "    unix: { path: /run/dockgate/a.sock }",
+        "    profile: o",
+        "profiles:",
+        "  o:",
+        "    allow: [ping]",
+        "    ownership: true",
+        `    rules: { bindMounts: { allow: [${allow}] } }`,
+      );
+    expect(parse(withTenants("{ ownSocket: true }")).tenants?.directory).toBe("/run/dockgate/tenants");
+    const inside = problems(withTenants("/run/dockgate/tenants/job-1.sock"));
+    expect(inside.length).toBeGreaterThan(0);
+    for (const p of inside) expect(p).toContain("bind-mount the per-job tenant sockets in /run/dockgate/tenants");
+    expect(inside.some((p) => p.includes("clients of per-job tenant sockets"))).toBe(true);
+    expect(inside.some((p) => p.includes('clients of listener "a"'))).toBe(true);
+    const above = problems(withTenants("/run"));
+    expect(above.some((p) => p.includes("bind-mount the per-job tenant sockets in /run/dockgate/tenants (below the read-only entry /run)"))).toBe(true);
+  });
+
   it("refuses the admin socket and a non-default upstream socket for any listener", () => {
     const text = y(
       "upstream: /srv/docker/docker.sock",
