@@ -34,7 +34,7 @@ import {
   type PreResult,
   unsupportedDenial,
 } from "./ownership.js";
-import { INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
+import { DF_READBACK, INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
 import { type RefResolver, pinImages, resolverFor } from "./refs.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import type { RuleSettings } from "./rules.js";
@@ -226,6 +226,7 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient, checkImages: b
   if (checkImages) {
     responses.set("ContainerInspect", chain(INSPECT_READBACK, responses.get("ContainerInspect"))!);
     responses.set("ContainerList", LIST_READBACK);
+    responses.set("SystemDataUsage", chain(DF_READBACK, responses.get("SystemDataUsage"))!);
   }
   const harden = p.mutate ?? (ownership ? NO_HARDENING : undefined);
   const bodyOps = new Set<string>();

@@ -87,8 +87,9 @@ describe("re-tagging the name between the check and the create", () => {
     // The daemon's state: every container it created is from the good image, none has a /proc workdir.
     const ids = (await docker(daemon, ["ps", "-aq", "--no-trunc", "--filter", `name=${tag}-race-`])).stdout.split("\n").filter(Boolean);
     expect(ids.length).toBe(statuses.filter((s) => s === 201).length);
-    for (const id of ids) {
-      const c = JSON.parse((await docker(daemon, ["inspect", id])).stdout)[0];
+    const containers = ids.length === 0 ? [] : JSON.parse((await docker(daemon, ["inspect", ...ids])).stdout);
+    expect(containers.length).toBe(ids.length);
+    for (const c of containers) {
       expect(c.Config.WorkingDir).not.toMatch(/^\/proc/);
       expect(c.Image).toBe(good);
     }
@@ -103,6 +104,8 @@ describe("re-tagging the name between the check and the create", () => {
     expect(seen.Config.Labels?.["dockgate.refs"]).toBeUndefined();
     const ps = (await docker(proxy.socket, ["ps", "-a", "--filter", `name=${tag}-good`, "--format", "{{.Image}}|{{.Labels}}"])).stdout.trim();
     expect(ps).toBe(`${name}|`);
+    const df = JSON.parse((await rawExchange(proxy.socket, "GET /v1.41/system/df HTTP/1.1\r\nHost: d\r\n\r\n", 1))[0]!.body);
+    expect(df.Containers.find((c: { Names: string[] }) => c.Names.includes(`/${tag}-good`))).toMatchObject({ Image: name, Labels: {} });
   }, 120_000);
 });
 
