@@ -14,12 +14,16 @@
 //      on the body the rules passed (owner label, referenced networks and volumes); the body is
 //      parsed once and re-serialized (gojson toJson) only when ownership changed it. Operations
 //      ownership cannot scope are denied (rule ownership.unsupported).
+//   7. images (ContainerCreate, every profile; refs.ts pinImages): the images the body names are
+//      resolved with the daemon, checked (WORKDIR under /proc: containers.workdir) and forwarded
+//      as the ids that were checked; what a step rewrote to an id is recorded for read-back
+//      (readback.ts: inspect, list and system df show the client's spelling).
 //
 // In audit mode every would-be denial becomes an allow carrying `audit` (for the log).
 // Everything that does not depend on the request is computed once per profile and operation:
 // the common allow is two Map lookups and a shared frozen verdict. Profiles without ownership
-// decide synchronously and allocate nothing on that path; only ownership profiles ever return a
-// Promise (when the daemon must be asked).
+// decide synchronously and allocate nothing on that path; a Promise comes only from ownership
+// lookups and from a create's image step (when the daemon must be asked).
 
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
 import { type DaemonClient, daemonClient } from "./daemon.js";
@@ -147,8 +151,7 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   const checkImages = options.checkImages ?? true;
   for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages));
 
-  return {
-    decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
+  const decide = (req: RequestView, client: Client): Verdict | Promise<Verdict> => {
     const plan = plans.get(client.profile);
     if (plan === undefined) {
       return {
@@ -171,8 +174,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
     }
     if (op.kind === "fixed") return op.verdict;
     return inspectRequest(plan, op.inspection, req);
-    },
   };
+  return { decide };
 }
 
 // ── layered profiles: ownership, mutate, redact ──
