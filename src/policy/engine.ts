@@ -14,12 +14,16 @@
 //      on the body the rules passed (owner label, referenced networks and volumes); the body is
 //      parsed once and re-serialized (gojson toJson) only when ownership changed it. Operations
 //      ownership cannot scope are denied (rule ownership.unsupported).
+//   7. images (ContainerCreate, every profile; refs.ts pinImages): the images the body names are
+//      resolved with the daemon, checked (WORKDIR under /proc: containers.workdir) and forwarded
+//      as the ids that were checked; what a step rewrote to an id is recorded for read-back
+//      (readback.ts: inspect, list and system df show the client's spelling).
 //
 // In audit mode every would-be denial becomes an allow carrying `audit` (for the log).
 // Everything that does not depend on the request is computed once per profile and operation:
 // the common allow is two Map lookups and a shared frozen verdict. Profiles without ownership
-// decide synchronously and allocate nothing on that path; only ownership profiles ever return a
-// Promise (when the daemon must be asked).
+// decide synchronously and allocate nothing on that path; a Promise comes only from ownership
+// lookups and from a create's image step (when the daemon must be asked).
 
 import { INSPECT_PROBES } from "../api/routes.js";
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
@@ -35,7 +39,7 @@ import {
   type PreResult,
   unsupportedDenial,
 } from "./ownership.js";
-import { INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
+import { DF_READBACK, INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
 import { type RefResolver, pinImages, resolverFor } from "./refs.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
@@ -238,6 +242,7 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient, checkImages: b
   if (checkImages) {
     responses.set("ContainerInspect", chain(INSPECT_READBACK, responses.get("ContainerInspect"))!);
     responses.set("ContainerList", LIST_READBACK);
+    responses.set("SystemDataUsage", chain(DF_READBACK, responses.get("SystemDataUsage"))!);
   }
   const harden = p.mutate ?? (ownership ? NO_HARDENING : undefined);
   const bodyOps = new Set<string>();

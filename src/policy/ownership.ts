@@ -48,6 +48,8 @@
 //                  emptied (the attached containers are everyone's; Testcontainers reads the
 //                  bridge's gateway from it when it runs inside a container), own containers may
 //                  be connected and disconnected, removal is a 404. `network ls` does not list them.
+//                  mutate.network is joined by its exact name and forwarded as its id (checked to
+//                  carry no owner label); no tenant may create a network of that name.
 //   system df      the response's Containers and Volumes are filtered to the client's own.
 //   shared         images (list, inspect, pull, tag, remove, prune, save, load, push), build cache
 //                  prune, /info, /version, /_ping, /auth, distribution, plugin list/inspect: one
@@ -472,16 +474,19 @@ async function claimVolume(v: VolumeRef, req: RequestView, client: Client, ctx: 
 
 /**
  * A network a container (or a build's RUN containers) will join by name or id: must be the
- * client's; returns its full id. The shared networks are let through by name only (the rules
- * checked that name); named by id they are refused like a missing one. In a create body a missing
+ * client's; returns the reference to forward: its full id, or the name of one of the daemon's
+ * predefined networks (no one can create another of those names). The profile's mutate.network is
+ * let through by its exact name only, and pinned to its id like the others (a network of that
+ * name a tenant made would carry the tenant's label and is refused to the rest); named by id or
+ * prefix, a shared network is refused like a missing one. In a create body a missing
  * or foreign network is answered in the daemon's words with status 400, not 404: the daemon itself
  * only notices a missing network at start, and clients read a 404 from create as "no such image"
  * (the docker CLI then tries to pull it).
  */
 async function claimNetwork(name: string, field: string, req: RequestView, client: Client, ctx: OwnershipContext, status: number): Promise<Claim> {
-  if (SHARED_NETWORKS.has(name) || ctx.sharedNetworks.has(name)) return { ok: true, id: name, shared: true };
+  if (SHARED_NETWORKS.has(name)) return { ok: true, id: name, shared: true };
   const c = await claim("network", name, field, req, client, ctx, status);
-  if (c.ok && c.shared) return { ok: false, denial: denial(status, notFoundMessage("network", name), "ownership.not-found", field) };
+  if (c.ok && c.shared && !ctx.sharedNetworks.has(name)) return { ok: false, denial: denial(status, notFoundMessage("network", name), "ownership.not-found", field) };
   return c;
 }
 
@@ -592,7 +597,7 @@ const CONTAINER_CREATE: OwnedOperation = {
       if (typeof nm === "string" && !nm.toLowerCase().startsWith("container:")) {
         const c = await claimNetwork(nm, "HostConfig.NetworkMode", req, client, ctx, 400);
         if (!c.ok) return c;
-        if (!c.shared) hc.set("NetworkMode", c.id);
+        if (c.id !== nm) hc.set("NetworkMode", c.id);
       }
     }
     if (endpoints) {
@@ -601,7 +606,7 @@ const CONTAINER_CREATE: OwnedOperation = {
         const field = `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}]`;
         const c = await claimNetwork(name, field, req, client, ctx, 400);
         if (!c.ok) return c;
-        if (!c.shared) resolved.set(name, c.id);
+        if (c.id !== name) resolved.set(name, c.id);
         // Endpoint links are DNS aliases inside that network (resolved by container name at run
         // time, so they stay as written): the linked containers must be the client's.
         if (ep instanceof GoObject) {
@@ -644,6 +649,9 @@ const NETWORK_CREATE: OwnedOperation = {
     const name = o.get("Name");
     if (typeof name === "string" && isFullId(name.toLowerCase())) {
       return { ok: false, denial: policyDenial(req, ctx, 403, `Name ${JSON.stringify(name)}: a name of 64 hex digits would be ambiguous with network ids`, "ownership.name", "Name") };
+    }
+    if (typeof name === "string" && ctx.sharedNetworks.has(name)) {
+      return { ok: false, denial: policyDenial(req, ctx, 403, `Name ${JSON.stringify(name)}: the profile's shared network has this name`, "ownership.name", "Name") };
     }
     if (nonEmpty(o.get("ConfigFrom"))) {
       return { ok: false, denial: policyDenial(req, ctx, 403, "ConfigFrom: creating a network from another network's configuration is not supported with ownership", "ownership.join", "ConfigFrom") };
@@ -762,7 +770,7 @@ const IMAGE_BUILD: OwnedOperation = {
       } else {
         const c = await claimNetwork(nm, "networkmode", req, client, ctx, 404);
         if (!c.ok) return c;
-        checked = c.shared ? nm : c.id;
+        checked = c.id;
       }
       query = replaceQuery(query, "networkmode", checked);
     }

@@ -6,7 +6,7 @@
 // with what they asked for (docker-compose, Ansible's docker_container, Terraform) would then see
 // a change on every run. The client's spellings are kept on the container itself, in the label
 // `dockgate.refs` (JSON: field → [what the daemon was given, what the client wrote]), and put
-// back in ContainerInspect and ContainerList answers, with the label hidden. A value is put back
+// back in ContainerInspect, ContainerList and SystemDataUsage answers, with the label hidden. A value is put back
 // only while the daemon still shows exactly what dockgate gave it.
 //
 // Not covered: events (the `image` attribute of container events, and the label among their
@@ -132,5 +132,17 @@ export const LIST_READBACK: ResponseTransform = Object.freeze({
     if (!Array.isArray(list)) return body;
     for (const c of list) if (isObject(c)) restore(c, c, c["Labels"]);
     return Buffer.from(JSON.stringify(list));
+  },
+});
+
+/** SystemDataUsage (`docker system df -v`): its Containers are list items. */
+export const DF_READBACK: ResponseTransform = Object.freeze({
+  maxBytes: MAX_BYTES,
+  transform(body: Buffer): Buffer {
+    if (body.indexOf(LABEL_BYTES) < 0) return body;
+    const df = JSON.parse(body.toString("utf8")) as unknown;
+    if (!isObject(df) || !Array.isArray(df["Containers"])) return body;
+    for (const c of df["Containers"]) if (isObject(c)) restore(c, c, c["Labels"]);
+    return Buffer.from(JSON.stringify(df));
   },
 });

@@ -264,7 +264,9 @@ export class RefResolver {
     const r = await this.daemon.getJson<ImageJson>(`/images/${encodeURIComponent(ref)}/json`);
     if (r.json === undefined) {
       if (r.status >= 500) throw new DaemonError(`the daemon answered ${r.status}${r.message ? `: ${r.message}` : ""}`);
-      return { found: false, status: r.status, message: r.message ?? `No such image: ${ref}` };
+      // What create says: image inspect on 20.10 wraps it ("no such image: x: No such image: x:latest").
+      const i = r.message?.indexOf("No such image: ") ?? -1;
+      return { found: false, status: r.status, message: i >= 0 ? r.message!.slice(i) : r.message ?? `No such image: ${ref}` };
     }
     const id = r.json.Id;
     if (typeof id !== "string" || !IMAGE_ID.test(id) || !id.startsWith("sha256:")) throw new DaemonError("image inspect without a sha256 Id");

@@ -229,7 +229,7 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "ownership.filters", stage: "ownership", describe: "a list's `filters` (or a build's `labels`) parameter is not JSON the daemon would read (400)" },
   { id: "ownership.label", stage: "ownership", describe: "the client's labels contain a key that differs from the ownership label only in case (400)" },
   { id: "ownership.join", stage: "ownership", describe: "NetworkCreate ConfigFrom, a `container:` prefix not written in lower case, or an endpoint NetworkID: not supported with ownership" },
-  { id: "ownership.name", stage: "ownership", describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids)" },
+  { id: "ownership.name", stage: "ownership", describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids), or a network named like the profile's shared mutate.network" },
   { id: "ownership.volume", stage: "ownership", describe: "a named volume the container would mount, or the volume being created, belongs to another client (409)" },
   { id: "ownership.unsupported", stage: "ownership", describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
   // Per-client limits (the profile's `limits:`), 429.

@@ -289,6 +289,11 @@ networks:
     expect(exec.code, exec.stderr).toBe(0);
     expect(exec.stdout.trim()).toBe("hi");
 
+    // run: the one-off container links to the service's containers (A's own: checked, allowed).
+    const run = await compose(A, ["run", "--rm", "-T", "--no-deps", "client", "wget", "-qO-", "http://web:8080/hello"]);
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout.trim()).toBe("hi");
+
     // Tenant B, same project name: nothing there; down finds nothing to remove.
     const bps = await compose(B, ["ps", "-q"]);
     expect(bps.stdout.trim()).toBe("");

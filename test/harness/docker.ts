@@ -424,6 +424,8 @@ export function docker(socket: string, args: string[], opts: { input?: string; t
     p.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
     p.on('error', reject);
     p.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr }));
+    // A CLI that exits without reading its stdin makes this write fail with EPIPE: that is no error.
+    p.stdin.on('error', () => {});
     p.stdin.end(opts.input ?? '');
   });
 }

@@ -12,6 +12,8 @@ import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { docker } from "../harness/docker.js";
 import type { TestProxy } from "../harness/proxy.js";
 import { rawExchange } from "../harness/raw.js";
+import { DaemonClient } from "../../src/policy/daemon.js";
+import { RefResolver } from "../../src/policy/refs.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -85,8 +87,9 @@ describe("re-tagging the name between the check and the create", () => {
     // The daemon's state: every container it created is from the good image, none has a /proc workdir.
     const ids = (await docker(daemon, ["ps", "-aq", "--no-trunc", "--filter", `name=${tag}-race-`])).stdout.split("\n").filter(Boolean);
     expect(ids.length).toBe(statuses.filter((s) => s === 201).length);
-    for (const id of ids) {
-      const c = JSON.parse((await docker(daemon, ["inspect", id])).stdout)[0];
+    const containers = ids.length === 0 ? [] : JSON.parse((await docker(daemon, ["inspect", ...ids])).stdout);
+    expect(containers.length).toBe(ids.length);
+    for (const c of containers) {
       expect(c.Config.WorkingDir).not.toMatch(/^\/proc/);
       expect(c.Image).toBe(good);
     }
@@ -101,5 +104,37 @@ describe("re-tagging the name between the check and the create", () => {
     expect(seen.Config.Labels?.["dockgate.refs"]).toBeUndefined();
     const ps = (await docker(proxy.socket, ["ps", "-a", "--filter", `name=${tag}-good`, "--format", "{{.Image}}|{{.Labels}}"])).stdout.trim();
     expect(ps).toBe(`${name}|`);
+    const df = JSON.parse((await rawExchange(proxy.socket, "GET /v1.41/system/df HTTP/1.1\r\nHost: d\r\n\r\n", 1))[0]!.body);
+    expect(df.Containers.find((c: { Names: string[] }) => c.Names.includes(`/${tag}-good`))).toMatchObject({ Image: name, Labels: {} });
   }, 120_000);
+});
+
+describe("image facts", () => {
+  it("are cached by image id for good; a name is resolved by the daemon every time", async () => {
+    const client = new DaemonClient(daemon);
+    const r = new RefResolver(client);
+    try {
+      const name = `${tag}:facts`;
+      expect((await docker(daemon, ["tag", `${tag}:img`, name])).code).toBe(0);
+      const first = await r.image(name);
+      expect(first.found && first.facts.workdir).toBe("/proc/self/fd/8");
+      const id = first.found ? first.facts.id : "";
+      expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+      expect(r.stats).toEqual({ hits: 0, lookups: 1 });
+      for (const ref of [id, id.slice("sha256:".length)]) expect(await r.image(ref)).toEqual(first);
+      expect(r.stats).toEqual({ hits: 2, lookups: 1 });
+      // The name moves: asked again, it says where it points now.
+      expect((await docker(daemon, ["tag", image, name])).code).toBe(0);
+      const moved = await r.image(name);
+      expect(moved.found && moved.facts.id).not.toBe(id);
+      expect(moved.found && moved.facts.workdir).not.toBe("/proc/self/fd/8");
+      expect(r.stats).toEqual({ hits: 2, lookups: 2 });
+      // In the words of a create of it, checked on the daemon.
+      const direct = await client.postJson("/containers/create", { Image: `${tag}:missing` });
+      expect(await r.image(`${tag}:missing`)).toEqual({ found: false, status: 404, message: direct.message });
+    } finally {
+      await docker(daemon, ["rmi", `${tag}:facts`]);
+      await client.close();
+    }
+  });
 });

@@ -88,6 +88,9 @@ listeners:
   - name: tenant-b
     unix: { path: ${dir}/b.sock, mode: "0600" }
     profile: tenant
+  - name: tenant-c
+    unix: { path: ${dir}/c.sock, mode: "0600" }
+    profile: forced
 profiles:
   tenant:
     allow: [ping, system:read, events, containers:read, containers:write, containers:attach, containers:files, exec,
@@ -96,6 +99,11 @@ profiles:
     rules:
       namespaceJoins: [network, pid, ipc]
       volumesFrom: true
+  forced:
+    allow: [ping, containers:read, containers:write, networks:read, networks:write]
+    ownership: { label: ${LABEL} }
+    mutate:
+      network: ${tag}-shared
 `;
 }
 
@@ -505,6 +513,34 @@ describe("references in bodies", () => {
     const r = await api(A, "POST", `/v1.41/build?networkmode=${encodeURIComponent(`container:${bId}`)}`, "");
     expect(r.status).toBe(404);
     expect(r.json.message).toBe(`No such container: ${bId}`);
+  });
+});
+
+describe("the profile's shared network (mutate.network)", () => {
+  const C = () => path.join(dir, "c.sock");
+  afterAll(async () => {
+    await onDaemon("DELETE", `/networks/${tag}-shared`);
+  });
+
+  it("is joined by the id that was checked, and read back by name", async () => {
+    const n = await onDaemon("POST", "/networks/create", { Name: `${tag}-shared` });
+    expect(n.status, n.body).toBe(201);
+    const r = await api(C(), "POST", `/v1.41/containers/create?name=${tag}-c1`, { Image: image });
+    expect(r.status, r.body).toBe(201);
+    expect((await onDaemon("GET", `/containers/${r.json.Id}/json`)).json.HostConfig.NetworkMode).toBe(n.json.Id);
+    expect((await api(C(), "GET", `/v1.41/containers/${r.json.Id}/json`)).json.HostConfig.NetworkMode).toBe(`${tag}-shared`);
+    // No tenant of the profile may make a network of that name.
+    expect((await api(C(), "POST", "/v1.41/networks/create", { Name: `${tag}-shared` })).status).toBe(403);
+  });
+
+  it("a network of that name made by a tenant is that tenant's, not the shared one", async () => {
+    expect((await onDaemon("DELETE", `/networks/${tag}-shared`)).status).toBe(204);
+    const mine = await api(A, "POST", "/v1.41/networks/create", { Name: `${tag}-shared` });
+    expect(mine.status, mine.body).toBe(201);
+    const r = await api(C(), "POST", `/v1.41/containers/create?name=${tag}-c2`, { Image: image });
+    expect(r.status).toBe(400);
+    expect(r.json.message).toBe(`network ${tag}-shared not found`);
+    expect((await onDaemon("GET", `/containers/${tag}-c2/json`)).status).toBe(404);
   });
 });
 
