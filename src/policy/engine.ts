@@ -25,6 +25,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { withArchivePrefixCheck } from "./archive.js";
 import { withImageWorkdirCheck } from "./image-workdir.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
@@ -192,9 +193,11 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
       const verdict = decide(req, client);
-      if (req.operation !== "ContainerCreate" || !checkImages) return verdict;
       const plan = plans.get(client.profile);
-      return plan === undefined ? verdict : withImageWorkdirCheck(verdict, plan.name, plan.audit, getDaemon);
+      if (plan === undefined) return verdict;
+      if (req.operation === "PutContainerArchive" && !plan.rules.compressedArchives) return withArchivePrefixCheck(verdict, plan.name, plan.audit);
+      if (req.operation !== "ContainerCreate" || !checkImages) return verdict;
+      return withImageWorkdirCheck(verdict, plan.name, plan.audit, getDaemon);
     },
   };
 }

@@ -99,6 +99,12 @@ export interface RuleSettings {
   networkOptions: readonly string[];
   /** Plugin install, upgrade, create, configure and enable (plugins run with the privileges they ask for: host root). */
   plugins: boolean;
+  /**
+   * PUT /containers/{id}/archive bodies compressed with gzip, bzip2, xz or zstd: Docker Engine
+   * before 29.5.1 decompresses them with a program found inside the container, as host root
+   * (GHSA-x86f-5xw2-fm2r). `docker cp` sends plain tar.
+   */
+  compressedArchives: boolean;
 }
 
 export const DEFAULT_RULES: RuleSettings = deepFreeze({
@@ -133,6 +139,7 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
     "com.docker.network.container_iface_prefix",
   ],
   plugins: false,
+  compressedArchives: false,
 } satisfies RuleSettings);
 
 /** Every rule id the inspections emit, for docs and `dockgate explain`. */
@@ -167,6 +174,7 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
   { id: "containers.blkio-path", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
   { id: "containers.isolation", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
+  { id: "archives.compressed", setting: "compressedArchives", describe: "a PUT /containers/{id}/archive body (docker cp into a container) that starts with a gzip, bzip2, xz or zstd header: Docker Engine before 29.5.1 decompresses it with a program from inside the container, as host root (GHSA-x86f-5xw2-fm2r); docker cp sends plain tar" },
   { id: "containers.checkpoint", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
   { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
   { id: "exec.root", setting: "execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
@@ -434,7 +442,8 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
       case "execRoot":
       case "buildNetworkHost":
       case "buildkit":
-      case "plugins": {
+      case "plugins":
+      case "compressedArchives": {
         const b = bool(ctx, key, v);
         if (b !== undefined) out[key as "allowPrivileged"] = b;
         break;
