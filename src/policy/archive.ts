@@ -47,7 +47,7 @@ export function withArchivePrefixCheck(verdict: Verdict | Promise<Verdict>, prof
       const denial: Denial = {
         status: 403,
         message:
-          `dockgate: PutContainerArchive denied for profile ${profile}: the archive is ${kind}-compressed; only plain tar archives ` +
+          `dockgate: PutContainerArchive denied for profile ${profile}: body: the archive is ${kind}-compressed; only plain tar archives ` +
           `are accepted (the daemon would decompress it with a program from inside the container, GHSA-x86f-5xw2-fm2r) (rule ${RULE})`,
         rule: RULE,
         field: "body",

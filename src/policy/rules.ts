@@ -7,6 +7,7 @@
 // parseRuleSettings, which reports unknown keys (with a suggestion) and wrong types.
 
 import { didYouMean } from "../config/suggest.js";
+import { parseImagePattern } from "./inspect/image-policy.js";
 
 /** Linux namespaces as named in `hostNamespaces` / `namespaceJoins`. */
 export type NamespaceName = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup";
@@ -25,6 +26,20 @@ export interface BindPath {
 }
 
 export type VolumeDriverOptionsMode = "none" | "safe" | "any";
+
+/** One `images.allow` entry (inspect/image-policy.ts parses and matches them). */
+export interface ImagePattern {
+  /** As written, for messages. */
+  text: string;
+  /** Registry host, lower-case, with port; docker.io for Docker Hub. */
+  host: string;
+  /** Repository path; undefined: every repository on the registry. */
+  path: string | undefined;
+  /** true: the repositories below `path`, not `path` itself. */
+  below: boolean;
+  /** Only this digest (`sha256:...`) of the repository. */
+  digest: string | undefined;
+}
 
 export interface RuleSettings {
   /** HostConfig.Privileged and exec `Privileged` (docker run/exec --privileged). */
@@ -105,6 +120,12 @@ export interface RuleSettings {
    * (GHSA-x86f-5xw2-fm2r). `docker cp` sends plain tar.
    */
   compressedArchives: boolean;
+  /**
+   * The registries and repositories the daemon may be made to talk to (pull, push, login, search,
+   * /distribution; inspect/image-policy.ts). `allow` empty: any, except that registries on
+   * loopback, link-local or localhost addresses are refused unless `localRegistries`.
+   */
+  images: { allow: readonly ImagePattern[]; localRegistries: boolean };
 }
 
 export const DEFAULT_RULES: RuleSettings = deepFreeze({
@@ -140,6 +161,7 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
   ],
   plugins: false,
   compressedArchives: false,
+  images: { allow: [], localRegistries: false },
 } satisfies RuleSettings);
 
 /** Every rule id the inspections emit, for docs and `dockgate explain`. */
@@ -174,6 +196,8 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "containers.annotations", setting: "annotations", describe: "HostConfig.Annotations: passed to the OCI runtime, which may act on them" },
   { id: "containers.blkio-path", describe: "a Blkio*Device entry whose Path is not under /dev (the daemon stat()s the host path, an existence oracle)" },
   { id: "containers.isolation", describe: "HostConfig.Isolation other than empty or \"default\" (or the build isolation parameter)" },
+  { id: "images.local-registry", setting: "images", describe: "a pull, push, login, search or /distribution request (fromImage, the image name, serveraddress, X-Registry-Auth's serveraddress, the search term) whose registry is on a loopback, link-local or unspecified address or named localhost: the daemon would connect from the host to the host's own services or metadata endpoints (images.localRegistries)" },
+  { id: "images.reference", setting: "images", describe: "a pull, push or /distribution of an image, or a login or search on a registry, that images.allow does not list (registry, registry/path, registry/path/*, optionally @sha256:<digest>)" },
   { id: "archives.compressed", setting: "compressedArchives", describe: "a PUT /containers/{id}/archive body (docker cp into a container) that starts with a gzip, bzip2, xz or zstd header: Docker Engine before 29.5.1 decompresses it with a program from inside the container, as host root (GHSA-x86f-5xw2-fm2r); docker cp sends plain tar" },
   { id: "containers.checkpoint", describe: "ContainerStart with checkpoint / checkpoint-dir (CRIU restore, checkpoint-dir is a host path)" },
   { id: "exec.privileged", setting: "allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
@@ -406,6 +430,48 @@ export function withOwnSocket(rules: RuleSettings, socket: string | undefined): 
   return deepFreeze({ ...rules, bindMounts: { allow, ownSocket: true } });
 }
 
+function parseImages(ctx: Ctx, v: unknown): RuleSettings["images"] | undefined {
+  if (v === null) return DEFAULT_RULES.images;
+  if (!isPlainMap(v)) {
+    ctx.report(["images"], `must be a map with "allow" and/or "localRegistries", not ${typeName(v)}`);
+    return undefined;
+  }
+  let ok = true;
+  const out: Mutable<RuleSettings["images"]> = { ...DEFAULT_RULES.images };
+  for (const k of Object.keys(v)) {
+    if (k === "localRegistries") {
+      if (typeof v[k] === "boolean") out.localRegistries = v[k];
+      else {
+        ctx.report(["images", k], `must be true or false, not ${typeName(v[k])}`);
+        ok = false;
+      }
+    } else if (k === "allow") {
+      const list = v[k] ?? [];
+      if (!Array.isArray(list)) {
+        ctx.report(["images", k], `must be a list of image patterns, not ${typeName(list)}`);
+        ok = false;
+        continue;
+      }
+      const patterns: ImagePattern[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const item: unknown = list[i];
+        const p = typeof item === "string" ? parseImagePattern(item) : `must be an image pattern (a string), not ${typeName(item)}`;
+        if (typeof p === "string") {
+          ctx.report(["images", k, i], p);
+          ok = false;
+        } else {
+          patterns.push(p);
+        }
+      }
+      out.allow = patterns;
+    } else {
+      ctx.report(["images", k], `unknown key "${k}"${didYouMean(k, ["allow", "localRegistries"])}; images has "allow" and "localRegistries"`);
+      ok = false;
+    }
+  }
+  return ok ? out : undefined;
+}
+
 function parseNamespaces(ctx: Ctx, key: string, v: unknown): NamespaceName[] | undefined {
   return strings(ctx, key, v, (s) =>
     (NAMESPACE_NAMES as readonly string[]).includes(s)
@@ -507,6 +573,11 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
             : `must be a URL prefix with a host (https://example.com/builds/), a git remote (git@host:org/) or host/path (github.com/org/), without spaces`,
         );
         if (list) out.fetchUrls = list;
+        break;
+      }
+      case "images": {
+        const images = parseImages(ctx, v);
+        if (images) out.images = images;
         break;
       }
       case "volumeDriverOptions": {
