@@ -2,7 +2,8 @@
 // (rules.images). Checked wherever a request names a registry or an image the daemon will fetch
 // or send: pull (ImageCreate fromImage + tag), push (ImagePush {name} + tag), registry login
 // (SystemAuth serveraddress), the X-Registry-Auth header's serveraddress (pull, push),
-// /distribution/{name}/json, and image search (the term's registry).
+// /distribution/{name}/json, image search (the term's registry), and plugin pull, upgrade
+// (`remote`) and push ({name}).
 //
 // Two settings:
 //   * localRegistries (default false): a registry on a loopback, link-local or unspecified
@@ -348,6 +349,39 @@ export const IMAGE_POLICY: ReadonlyMap<string, Inspection> = new Map<string, Ins
           if (v) return v;
         }
         return registryAuthViolation(req, rules);
+      },
+    },
+  ],
+  // Plugins are images too: pulling or upgrading one fetches `remote`, pushing one sends {name}.
+  ...(["PluginPull", "PluginUpgrade"] as const).map(
+    (op) =>
+      [
+        op,
+        {
+          query(req: RequestView, rules: RuleSettings) {
+            return first(
+              () => {
+                for (const remote of queryValues(req, "remote")) {
+                  const v = remote === "" ? null : checkImage("remote", remote, parseImageRef(remote), rules);
+                  if (v) return v;
+                }
+                return null;
+              },
+              () => registryAuthViolation(req, rules),
+            );
+          },
+        },
+      ] as const,
+  ),
+  [
+    "PluginPush",
+    {
+      query(req, rules) {
+        const name = req.params["name"] ?? "";
+        return first(
+          () => checkImage("name", name, parseImageRef(name), rules),
+          () => registryAuthViolation(req, rules),
+        );
       },
     },
   ],

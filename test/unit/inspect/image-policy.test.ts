@@ -101,6 +101,13 @@ describe("checks per operation", () => {
     expect(check(req("ImageSearch", [["term", "127.0.0.1:5000/x"]]), DEFAULT)).toMatchObject({ rule: "images.local-registry", field: "term" });
     expect(check(req("ImageSearch", [["term", "nginx"]]), rules({ allow: ["ghcr.io"] }))).toMatchObject({ rule: "images.reference", field: "term" });
   });
+  it("plugins: pull and upgrade `remote`, push {name} (with plugins allowed)", () => {
+    const open = parseRuleSettings({ plugins: true }, () => {});
+    expect(check(req("PluginPull", [["remote", "localhost:5000/evil"]]), open)).toMatchObject({ rule: "images.local-registry", field: "remote" });
+    expect(check(req("PluginUpgrade", [["remote", "127.0.0.1/evil"]], { name: "p" }), open)).toMatchObject({ rule: "images.local-registry", field: "remote" });
+    expect(check(req("PluginPush", [], { name: "[::1]:5000/p" }), open)).toMatchObject({ rule: "images.local-registry", field: "name" });
+    expect(check(req("PluginPull", [["remote", "vieux/sshfs"]]), open)).toBeNull();
+  });
   it("X-Registry-Auth's serveraddress", () => {
     const header = Buffer.from(JSON.stringify({ username: "u", password: "p", serveraddress: "http://169.254.169.254/" })).toString("base64url");
     expect(check(req("ImageCreate", [["fromImage", "alpine"]], {}, { "x-registry-auth": header }), DEFAULT)).toMatchObject({ rule: "images.local-registry", field: "X-Registry-Auth.serveraddress" });

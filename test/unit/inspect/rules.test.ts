@@ -98,7 +98,7 @@ describe("RULES", () => {
     expect([...INSPECTED_OPERATIONS].sort()).toEqual([
       "ContainerCreate", "ContainerExec", "ContainerStart", "ContainerUpdate", "DistributionInspect", "ImageBuild", "ImageCommit",
       "ImageCreate", "ImagePush", "ImageSearch", "NetworkConnect", "NetworkCreate", "PluginCreate", "PluginEnable", "PluginPull",
-      "PluginSet", "PluginUpgrade", "ServiceCreate", "ServiceUpdate", "SystemAuth", "VolumeCreate",
+      "PluginPush", "PluginSet", "PluginUpgrade", "ServiceCreate", "ServiceUpdate", "SystemAuth", "VolumeCreate",
     ]);
   });
 });
