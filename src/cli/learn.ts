@@ -322,6 +322,8 @@ const SETTING_RISK: Readonly<Record<SettingName, string>> = {
   networkDrivers: "macvlan / ipvlan and plugin drivers attach containers to the host's interfaces",
   networkOptions: "bridge options can take over or reconfigure host bridges",
   plugins: "plugins run as root on the host with the privileges they declare",
+  images: "the daemon pulls from, pushes to and logs in to these registries from the host's network (a loopback or link-local registry reaches the host's own services and metadata endpoints)",
+  compressedArchives: "Docker Engine before 29.5.1 decompresses archive uploads with a program from inside the container, as host root (GHSA-x86f-5xw2-fm2r)",
 };
 
 /** Operations never granted active: what they do is not inspected and reaches the host. */

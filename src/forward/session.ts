@@ -18,7 +18,7 @@ import { ChunkedDecoder } from "../http/chunked.js";
 import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
 import { HeadReader, parseRequestHead, type RequestHead } from "../http/request-head.js";
 import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
-import type { BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
+import type { BodyPrefixCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
 import { parseResponseHead } from "./response-head.js";
 
 /** Operations whose successful response turns the connection into a raw stream. */
@@ -111,7 +111,7 @@ const enum Out {
   Transform,
 }
 
-type BodyTarget = "forward" | "collect" | "discard";
+type BodyTarget = "forward" | "collect" | "discard" | "sniff";
 
 export class Session {
   private upstream: net.Socket | null = null;
@@ -375,7 +375,8 @@ export class Session {
     this.rewrite(exchange, view, verdict.rewrite);
     if (verdict.kind === "allow") {
       exchange.record.audit = verdict.audit;
-      this.forwardRequest(exchange, head, view, hasBody);
+      if (verdict.bodyPrefix !== undefined && hasBody) this.sniffBody(exchange, head, view, verdict.bodyPrefix);
+      else this.forwardRequest(exchange, head, view, hasBody);
       return;
     }
 
@@ -597,10 +598,55 @@ export class Session {
         return;
       case "discard":
         return;
+      case "sniff":
+        this.sniffed!.chunks.push(chunk);
+        this.sniffed!.bytes += chunk.length;
+        if (this.sniffed!.bytes >= this.sniffed!.check.bytes) this.endSniff(false);
+        return;
     }
   }
 
+  // ---- body-prefix hook (BodyPrefixCheck) ---------------------------------------------------
+  // A request allowed on condition of its body's first bytes: nothing goes upstream until those
+  // bytes are in (at most check.bytes of them are held), then the request is forwarded as
+  // forwardRequest would (head, the held bytes, the rest streamed) or refused (the rest discarded).
+
+  private sniffed: { exchange: Exchange; head: RequestHead; view: RequestView; check: BodyPrefixCheck; chunks: Buffer[]; bytes: number } | null = null;
+
+  private sniffBody(exchange: Exchange, head: RequestHead, view: RequestView, check: BodyPrefixCheck): void {
+    if (head.expectContinue) this.enqueueLocal(this.interim());
+    this.queue.push(exchange);
+    this.sniffed = { exchange, head, view, check, chunks: [], bytes: 0 };
+    this.beginBody(head, "sniff", exchange.hijackable ? In.AwaitResponse : In.Head);
+  }
+
+  /** Decides on the held bytes: at `bodyEnded` the body was shorter than check.bytes. */
+  private endSniff(bodyEnded: boolean): void {
+    const { exchange, head, view, check, chunks } = this.sniffed!;
+    this.sniffed = null;
+    const held = Buffer.concat(chunks);
+    const result = check.check(held.subarray(0, check.bytes));
+    if (!result.ok) {
+      const d = result.denial;
+      exchange.record.rule = d.rule;
+      exchange.record.field = d.field;
+      exchange.record.message = d.message;
+      this.bodyTarget = "discard";
+      if (exchange.closeAfter) this.afterBody = In.Stopped;
+      this.settleLocal(exchange, errorResponse(d.status, d.message, false, exchange.headRequest), "deny");
+      return;
+    }
+    exchange.record.audit ??= result.audit;
+    const framing = head.chunked ? "Transfer-Encoding: chunked\r\n" : `Content-Length: ${head.contentLength}\r\n`;
+    this.connectUpstream().write(this.upstreamHead(head, view, framing), "latin1");
+    this.currentExchange = exchange;
+    this.bodyTarget = "forward";
+    this.onBodyChunk(held, head.chunked);
+    if (bodyEnded && head.chunked) this.upstream!.write(LAST_CHUNK);
+  }
+
   private endBody(): void {
+    if (this.bodyTarget === "sniff") this.endSniff(true);
     this.inState = this.afterBody;
     if (this.bodyTarget === "collect" && this.collecting) {
       const { exchange, inspect } = this.collecting;
@@ -646,10 +692,12 @@ export class Session {
       this.destroy();
       return;
     }
-    // A request whose body was being collected is already queued, unforwarded: this is its reply.
-    const exchange = this.collecting?.exchange ?? this.newExchange("-", "-");
-    if (!this.collecting) this.queue.push(exchange);
+    // A request whose body was being collected (or sniffed) is already queued, unforwarded: this is its reply.
+    const held = this.collecting?.exchange ?? this.sniffed?.exchange;
+    const exchange = held ?? this.newExchange("-", "-");
+    if (!held) this.queue.push(exchange);
     this.collecting = null;
+    this.sniffed = null;
     exchange.closeAfter = true;
     exchange.record.message = message;
     exchange.record.rule ??= rule ?? (status === 413 ? "body.size" : "http.malformed");

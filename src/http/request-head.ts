@@ -1,7 +1,9 @@
 // Strict parsing of a request head (request line + header fields, CRLF CRLF excluded).
 // Anything two HTTP implementations could read differently is an error here: bare CR or LF,
 // obs-fold, whitespace before a colon, invalid names, control characters, repeated or malformed
-// framing headers, Content-Length together with Transfer-Encoding, codings other than "chunked".
+// framing headers, Content-Length together with Transfer-Encoding, codings other than "chunked",
+// and a Host that Go's net/http server refuses (missing in HTTP/1.1, repeated, or with a byte
+// outside httpguts.ValidHostHeader's set).
 // The head dockgate forwards is rebuilt from this parse, so the daemon reads what was checked.
 // HeadReader collects a head from successive socket reads, looking at each byte once.
 
@@ -40,6 +42,11 @@ const REQUEST_LINE = /^([!#$%&'*+\-.^_`|~0-9A-Za-z]+) ([\x21-\x7e]+) HTTP\/1\.([
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_VALUE_BYTE = /[\x00-\x08\x0a-\x1f\x7f]/;
 const DIGITS = /^[0-9]{1,15}$/;
+/**
+ * golang.org/x/net/http/httpguts ValidHostHeader: the bytes of uri-host [":" port] (letters,
+ * digits, unreserved, sub-delims, "%", ":", "[", "]"), checked byte by byte; empty is valid.
+ */
+const VALID_HOST = /^[0-9A-Za-z!$%&'()*+,\-.:;=[\]_~]*$/;
 
 /** Fields whose repetition could be read two ways (Go takes the first value, others the last). */
 const SINGLE = new Set(["host", "content-length", "transfer-encoding", "content-type", "expect", "upgrade"]);
@@ -94,7 +101,11 @@ export function parseRequestHead(text: string): RequestHead {
     fields.push([name, value, lower]);
   }
 
-  if (minor === 1 && byName["host"] === undefined) throw new HttpError(400, "missing Host header");
+  // Go's server (net/http readRequest): Host is required in HTTP/1.1, and a value with a byte
+  // ValidHostHeader refuses is "malformed Host header", answered before any handler runs.
+  const host = byName["host"];
+  if (minor === 1 && host === undefined) throw new HttpError(400, "missing Host header");
+  if (host !== undefined && !VALID_HOST.test(host)) throw new HttpError(400, `malformed Host header ${JSON.stringify(host.slice(0, 80))}`);
 
   const te = byName["transfer-encoding"];
   const cl = byName["content-length"];

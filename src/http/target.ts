@@ -24,13 +24,38 @@ const VISIBLE_ASCII = /^[\x21-\x7e]+$/;
 const PLAIN_PATH = /^[A-Za-z0-9\-._~!$&'()*,=:@/]*$/;
 const PLAIN_QUERY = /^[A-Za-z0-9\-._~!$'()*,:@/=&]*$/;
 
+// net/url parseAuthority / parseHost: userinfo up to the last "@" (validUserinfo, valid escapes);
+// host bytes that shouldEscape(c, encodeHost) lets through, a "%" escape only of a byte >= 0x80
+// or "%25" (IPv6 zones); an IP literal in brackets; an optional ":port" of digits. Go refuses the
+// request otherwise, before any handler runs.
+const USERINFO = /^(?:[A-Za-z0-9\-._:~!$&'()*+,;=@]|%[0-9A-Fa-f]{2})*$/;
+const HOST_BYTES = /^(?:[A-Za-z0-9\-._~!$&'()*+,;=:[\]<>"]|%[89A-Fa-f][0-9A-Fa-f]|%25)*$/;
+const PORT = /^(?::[0-9]*)?$/;
+
+function validAuthority(authority: string): boolean {
+  const at = authority.lastIndexOf("@");
+  if (at >= 0 && !USERINFO.test(authority.slice(0, at))) return false;
+  const host = authority.slice(at + 1);
+  let port: string;
+  if (host[0] === "[") {
+    const close = host.lastIndexOf("]");
+    if (close < 0) return false;
+    port = host.slice(close + 1);
+  } else {
+    const colon = host.lastIndexOf(":");
+    port = colon < 0 ? "" : host.slice(colon);
+  }
+  return PORT.test(port) && HOST_BYTES.test(host);
+}
+
 export function parseTarget(raw: string): Target {
   if (!VISIBLE_ASCII.test(raw)) throw new TargetError("request target has spaces, control or non-ASCII characters");
   let rest = raw;
   if (rest[0] !== "/") {
     // Absolute-form ("http://host/path"): Go takes the path after the authority.
-    const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/.exec(rest);
+    const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)/.exec(rest);
     if (!m) throw new TargetError("request target is neither an absolute path nor an absolute URL");
+    if (!validAuthority(m[1]!)) throw new TargetError(`invalid host or userinfo in absolute URL "${m[1]}"`);
     rest = rest.slice(m[0].length);
     if (rest[0] !== "/") throw new TargetError("absolute URL without a path");
   }

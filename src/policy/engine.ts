@@ -30,6 +30,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { withArchivePrefixCheck } from "./archive.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
@@ -172,23 +173,30 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
         };
       }
       const plan = planFor(profilePlan, client);
-      if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
-        return refuse(plan, frozenDenial(
-          403,
-          `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
-          "api.min-version",
-        ));
-      }
-      const op = plan.ops.get(req.operation);
-      if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
-      const layers = plan.layers;
-      if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
-        return decideLayered(plan, layers, op, req, client);
-      }
-      if (op.kind === "fixed") return op.verdict;
-      return inspectRequest(plan, op.inspection, req);
+      const verdict = decideFor(plan, req, client);
+      // Archive uploads: the body's first bytes are checked as it streams (archive.ts).
+      return req.operation === "PutContainerArchive" && !plan.rules.compressedArchives ? withArchivePrefixCheck(verdict, plan.name, plan.audit) : verdict;
     },
   };
+}
+
+/** One profile's decision: API version, the operation's plan, then its inspections and layers. */
+function decideFor(plan: ProfilePlan, req: RequestView, client: Client): Verdict | Promise<Verdict> {
+  if (req.apiVersion !== undefined && versionBelow(req.apiVersion, plan.minParts)) {
+    return refuse(plan, frozenDenial(
+      403,
+      `dockgate: ${req.operation} denied for profile ${plan.name}: API version ${req.apiVersion} is below the profile's minimum ${plan.minApiVersion} (rule api.min-version)`,
+      "api.min-version",
+    ));
+  }
+  const op = plan.ops.get(req.operation);
+  if (op === undefined) return refuse(plan, notAllowed(req.operation, plan.name));
+  const layers = plan.layers;
+  if (layers !== undefined && (layers.ownership !== undefined || layers.bodyOps.has(req.operation))) {
+    return decideLayered(plan, layers, op, req, client);
+  }
+  if (op.kind === "fixed") return op.verdict;
+  return inspectRequest(plan, op.inspection, req);
 }
 
 // ── layered profiles: ownership, mutate, redact ──

@@ -7,6 +7,7 @@
 // parseRuleSettings, which reports unknown keys (with a suggestion) and wrong types.
 
 import { didYouMean } from "../config/suggest.js";
+import { parseImagePattern } from "./inspect/image-policy.js";
 
 /** Linux namespaces as named in `hostNamespaces` / `namespaceJoins`. */
 export type NamespaceName = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup";
@@ -25,6 +26,20 @@ export interface BindPath {
 }
 
 export type VolumeDriverOptionsMode = "none" | "safe" | "any";
+
+/** One `images.allow` entry (inspect/image-policy.ts parses and matches them). */
+export interface ImagePattern {
+  /** As written, for messages. */
+  text: string;
+  /** Registry host, lower-case, with port; docker.io for Docker Hub. */
+  host: string;
+  /** Repository path; undefined: every repository on the registry. */
+  path: string | undefined;
+  /** true: the repositories below `path`, not `path` itself. */
+  below: boolean;
+  /** Only this digest (`sha256:...`) of the repository. */
+  digest: string | undefined;
+}
 
 export interface RuleSettings {
   /** HostConfig.Privileged and exec `Privileged` (docker run/exec --privileged). */
@@ -99,6 +114,18 @@ export interface RuleSettings {
   networkOptions: readonly string[];
   /** Plugin install, upgrade, create, configure and enable (plugins run with the privileges they ask for: host root). */
   plugins: boolean;
+  /**
+   * PUT /containers/{id}/archive bodies compressed with gzip, bzip2, xz or zstd: Docker Engine
+   * before 29.5.1 decompresses them with a program found inside the container, as host root
+   * (GHSA-x86f-5xw2-fm2r). `docker cp` sends plain tar.
+   */
+  compressedArchives: boolean;
+  /**
+   * The registries and repositories the daemon may be made to talk to (pull, push, login, search,
+   * /distribution; inspect/image-policy.ts). `allow` empty: any, except that registries on
+   * loopback, link-local or localhost addresses are refused unless `localRegistries`.
+   */
+  images: { allow: readonly ImagePattern[]; localRegistries: boolean };
 }
 
 export const DEFAULT_RULES: RuleSettings = deepFreeze({
@@ -133,6 +160,8 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
     "com.docker.network.container_iface_prefix",
   ],
   plugins: false,
+  compressedArchives: false,
+  images: { allow: [], localRegistries: false },
 } satisfies RuleSettings);
 
 // ---------------------------------------------------------------------------------------------
@@ -216,6 +245,9 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "networks.options", stage: "inspect", needs: "rules.networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
   { id: "plugins.manage", stage: "inspect", needs: "rules.plugins", describe: "installing, upgrading, creating, configuring or enabling plugins (they run with the privileges they declare)" },
   { id: "services.plugin", stage: "inspect", needs: "rules.plugins", describe: "a service whose TaskTemplate runs a plugin (Runtime=plugin / PluginSpec) or is a NetworkAttachmentSpec" },
+  { id: "images.local-registry", stage: "inspect", needs: "rules.images", describe: "a pull, push, login, search or /distribution request (fromImage, the image name, serveraddress, X-Registry-Auth's serveraddress, the search term) whose registry is on a loopback, link-local or unspecified address or named localhost: the daemon would connect from the host to the host's own services or metadata endpoints (images.localRegistries)" },
+  { id: "images.reference", stage: "inspect", needs: "rules.images", describe: "a pull, push or /distribution of an image, or a login or search on a registry, that images.allow does not list (registry, registry/path, registry/path/*, optionally @sha256:<digest>)" },
+  { id: "archives.compressed", stage: "inspect", needs: "rules.compressedArchives", describe: "a PUT /containers/{id}/archive body (docker cp into a container) that starts with a gzip, bzip2, xz or zstd header: Docker Engine before 29.5.1 decompresses it with a program from inside the container, as host root (GHSA-x86f-5xw2-fm2r); docker cp sends plain tar" },
   // Hardening (the profile's `mutate:`), on create and update.
   { id: "hardening.memory", stage: "hardening", needs: "mutate.memory.max", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited); MemorySwap (memory plus swap) negative (unlimited) or above twice mutate.memory.max; on create, update and classic-builder RUN steps (the build's memory/memswap)" },
   { id: "hardening.cpus", stage: "hardening", needs: "mutate.cpus.max", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
@@ -475,6 +507,48 @@ export function withOwnSocket(rules: RuleSettings, socket: string | undefined): 
   return deepFreeze({ ...rules, bindMounts: { allow, ownSocket: true } });
 }
 
+function parseImages(ctx: Ctx, v: unknown): RuleSettings["images"] | undefined {
+  if (v === null) return DEFAULT_RULES.images;
+  if (!isPlainMap(v)) {
+    ctx.report(["images"], `must be a map with "allow" and/or "localRegistries", not ${typeName(v)}`);
+    return undefined;
+  }
+  let ok = true;
+  const out: Mutable<RuleSettings["images"]> = { ...DEFAULT_RULES.images };
+  for (const k of Object.keys(v)) {
+    if (k === "localRegistries") {
+      if (typeof v[k] === "boolean") out.localRegistries = v[k];
+      else {
+        ctx.report(["images", k], `must be true or false, not ${typeName(v[k])}`);
+        ok = false;
+      }
+    } else if (k === "allow") {
+      const list = v[k] ?? [];
+      if (!Array.isArray(list)) {
+        ctx.report(["images", k], `must be a list of image patterns, not ${typeName(list)}`);
+        ok = false;
+        continue;
+      }
+      const patterns: ImagePattern[] = [];
+      for (let i = 0; i < list.length; i++) {
+        const item: unknown = list[i];
+        const p = typeof item === "string" ? parseImagePattern(item) : `must be an image pattern (a string), not ${typeName(item)}`;
+        if (typeof p === "string") {
+          ctx.report(["images", k, i], p);
+          ok = false;
+        } else {
+          patterns.push(p);
+        }
+      }
+      out.allow = patterns;
+    } else {
+      ctx.report(["images", k], `unknown key "${k}"${didYouMean(k, ["allow", "localRegistries"])}; images has "allow" and "localRegistries"`);
+      ok = false;
+    }
+  }
+  return ok ? out : undefined;
+}
+
 function parseNamespaces(ctx: Ctx, key: string, v: unknown): NamespaceName[] | undefined {
   return strings(ctx, key, v, (s) =>
     (NAMESPACE_NAMES as readonly string[]).includes(s)
@@ -511,7 +585,8 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
       case "execRoot":
       case "buildNetworkHost":
       case "buildkit":
-      case "plugins": {
+      case "plugins":
+      case "compressedArchives": {
         const b = bool(ctx, key, v);
         if (b !== undefined) out[key as "allowPrivileged"] = b;
         break;
@@ -575,6 +650,11 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
             : `must be a URL prefix with a host (https://example.com/builds/), a git remote (git@host:org/) or host/path (github.com/org/), without spaces`,
         );
         if (list) out.fetchUrls = list;
+        break;
+      }
+      case "images": {
+        const images = parseImages(ctx, v);
+        if (images) out.images = images;
         break;
       }
       case "volumeDriverOptions": {

@@ -76,12 +76,22 @@ export interface ResponseTransform {
 }
 
 /**
+ * A check of a streamed (not buffered) body's first bytes: the core holds back the request until
+ * it has `bytes` of them (or the whole body, when shorter), calls `check` on exactly those, and
+ * then forwards the request and streams the rest, or answers the denial and forwards nothing.
+ */
+export interface BodyPrefixCheck {
+  bytes: number;
+  check(prefix: Buffer): { ok: true; audit?: Denial } | { ok: false; denial: Denial };
+}
+
+/**
  * `audit` is set when the profile is in audit mode and the request would have been denied: the
  * request goes through and the core logs the would-be denial (never shown to the client).
  * Verdict objects may be shared between requests: treat them as read-only.
  */
 export type Verdict =
-  | { kind: "allow"; audit?: Denial; rewrite?: Rewrite }
+  | { kind: "allow"; audit?: Denial; rewrite?: Rewrite; bodyPrefix?: BodyPrefixCheck }
   | { kind: "inspect"; check: BodyCheck; rewrite?: Rewrite }
   | { kind: "deny"; denial: Denial };
 

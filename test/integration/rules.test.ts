@@ -15,6 +15,7 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { INSPECTION_RULES as RULES } from "../../src/policy/rules.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
@@ -1090,6 +1091,70 @@ const TABLE: Record<string, RuleCases> = {
           } finally {
             await onDaemon(`/images/${repo}:t?force=1`, { method: "DELETE" });
           }
+        },
+      },
+    ],
+  },
+
+  "images.local-registry": {
+    deny: [
+      denyImageCreate("pull from 127.0.0.1:1", `fromImage=${encodeURIComponent("127.0.0.1:1/dgt-x")}`, "fromImage"),
+      denyImageCreate("pull from localhost", `fromImage=${encodeURIComponent("localhost:1/dgt-x")}&tag=latest`, "fromImage"),
+      denyImageCreate("pull from the metadata address, with the tag separate", `fromImage=${encodeURIComponent("169.254.169.254/x")}&tag=1`, "fromImage"),
+      {
+        label: "login to localhost:1",
+        field: "serveraddress",
+        send: (p) => api(p.socket, "/v1.41/auth", { body: { username: "u", password: "p", serveraddress: "localhost:1" } }),
+        state: async () => null,
+      },
+    ],
+    allow: [
+      {
+        label: "a pull from a loopback registry with localRegistries: true reaches the daemon, which tries it",
+        via: "fixture",
+        async run(p) {
+          const r = await api(p.socket, `/v1.41/images/create?fromImage=${encodeURIComponent("127.0.0.1:1/dgt-x")}&tag=latest`, { method: "POST" });
+          expect(r.text).not.toContain("dockgate:");
+          expect(r.text).toContain("127.0.0.1:1");
+        },
+      },
+    ],
+  },
+
+  "images.reference": {
+    deny: [
+      { ...denyImageCreate("pull of an image images.allow does not list", `fromImage=${encodeURIComponent("quay.io/acme/x")}&tag=1`, "fromImage"), via: "fixture" },
+      { ...denyImageCreate("pull of a Docker Hub image outside library/", `fromImage=${encodeURIComponent("acme/x")}`, "fromImage"), via: "fixture" },
+    ],
+    allow: [
+      {
+        label: "a pull from a listed registry reaches the daemon, which tries it",
+        via: "fixture",
+        async run(p) {
+          const r = await api(p.socket, `/v1.41/images/create?fromImage=${encodeURIComponent("127.0.0.1:1/acme/x")}&tag=2`, { method: "POST" });
+          expect(r.text).not.toContain("dockgate:");
+          expect(r.text).toContain("127.0.0.1:1");
+        },
+      },
+    ],
+  },
+
+  "archives.compressed": {
+    deny: [
+      {
+        label: "a gzip-compressed tar into a container",
+        field: "body",
+        send: (p) => api(p.socket, `/v1.41/containers/${COMMIT_TARGET}/archive?path=/tmp`, { method: "PUT", body: gzipSync(importTar), headers: { "Content-Type": "application/x-tar" } }),
+        state: () => onDaemon(`/containers/${COMMIT_TARGET}/archive?path=/tmp/hello.txt`, { method: "HEAD" }).then((r) => r.status),
+      },
+    ],
+    allow: [
+      {
+        label: "a plain tar into a container is extracted",
+        async run(p) {
+          const r = await api(p.socket, `/v1.41/containers/${COMMIT_TARGET}/archive?path=/`, { method: "PUT", body: importTar, headers: { "Content-Type": "application/x-tar" } });
+          expect(r.status, r.text).toBe(200);
+          expect((await onDaemon(`/containers/${COMMIT_TARGET}/archive?path=/hello.txt`, { method: "HEAD" })).status).toBe(200);
         },
       },
     ],

@@ -161,6 +161,18 @@ describe("Host", () => {
   it("is optional in HTTP/1.0", () => {
     expect(parses(head("GET /_ping HTTP/1.0")).minor).toBe(0);
   });
+
+  it.each(["docker", "", "[::1]:2375", "a%41!$&'()*+,;=:_~-.b", "127.0.0.1:2375"])("accepts %j (httpguts.ValidHostHeader)", (v) => {
+    expect(parses(head("GET /_ping HTTP/1.1", `Host: ${v}`)).byName["host"]).toBe(v);
+  });
+
+  it.each(["a b", "a\tb", "user@docker", "docker/x", "a?b", "a#b", "a\\b", 'a"b', "a<b", "a{b", "a|b", "a^b", "a`b", "d\xc3\xb6cker"])(
+    "rejects %j as Go does (malformed Host header), in HTTP/1.0 too",
+    (v) => {
+      rejects(head("GET /_ping HTTP/1.1", `Host: ${v}`), 400, /malformed Host header/);
+      rejects(head("GET /_ping HTTP/1.0", `Host: ${v}`), 400, /malformed Host header/);
+    },
+  );
 });
 
 describe("message framing", () => {

@@ -145,6 +145,20 @@ describe("parseTarget: path", () => {
     expect(t.forward).toBe("/v1.41/containers/json?all=1");
   });
 
+  it.each(["http://a%41/x", "http://a%zz/x", "http://a^b/x", "http://a|b/x", "http://a{b}/x", "http://a:b/x", "http://[::1/x", "http://[::1]x/x", "http://u{@h/x", "http://u%zz@h/x"])(
+    "rejects %s (net/url refuses its host or userinfo)",
+    (raw) => {
+      rejects(raw);
+    },
+  );
+
+  it.each(["http://a%25b/x", "http://a%e9/x", "http://a<b>/x", "http://u:p@h:2375/x", "http://:2375/x", "http://h:/x", "http://[::1]:2375/x", "http:///x", "http://a@b@h/x", "http://a:1:2/x"])(
+    "accepts %s as net/url does",
+    (raw) => {
+      expect(parseTarget(raw).path).toBe("/x");
+    },
+  );
+
   it.each(["http://x", "http://x?/containers/json", "http:/containers/json", "containers/json", "*", "x/y", "http://x#/a"])(
     "rejects %s (no absolute path Go would route the same way)",
     (raw) => {

@@ -14,6 +14,7 @@ import { imageBuild } from "./build.js";
 import { containerCreate, containerStart, containerUpdate } from "./container.js";
 import { containerExec } from "./exec.js";
 import { imageCommit, imageCreate } from "./image.js";
+import { IMAGE_POLICY } from "./image-policy.js";
 import { networkConnect, networkCreate } from "./network.js";
 import { pluginInspections } from "./plugin.js";
 import { serviceCreate, serviceUpdate } from "./service.js";
@@ -37,7 +38,16 @@ export interface Inspection {
   body?(body: GoValue | undefined, req: RequestView, rules: RuleSettings): Violation | null;
 }
 
-const INSPECTIONS: ReadonlyMap<string, Inspection> = new Map<string, Inspection>([
+/** Both inspections of one operation: the first violation of `a`'s checks, then of `b`'s. */
+function combine(a: Inspection | undefined, b: Inspection): Inspection {
+  if (a === undefined) return b;
+  const out: Inspection = {};
+  if (a.query || b.query) out.query = (req, rules) => a.query?.(req, rules) ?? b.query?.(req, rules) ?? null;
+  if (a.body || b.body) out.body = (body, req, rules) => a.body?.(body, req, rules) ?? b.body?.(body, req, rules) ?? null;
+  return out;
+}
+
+const OWN_INSPECTIONS: ReadonlyMap<string, Inspection> = new Map<string, Inspection>([
   ["ContainerCreate", containerCreate],
   ["ContainerUpdate", containerUpdate],
   ["ContainerStart", containerStart],
@@ -51,6 +61,12 @@ const INSPECTIONS: ReadonlyMap<string, Inspection> = new Map<string, Inspection>
   ["ServiceCreate", serviceCreate],
   ["ServiceUpdate", serviceUpdate],
   ...pluginInspections,
+]);
+
+/** Every operation's inspection; the image policy (registries the daemon is made to contact) joins each operation's own. */
+const INSPECTIONS: ReadonlyMap<string, Inspection> = new Map([
+  ...OWN_INSPECTIONS,
+  ...[...IMAGE_POLICY].map(([op, policy]) => [op, combine(OWN_INSPECTIONS.get(op), policy)] as const),
 ]);
 
 /** The inspection for an operation id, or undefined when the operation is passed as is. */

@@ -96,9 +96,9 @@ describe("RULES", () => {
   });
   it("covers the operations that carry host-reaching settings", () => {
     expect([...INSPECTED_OPERATIONS].sort()).toEqual([
-      "ContainerCreate", "ContainerExec", "ContainerStart", "ContainerUpdate", "ImageBuild", "ImageCommit", "ImageCreate",
-      "NetworkConnect", "NetworkCreate", "PluginCreate", "PluginEnable", "PluginPull", "PluginSet", "PluginUpgrade",
-      "ServiceCreate", "ServiceUpdate", "VolumeCreate",
+      "ContainerCreate", "ContainerExec", "ContainerStart", "ContainerUpdate", "DistributionInspect", "ImageBuild", "ImageCommit",
+      "ImageCreate", "ImagePush", "ImageSearch", "NetworkConnect", "NetworkCreate", "PluginCreate", "PluginEnable", "PluginPull",
+      "PluginPush", "PluginSet", "PluginUpgrade", "ServiceCreate", "ServiceUpdate", "SystemAuth", "VolumeCreate",
     ]);
   });
 });

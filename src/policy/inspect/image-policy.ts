@@ -1,0 +1,402 @@
+// Image policy: which registries and repositories a profile's clients may make the daemon talk to
+// (rules.images). Checked wherever a request names a registry or an image the daemon will fetch
+// or send: pull (ImageCreate fromImage + tag), push (ImagePush {name} + tag), registry login
+// (SystemAuth serveraddress), the X-Registry-Auth header's serveraddress (pull, push),
+// /distribution/{name}/json, image search (the term's registry), and plugin pull, upgrade
+// (`remote`) and push ({name}).
+//
+// Two settings:
+//   * localRegistries (default false): a registry on a loopback, link-local or unspecified
+//     address, or named localhost (or *.localhost, or a name /etc/hosts maps to such an address),
+//     is refused: the daemon would open connections from the host to the host's own loopback
+//     services and to metadata endpoints (169.254.169.254). Addresses are read as the daemon's
+//     resolver reads them (inet_aton: 127.1, 0x7f.0.0.1, 2130706433 are loopback too). Other DNS
+//     names are not resolved here (a name may change what it resolves to): README "Known limits".
+//   * allow (default: any): image patterns. `registry` (a single component with "." or ":", or
+//     localhost: every repository there), `registry/path` (exactly that repository),
+//     `registry/path/*` (every repository below), each optionally `@sha256:<hex>` (only that
+//     digest: pulls and pushes must name it). Names are normalized as the daemon does
+//     (distribution/reference ParseNormalizedNamed: `alpine` is docker.io/library/alpine).
+//     Registry-level requests (login, search) need a pattern on that registry.
+
+import { readFileSync } from "node:fs";
+import { BlockList, isIPv6 } from "node:net";
+import { GoJsonError, GoObject, parseGoJson, type GoValue } from "../gojson.js";
+import type { ImagePattern, RuleSettings } from "../rules.js";
+import type { RequestView } from "../verdict.js";
+import type { Inspection, Violation } from "./index.js";
+import { bodyObject, formBodyViolation, guard, optString, queryValues, quote } from "./util.js";
+
+const DOCKER_HUB = "docker.io";
+/** Names of Docker Hub's registry besides docker.io (the daemon's IndexServer, its API host). */
+const HUB_ALIASES: ReadonlySet<string> = new Set(["index.docker.io", "registry-1.docker.io"]);
+
+/** An image reference as the daemon reads it: lower-cased registry host (with port), repository path, tag, digest. */
+export interface ImageRef {
+  host: string;
+  path: string;
+  tag: string | undefined;
+  digest: string | undefined;
+}
+
+const DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-fA-F]{32,}$/;
+
+function canonicalHost(host: string): string {
+  const h = host.toLowerCase();
+  return HUB_ALIASES.has(h) ? DOCKER_HUB : h;
+}
+
+/**
+ * distribution/reference ParseNormalizedNamed's split: the first component is a registry when it
+ * contains "." or ":", is "localhost", or has an upper-case letter; otherwise the image is on
+ * Docker Hub, where a one-component name is under library/. Tag and digest are split off the
+ * last component. Malformed names are left to the daemon, which refuses them without a fetch.
+ */
+export function parseImageRef(name: string): ImageRef {
+  let rest = name;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  let tag: string | undefined;
+  const lastSlash = rest.lastIndexOf("/");
+  const colon = rest.indexOf(":", lastSlash + 1);
+  if (colon >= 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  const slash = rest.indexOf("/");
+  const first = slash < 0 ? "" : rest.slice(0, slash);
+  let host = DOCKER_HUB;
+  let path = rest;
+  if (slash >= 0 && (isRegistryName(first) || first !== first.toLowerCase())) {
+    host = canonicalHost(first);
+    path = rest.slice(slash + 1);
+  }
+  if (host === DOCKER_HUB && !path.includes("/")) path = `library/${path}`;
+  return { host, path, tag, digest };
+}
+
+/** A first name component that names a registry rather than a Docker Hub namespace. */
+function isRegistryName(component: string): boolean {
+  return /[.:]/.test(component) || component === "localhost";
+}
+
+/** The registry host of a login server address, as the daemon's registry service reads it (url.Parse(...).Host). */
+export function serverAddressHost(address: string): string {
+  if (address === "") return DOCKER_HUB;
+  let rest = address;
+  if (rest.startsWith("https://")) rest = rest.slice(8);
+  else if (rest.startsWith("http://")) rest = rest.slice(7);
+  const end = rest.search(/[/?#]/);
+  const authority = end < 0 ? rest : rest.slice(0, end);
+  return canonicalHost(authority.slice(authority.lastIndexOf("@") + 1));
+}
+
+/** The registry an image search goes to (registry splitReposSearchTerm): the term's first component if it names one. */
+export function searchTermHost(term: string): string {
+  const slash = term.indexOf("/");
+  if (slash < 0) return DOCKER_HUB;
+  const first = term.slice(0, slash);
+  return isRegistryName(first) ? canonicalHost(first) : DOCKER_HUB;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Local addresses
+
+const LOCAL = new BlockList();
+LOCAL.addSubnet("127.0.0.0", 8, "ipv4");
+LOCAL.addSubnet("169.254.0.0", 16, "ipv4");
+LOCAL.addSubnet("0.0.0.0", 8, "ipv4"); // "this host": connecting to 0.0.0.0 reaches the host's own services
+LOCAL.addSubnet("::1", 128, "ipv6");
+LOCAL.addSubnet("::", 128, "ipv6");
+LOCAL.addSubnet("fe80::", 10, "ipv6");
+LOCAL.addSubnet("::ffff:127.0.0.0", 104, "ipv6");
+LOCAL.addSubnet("::ffff:169.254.0.0", 112, "ipv6");
+LOCAL.addSubnet("::ffff:0.0.0.0", 104, "ipv6");
+
+/** An IPv4 address in any form inet_aton accepts (1 to 4 parts, decimal, octal or hex), as dotted quad. */
+function inetAton(s: string): string | undefined {
+  const parts = s.split(".");
+  if (parts.length > 4 || parts.some((p) => !/^(?:0[xX][0-9a-fA-F]*|0[0-7]*|[1-9][0-9]*)$/.test(p))) return undefined;
+  const nums = parts.map((p) => (/^0[xX]/.test(p) ? parseInt(p.slice(2) || "0", 16) : p.length > 1 && p[0] === "0" ? parseInt(p, 8) : Number(p)));
+  const last = nums.pop()!;
+  if (nums.some((n) => n > 255) || last >= 2 ** (8 * (4 - nums.length))) return undefined;
+  let value = last;
+  for (let i = 0; i < nums.length; i++) value += nums[i]! * 2 ** (8 * (3 - i));
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+}
+
+function isLocalAddress(ip: string): boolean {
+  if (isIPv6(ip)) return LOCAL.check(ip, "ipv6");
+  const v4 = inetAton(ip);
+  return v4 !== undefined && LOCAL.check(v4, "ipv4");
+}
+
+/** Names /etc/hosts maps to a local address (the host's own name is often 127.0.1.1). Read on each check: it may change. */
+function hostsFileLocalNames(): Set<string> {
+  const out = new Set<string>();
+  let text: string;
+  try {
+    text = readFileSync("/etc/hosts", "utf8");
+  } catch {
+    return out;
+  }
+  for (const line of text.split("\n")) {
+    const [addr, ...names] = line.replace(/#.*/, "").trim().split(/\s+/);
+    if (addr && names.length > 0 && isLocalAddress(addr)) for (const n of names) out.add(n.toLowerCase());
+  }
+  return out;
+}
+
+/** Whether a registry host (with optional :port, IPv6 in brackets) is on this host's loopback, link-local or unspecified addresses. */
+export function isLocalRegistry(hostPort: string): boolean {
+  let host = hostPort.toLowerCase();
+  if (host.startsWith("[")) {
+    const close = host.indexOf("]");
+    host = host.slice(1, close < 0 ? undefined : close);
+    const zone = host.indexOf("%");
+    if (zone >= 0) host = host.slice(0, zone);
+    return isIPv6(host) ? LOCAL.check(host, "ipv6") : true; // an unreadable literal: refused
+  }
+  const colon = host.lastIndexOf(":");
+  if (colon >= 0) host = host.slice(0, colon);
+  host = host.replace(/\.+$/, "");
+  if (host === "" || host === "localhost" || host.endsWith(".localhost")) return true;
+  if (isLocalAddress(host)) return true;
+  return hostsFileLocalNames().has(host);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Patterns
+
+/** Parses an `images.allow` entry; a string is the problem. */
+export function parseImagePattern(text: string): ImagePattern | string {
+  let rest = text;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+    if (!DIGEST.test(digest)) return `${JSON.stringify(text)}: a digest is written @sha256:<hex>`;
+  }
+  if (rest === "" || /\s/.test(rest) || rest.startsWith("/") || rest.endsWith("/")) return `${JSON.stringify(text)} is not an image pattern (registry, registry/path or registry/path/*)`;
+  let below = false;
+  if (rest.endsWith("/*")) {
+    below = true;
+    rest = rest.slice(0, -2);
+    if (digest !== undefined) return `${JSON.stringify(text)}: a digest pins one repository, not repositories below a path`;
+  }
+  if (rest.includes("*")) return `${JSON.stringify(text)}: "*" may only end a pattern, as "/*"`;
+  const slash = rest.indexOf("/");
+  const head = slash < 0 ? rest : rest.slice(0, slash);
+  const onRegistry = isRegistryName(head) || head !== head.toLowerCase();
+  if (onRegistry && slash < 0) {
+    // A whole registry: docker.io, registry.example.com:5000, localhost:5000/*.
+    if (digest !== undefined) return `${JSON.stringify(text)}: a digest needs a repository, not a whole registry`;
+    return { text, host: canonicalHost(head), path: undefined, below: false, digest: undefined };
+  }
+  if (below) {
+    // Every repository below a path: docker.io/library/*, library/*, ghcr.io/acme/*.
+    return { text, host: onRegistry ? canonicalHost(head) : DOCKER_HUB, path: onRegistry ? rest.slice(slash + 1) : rest, below: true, digest: undefined };
+  }
+  const ref = parseImageRef(rest);
+  if (ref.tag !== undefined) return `${JSON.stringify(text)}: patterns name repositories, not tags (use @sha256:<digest> to pin an image)`;
+  return { text, host: ref.host, path: ref.path, below: false, digest };
+}
+
+function matches(ref: ImageRef, p: ImagePattern): boolean {
+  if (ref.host !== p.host) return false;
+  if (p.path !== undefined) {
+    if (p.below ? !ref.path.startsWith(p.path + "/") : ref.path !== p.path) return false;
+  }
+  return p.digest === undefined || ref.digest === p.digest;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks
+
+const LOCAL_RULE = "images.local-registry";
+const ALLOW_RULE = "images.reference";
+
+function localViolation(field: string, shown: string, host: string): Violation {
+  return {
+    rule: LOCAL_RULE,
+    field,
+    detail: `${field}=${quote(shown)}: registry ${quote(host)} is on this host's loopback, link-local or localhost addresses, which this profile does not allow (images.localRegistries)`,
+  };
+}
+
+/** An image the daemon would fetch or send: its registry, then the profile's patterns. */
+function checkImage(field: string, shown: string, ref: ImageRef, rules: RuleSettings): Violation | null {
+  const policy = rules.images;
+  if (!policy.localRegistries && isLocalRegistry(ref.host)) return localViolation(field, shown, ref.host);
+  if (policy.allow.length === 0 || policy.allow.some((p) => matches(ref, p))) return null;
+  const pinned = policy.allow.some((p) => p.digest !== undefined && ref.digest === undefined && matches({ ...ref, digest: p.digest }, p));
+  return {
+    rule: ALLOW_RULE,
+    field,
+    detail: `${field}=${quote(shown)}: image ${ref.host}/${ref.path} is not among the images this profile allows (images.allow)${pinned ? "; it is allowed by digest only: name it @sha256:..." : ""}`,
+  };
+}
+
+/** A registry the daemon would talk to for a whole-registry request (login, search). */
+function checkRegistry(field: string, shown: string, host: string, rules: RuleSettings): Violation | null {
+  const policy = rules.images;
+  if (!policy.localRegistries && isLocalRegistry(host)) return localViolation(field, shown, host);
+  if (policy.allow.length === 0 || policy.allow.some((p) => p.host === host)) return null;
+  return { rule: ALLOW_RULE, field, detail: `${field}=${quote(shown)}: registry ${quote(host)} is not among the registries this profile allows (images.allow)` };
+}
+
+/** X-Registry-Auth: base64url JSON AuthConfig; its serveraddress is a registry the credentials are for. Undecodable headers the daemon ignores are ignored. */
+function registryAuthViolation(req: RequestView, rules: RuleSettings): Violation | null {
+  const header = req.headers["x-registry-auth"];
+  if (header === undefined || header === "") return null;
+  let value: GoValue;
+  try {
+    value = parseGoJson(Buffer.from(header, "base64url"));
+  } catch (err) {
+    if (err instanceof GoJsonError) return null;
+    throw err;
+  }
+  if (!(value instanceof GoObject)) return null;
+  const address = value.get("serveraddress");
+  if (typeof address !== "string" || address === "") return null;
+  return checkRegistry("X-Registry-Auth.serveraddress", address, serverAddressHost(address), rules);
+}
+
+/** Each value of a query key the daemon reads one of (over-approximated: every spelling, every repeat). */
+function eachValue(req: RequestView, key: string): string[] {
+  const values = queryValues(req, key);
+  return values.length === 0 ? [""] : values;
+}
+
+/** An image with an optional separate `tag` parameter (a digest there pins the digest). */
+function withTag(name: string, tag: string): ImageRef {
+  const ref = parseImageRef(name);
+  if (tag === "") return ref;
+  return DIGEST.test(tag) ? { ...ref, tag: undefined, digest: tag } : { ...ref, tag };
+}
+
+function first(...checks: Array<() => Violation | null>): Violation | null {
+  for (const c of checks) {
+    const v = c();
+    if (v) return v;
+  }
+  return null;
+}
+
+/** The image policy's inspections, by operation (index.ts merges them with the operations' own). */
+export const IMAGE_POLICY: ReadonlyMap<string, Inspection> = new Map<string, Inspection>([
+  [
+    "ImageCreate",
+    {
+      query(req, rules) {
+        return first(
+          () => {
+            for (const name of queryValues(req, "fromImage")) {
+              if (name === "") continue;
+              for (const tag of eachValue(req, "tag")) {
+                const v = checkImage("fromImage", tag === "" ? name : `${name}:${tag}`, withTag(name, tag), rules);
+                if (v) return v;
+              }
+            }
+            return null;
+          },
+          () => registryAuthViolation(req, rules),
+        );
+      },
+    },
+  ],
+  [
+    "ImagePush",
+    {
+      query(req, rules) {
+        const name = req.params["name"] ?? "";
+        return first(
+          () => {
+            for (const tag of eachValue(req, "tag")) {
+              const v = checkImage("name", tag === "" ? name : `${name}:${tag}`, withTag(name, tag), rules);
+              if (v) return v;
+            }
+            return null;
+          },
+          () => registryAuthViolation(req, rules),
+        );
+      },
+    },
+  ],
+  [
+    "DistributionInspect",
+    {
+      query(req, rules) {
+        const name = req.params["name"] ?? "";
+        return first(
+          () => checkImage("name", name, parseImageRef(name), rules),
+          () => registryAuthViolation(req, rules),
+        );
+      },
+    },
+  ],
+  [
+    "ImageSearch",
+    {
+      query(req, rules) {
+        for (const term of queryValues(req, "term")) {
+          const v = checkRegistry("term", term, searchTermHost(term), rules);
+          if (v) return v;
+        }
+        return registryAuthViolation(req, rules);
+      },
+    },
+  ],
+  // Plugins are images too: pulling or upgrading one fetches `remote`, pushing one sends {name}.
+  ...(["PluginPull", "PluginUpgrade"] as const).map(
+    (op) =>
+      [
+        op,
+        {
+          query(req: RequestView, rules: RuleSettings) {
+            return first(
+              () => {
+                for (const remote of queryValues(req, "remote")) {
+                  const v = remote === "" ? null : checkImage("remote", remote, parseImageRef(remote), rules);
+                  if (v) return v;
+                }
+                return null;
+              },
+              () => registryAuthViolation(req, rules),
+            );
+          },
+        },
+      ] as const,
+  ),
+  [
+    "PluginPush",
+    {
+      query(req, rules) {
+        const name = req.params["name"] ?? "";
+        return first(
+          () => checkImage("name", name, parseImageRef(name), rules),
+          () => registryAuthViolation(req, rules),
+        );
+      },
+    },
+  ],
+  [
+    "SystemAuth",
+    {
+      query: (req) => formBodyViolation(req),
+      body(body, _req, rules) {
+        let address = "";
+        const v = guard(() => {
+          const o = bodyObject(body, "body");
+          if (o) address = optString(o, "serveraddress", "").value ?? "";
+        });
+        return v ?? checkRegistry("serveraddress", address, serverAddressHost(address), rules);
+      },
+    },
+  ],
+]);
