@@ -2,9 +2,9 @@
 // CI by .ci/run) and keeps the real Docker socket away from the client; the Dockerfile is
 // multi-stage, runs as non-root, has a working HEALTHCHECK and ships no dev dependencies.
 //
-// No container registry is reachable here or on CI, so the image itself cannot be built (its
-// base image cannot be pulled): these are static checks of the files, plus running the
-// healthcheck command against a stand-in socket.
+// These are static checks of the files, plus running the healthcheck command against a stand-in
+// socket. test/integration/image.test.ts builds the image (on a stand-in base, no registry being
+// reachable) and runs docker-compose.yml against the test daemon.
 
 import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
