@@ -21,27 +21,37 @@
 #  - The root filesystem can be read-only: dockgate writes nothing but its listen socket, in
 #    /run/dockgate (a volume, shared with the clients, or a tmpfs).
 #  - Configs live in /app/config; mount your own file over one, or elsewhere with `--config`.
+#  - Behind a registry mirror or a TLS-intercepting proxy, pass what npm needs (defaults: none;
+#    used by the build stages' npm ci only, never in the final image, see scripts/with-npm-env.sh):
+#      docker build --build-arg NPM_REGISTRY=https://npm.example/ \
+#        --build-arg EXTRA_CA_CERTS="$(cat /etc/ssl/certs/ca-certificates.crt)" -t dockgate .
+#  - Without access to a container registry (CI), scripts/build-image.sh makes a stand-in for the
+#    base image from Debian and the `node` npm package, then builds this file.
 
 ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---- build: TypeScript -> dist/ -------------------------------------------------------------
 FROM ${NODE_IMAGE} AS build
+ARG NPM_REGISTRY=
+ARG EXTRA_CA_CERTS=
 WORKDIR /src
-COPY package.json package-lock.json ./
+COPY package.json package-lock.json scripts/with-npm-env.sh ./
 # --ignore-scripts: the `node` devDependency (Node 24 for developers whose own node is older)
 # would download a second Node 24 in its preinstall script. The base image already is Node 24;
 # without that script node_modules/.bin/node is never created, so `npm run build` runs tsc on the
 # image's node. No other dependency needs an install script.
-RUN npm ci --ignore-scripts --no-audit --no-fund
+RUN sh with-npm-env.sh npm ci --ignore-scripts --no-audit --no-fund
 COPY tsconfig.json ./
 COPY src ./src
 RUN npm run build
 
 # ---- production dependencies only ---------------------------------------------------------
 FROM ${NODE_IMAGE} AS deps
+ARG NPM_REGISTRY=
+ARG EXTRA_CA_CERTS=
 WORKDIR /app
-COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY package.json package-lock.json scripts/with-npm-env.sh ./
+RUN sh with-npm-env.sh npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 # ---- runtime --------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime
@@ -66,8 +76,9 @@ USER node:node
 # GET /_ping through dockgate's own listen socket: healthy only when dockgate answers and the
 # daemon behind it does too (the profile must allow `ping`, as every shipped profile does).
 # Inline node, so it does not depend on a CLI subcommand; set DOCKGATE_HEALTH_SOCKET when the
-# config listens elsewhere.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+# config listens elsewhere. Every 5 s, so that a service waiting for `service_healthy` starts
+# within seconds (--start-interval would allow a slower steady pace, but needs Docker 25).
+HEALTHCHECK --interval=5s --timeout=5s --start-period=30s --retries=3 \
     CMD ["node", "-e", "const s=require('net').connect(process.env.DOCKGATE_HEALTH_SOCKET||'/run/dockgate/docker.sock');let b='';s.setTimeout(3000,()=>process.exit(1));s.on('error',()=>process.exit(1));s.on('connect',()=>s.write('GET /_ping HTTP/1.1\\r\\nHost: dockgate\\r\\nConnection: close\\r\\n\\r\\n'));s.on('data',d=>{b+=d;if(/^HTTP\\/1\\.[01] 200 /.test(b))process.exit(0)});s.on('close',()=>process.exit(1))"]
 
 ENTRYPOINT ["node", "dist/cli/main.js"]

@@ -14,8 +14,12 @@
 #                          when present, so only the first run pays for debootstrap
 #   DEBIAN_MIRROR          default http://deb.debian.org/debian
 #   NPM_REGISTRY           passed to the build as --build-arg NPM_REGISTRY (default: none)
-#   EXTRA_CA_FILE          a PEM bundle passed as --build-arg EXTRA_CA_CERTS, for networks whose
-#                          TLS-intercepting proxy npm must trust (default: none)
+#   EXTRA_CA_FILE          a PEM bundle whose certificates npm must trust, for networks with a
+#                          TLS-intercepting proxy (default: none); those Node.js does not already
+#                          trust are passed as --build-arg EXTRA_CA_CERTS (a build argument is one
+#                          argv string, at most 128 KiB: a whole system bundle does not fit)
+#   BUILD_NETWORK          docker build --network (default: the daemon's; `host` where the daemon's
+#                          containers have no route out, as with the test daemon)
 # Needs root (debootstrap), debootstrap, tar, docker, and npm on PATH (for `npm pack npm@…`).
 # A real registry makes this unnecessary: `docker build -t dockgate .`
 set -euo pipefail
@@ -85,7 +89,20 @@ trap - EXIT
 # ---- the Dockerfile, classic builder ---------------------------------------------------------
 args=()
 [ -n "${NPM_REGISTRY:-}" ] && args+=(--build-arg "NPM_REGISTRY=$NPM_REGISTRY")
-[ -n "${EXTRA_CA_FILE:-}" ] && args+=(--build-arg "EXTRA_CA_CERTS=$(cat "$EXTRA_CA_FILE")")
+if [ -n "${EXTRA_CA_FILE:-}" ]; then
+  extra_ca="$("$node_bin" -e '
+    const norm = (s) => s.replace(/\s+/g, "");
+    const known = new Set(require("node:tls").rootCertificates.map(norm));
+    const pems = require("node:fs").readFileSync(process.argv[1], "utf8").match(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g) ?? [];
+    process.stdout.write(pems.filter((p) => !known.has(norm(p))).join("\n"));
+  ' "$EXTRA_CA_FILE")"
+  if [ "${#extra_ca}" -gt 120000 ]; then
+    echo "build-image: $EXTRA_CA_FILE has ${#extra_ca} bytes of certificates Node.js does not trust; a build argument holds at most 128 KiB: pass only the proxy's CA" >&2
+    exit 1
+  fi
+  [ -n "$extra_ca" ] && args+=(--build-arg "EXTRA_CA_CERTS=$extra_ca")
+fi
+[ -n "${BUILD_NETWORK:-}" ] && args+=(--network "$BUILD_NETWORK")
 step "docker build -t $tag (classic builder)"
 DOCKER_BUILDKIT=0 docker build -q "${args[@]}" -t "$tag" . >/dev/null
 step "built $tag"

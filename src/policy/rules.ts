@@ -1,4 +1,5 @@
-// Rule settings: the per-profile knobs of the body and query inspections (src/policy/inspect).
+// Rule settings: the per-profile knobs of the body and query inspections (src/policy/inspect);
+// and RULES, the catalog of every rule id dockgate can emit (below DEFAULT_RULES).
 //
 // Every setting defaults to the safe value, and DEFAULT_RULES is what the shipped `ci` profile
 // uses: a client can build, run and exec in containers that cannot reach the host (no host paths,

@@ -1,4 +1,5 @@
-// `docker inspect NAME` through every shipped profile (config/*.yaml) with the docker CLI 28: the
+// `docker inspect NAME` through every shipped profile (config/*.yaml) with the docker CLI 28 (and
+// Debian's 20.10, which probes the same way): the
 // CLI tries container, image, network, volume, (swarm objects on a manager), plugin in turn and
 // goes on only after a not-found answer. A missing name must print what it prints against the
 // daemon directly (`Error: No such object: NAME`, exit 1), whatever the profile grants, and an
@@ -15,6 +16,7 @@ import type { TestProxy } from "../harness/proxy.js";
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
 const DOCKER = "/usr/local/bin/docker";
+const DOCKER_20 = "/usr/bin/docker";
 const CONFIG_DIR = path.resolve(import.meta.dirname, "../../config");
 const CONFIGS = fs.readdirSync(CONFIG_DIR).filter((f) => f.endsWith(".yaml")).sort();
 const RUN = `dgt-${process.pid}-inspect`;
@@ -25,12 +27,12 @@ interface Result {
   stderr: string;
 }
 
-function cli(socket: string, args: string[]): Promise<Result> {
+function cli(socket: string, args: string[], docker = DOCKER): Promise<Result> {
   return new Promise((resolve, reject) => {
     const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}` };
     delete env.DOCKER_CONTEXT;
     delete env.DOCKER_API_VERSION;
-    const p = spawn(DOCKER, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
+    const p = spawn(docker, args, { env, stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 });
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
@@ -44,6 +46,7 @@ const proxies = new Map<string, TestProxy>();
 
 beforeAll(async () => {
   expect((await cli(daemon, ["version", "--format", "{{.Client.Version}}"])).stdout).toMatch(/^28\./);
+  expect((await cli(daemon, ["version", "--format", "{{.Client.Version}}"], DOCKER_20)).stdout).toMatch(/^20\.10\./);
   for (const file of CONFIGS) proxies.set(file, await startProxyWithConfig(path.join(CONFIG_DIR, file), daemon));
 });
 
@@ -61,6 +64,12 @@ describe("docker inspect of a missing name", () => {
     // --format too (scripts: `docker inspect -f '{{.State.Running}}' x || ...`).
     const format = ["inspect", "--format", "{{.Id}}", missing];
     expect(await cli(proxies.get(file)!.socket, format)).toEqual(await cli(daemon, format));
+  });
+  it.each(CONFIGS)("through config/%s prints what the daemon prints, with the docker CLI 20.10", async (file) => {
+    const direct = await cli(daemon, ["inspect", missing], DOCKER_20);
+    expect(direct.code).toBe(1);
+    expect(direct.stderr).toBe(`Error: No such object: ${missing}\n`);
+    expect(await cli(proxies.get(file)!.socket, ["inspect", missing], DOCKER_20)).toEqual(direct);
   });
 });
 

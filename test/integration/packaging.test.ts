@@ -2,11 +2,11 @@
 // CI by .ci/run) and keeps the real Docker socket away from the client; the Dockerfile is
 // multi-stage, runs as non-root, has a working HEALTHCHECK and ships no dev dependencies.
 //
-// No container registry is reachable here or on CI, so the image itself cannot be built (its
-// base image cannot be pulled): these are static checks of the files, plus running the
-// healthcheck command against a stand-in socket.
+// These are static checks of the files, plus running the healthcheck command against a stand-in
+// socket. test/integration/image.test.ts builds the image (on a stand-in base, no registry being
+// reachable) and runs docker-compose.yml against the test daemon.
 
-import { execFile, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -285,5 +285,69 @@ describe('Dockerfile', () => {
 
   it('keeps the listen socket directory writable with a read-only root filesystem', () => {
     expect(ops(runtime, 'VOLUME').some((v) => v.args.includes('/run/dockgate'))).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The npm package: only what runs dockgate and documents it (package.json files: dist without
+// source maps, which point at src/ that is not shipped; config, README, LICENSE; a JSON Schema
+// for the config would sit in config/), and it runs from the unpacked tarball.
+
+function npm(args: string[], cwd = ROOT): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('npm', args, { cwd, timeout: 120_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? sources(path.join(dir, e.name)).map((f) => `${e.name}/${f}`) : [e.name],
+  );
+}
+
+describe('npm pack', () => {
+  let files: string[] = [];
+  beforeAll(async () => {
+    const r = await npm(['pack', '--dry-run', '--json', '--ignore-scripts']);
+    expect(r.code, r.stderr).toBe(0);
+    files = (JSON.parse(r.stdout) as Array<{ files: Array<{ path: string }> }>)[0]!.files.map((f) => f.path).sort();
+  });
+
+  it('contains only dist, config, README, LICENSE and package.json', () => {
+    const outside = files.filter((f) => !/^(dist\/.+\.js|config\/[^/]+\.(yaml|json))$/.test(f));
+    expect(outside).toEqual(['LICENSE', 'README.md', 'package.json']);
+  });
+
+  it('ships every shipped config and exactly the compiled sources (nothing stale in dist)', () => {
+    const configs = fs.readdirSync(path.join(ROOT, 'config')).filter((f) => /\.(yaml|json)$/.test(f)).map((f) => `config/${f}`);
+    expect(files.filter((f) => f.startsWith('config/'))).toEqual(configs.sort());
+    const compiled = sources(path.join(ROOT, 'src'))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+      .map((f) => `dist/${f.replace(/\.ts$/, '.js')}`);
+    const shipped = files.filter((f) => f.startsWith('dist/'));
+    expect(compiled.filter((f) => !shipped.includes(f)), 'compiled sources missing from the package').toEqual([]);
+    // tsc does not delete outputs of removed sources; the package would ship them.
+    expect(shipped.filter((f) => !compiled.includes(f)), 'stale files in dist/ (rm -rf dist && npm run build)').toEqual([]);
+  });
+
+  it('runs from the unpacked tarball: dockgate --version and check', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dg-pack-'));
+    try {
+      const r = await npm(['pack', '--ignore-scripts', '--pack-destination', dir]);
+      expect(r.code, r.stderr).toBe(0);
+      const tgz = path.join(dir, r.stdout.trim().split('\n').at(-1)!);
+      execFileSync('tar', ['-xzf', tgz, '-C', dir]);
+      // The dependencies as npm would install them next to the package.
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'package/node_modules'));
+      const bin = JSON.parse(fs.readFileSync(path.join(dir, 'package/package.json'), 'utf8')).bin.dockgate as string;
+      const version = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version as string;
+      expect(execFileSync(process.execPath, [path.join(dir, 'package', bin), '--version'], { encoding: 'utf8' })).toBe(`dockgate ${version}\n`);
+      const check = execFileSync(process.execPath, [path.join(dir, 'package', bin), 'check', path.join(dir, 'package/config/ci.yaml')], { encoding: 'utf8' });
+      expect(check).toContain('ci.yaml: valid');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
