@@ -26,6 +26,7 @@ import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
 import { withImageWorkdirCheck } from "./image-workdir.js";
+import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
@@ -173,6 +174,10 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
       const verdict = decide(req, client);
+      if (req.operation === "Session" || req.operation === "ImageBuild") {
+        const plan = plans.get(client.profile);
+        return plan === undefined ? verdict : withSessionBinding(verdict, req, client, plan.name, plan.audit);
+      }
       if (req.operation !== "ContainerCreate" || !checkImages) return verdict;
       const plan = plans.get(client.profile);
       return plan === undefined ? verdict : withImageWorkdirCheck(verdict, plan.name, plan.audit, getDaemon);
