@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
 import { createGate } from "../../src/policy/engine.js";
+import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { startProxy, tempSocket, type TestProxy } from "../harness/proxy.js";
 
 const daemon = inject("dockerSocket");
@@ -233,5 +234,32 @@ describe("BuildKit sessions belong to the client that opened them", () => {
     const r = await buildRequest(proxy.socket, `version=2&remote=client-session&session=x&frontend=gateway.v0`);
     expect(r.status).toBe(403);
     expect(JSON.parse(r.body).message).toMatch(/query parameter "frontend" is not one the daemon reads for a build.*\(rule buildkit\.parameter\)/);
+  });
+});
+
+describe("BuildKit through ci-tenant (ownership)", () => {
+  it("the built image carries the owner label", async () => {
+    const tenant = await startProxyWithConfig(path.resolve(import.meta.dirname, "../../config/ci-tenant.yaml"), daemon);
+    try {
+      const ctx = context("tenant", [`FROM ${image}`, "RUN echo tenant > /t", ""].join("\n"));
+      const r = await docker(["build", "-t", `${RUN}:tenant`, ctx], tenant.socket);
+      expect(r.code, r.stderr).toBe(0);
+      const labels = spawnSync(DOCKER_20, ["image", "inspect", "-f", "{{json .Config.Labels}}", `${RUN}:tenant`], { env: { ...process.env, DOCKER_HOST: `unix://${daemon}` }, encoding: "utf8" });
+      expect(JSON.parse(labels.stdout)).toMatchObject({ "dockgate.owner": "ci" });
+    } finally {
+      await tenant.stop();
+    }
+  });
+});
+
+describe("what the daemon itself refuses to BuildKit builds through /build", () => {
+  // The daemon's built-in Dockerfile frontend on 20.10 does not know RUN --network; newer ones do,
+  // and the solve lacks the network.host entitlement unless networkmode=host (a rule) asked for it.
+  it("RUN --network=host without --network host is refused by the daemon; no image", async () => {
+    const ctx = context("run-hostnet", [`FROM ${image}`, "RUN --network=host cat /proc/net/dev", ""].join("\n"));
+    const r = await docker(["build", "-t", `${RUN}:runhostnet`, ctx]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Unknown flag: network|network\.host is not allowed/);
+    expect(await daemonStatus(`/images/${RUN}:runhostnet/json`)).toBe(404);
   });
 });
