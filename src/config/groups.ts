@@ -79,10 +79,12 @@ export const GROUPS: ReadonlyMap<string, GroupInfo> = new Map<string, GroupInfo>
   ["distribution", g("GET /distribution/{name}/json: ask the registry for an image's manifest",
     "DistributionInspect")],
 
-  ["build", g("classic builder: POST /build and build cache prune (BuildKit builds also need `buildkit`)",
+  ["build", g("POST /build (classic builder, and BuildKit builds with `buildkit`) and build cache prune",
     "ImageBuild", "BuildPrune")],
-  ["buildkit", g("BuildKit's /session and /grpc: the daemon grants network.host and device entitlements to BuildKit by default; not inspected",
-    "Session", "Grpc")],
+  ["buildkit", g("BuildKit builds through /build?version=2: the client's /session, relayed call by call (Dockerfile read, build bound to its own session)",
+    "Session")],
+  ["buildkit:grpc", g("BuildKit's /grpc (docker buildx, compose v2): not inspected; the daemon grants BuildKit network.host and device entitlements by default",
+    "Grpc")],
 
   ["networks:read", g("list and inspect networks", "NetworkList", "NetworkInspect")],
   ["networks:write", g("create, remove, connect, disconnect, prune networks",

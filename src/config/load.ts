@@ -720,8 +720,8 @@ class Reader {
       }
     }
 
-    if (a && (allow.has("Grpc") || allow.has("Session"))) {
-      this.warn(a.key, `profile "${name}" grants BuildKit (Session/Grpc), which dockgate cannot inspect; the daemon allows BuildKit the network.host and device entitlements by default`);
+    if (a && allow.has("Grpc")) {
+      this.warn(a.key, `profile "${name}" grants BuildKit's /grpc (buildkit:grpc), which dockgate does not inspect; the daemon allows BuildKit the network.host and device entitlements by default`);
     }
 
     let mode = DEFAULTS.profileMode;

@@ -68,7 +68,24 @@ export interface ExchangeRecord {
   request: RequestView | undefined;
 }
 
+/**
+ * A connection the daemon switched to another protocol (101), handed over whole: dockgate relays
+ * it itself (BuildKit's HTTP/2 /session). `fromClient` / `fromUpstream` are bytes already read
+ * past the switch; `done` releases the connection (both sockets closed, the exchange logged).
+ */
+export interface Takeover {
+  view: RequestView;
+  client: Client;
+  clientSocket: net.Socket;
+  upstream: net.Socket;
+  fromClient: Buffer | null;
+  fromUpstream: Buffer;
+  done(): void;
+}
+
 export interface SessionHooks {
+  /** Operations whose 101 is handed to a relay instead of piped raw. */
+  upgrades?: ReadonlyMap<string, (t: Takeover) => void>;
   gate: Gate;
   upstreamPath: string;
   limits: SessionLimits;
@@ -88,6 +105,8 @@ interface Exchange {
   hijackable: boolean;
   /** The policy rewrites this exchange's successful response before the client sees it. */
   transform: ResponseTransform | undefined;
+  /** The request of an exchange whose 101 a hooks.upgrades relay takes over. */
+  upgradeView?: RequestView;
 }
 
 const enum In {
@@ -316,6 +335,7 @@ export class Session {
     exchange.record.operation = view.operation;
     exchange.record.request = view;
     exchange.hijackable = HIJACKING.has(view.operation);
+    if (this.hooks.upgrades?.has(view.operation)) exchange.upgradeView = view;
 
     if (head.formBody && hasBody) {
       const rule = "request.form-body";
@@ -803,6 +823,11 @@ export class Session {
           if (this.outHead !== "" && this.outHead.endsWith("\r\n\r\n")) {
             this.onResponseHead(ex);
             if (this.closed) return;
+            if (this.handingOver) {
+              this.writeClient(buf.subarray(flushFrom, i));
+              this.handOver(ex, buf.subarray(i));
+              return;
+            }
             if (this.responseHasEnded()) flushFrom = this.completeResponse(buf, flushFrom, i);
           }
           break;
@@ -971,7 +996,10 @@ export class Session {
     if (switching) {
       ex.record.hijacked = true;
       this.outState = Out.Raw;
-      this.startRawClientSide();
+      if (head.status === 101 && ex.upgradeView !== undefined) {
+        this.inState = In.Stopped;
+        this.handingOver = true; // readUpstream calls handOver() with the bytes after this head
+      } else this.startRawClientSide();
       return;
     }
     if (ex.headRequest || head.status === 204 || head.status === 304) {
@@ -1015,6 +1043,29 @@ export class Session {
     this.finishIfDone();
     this.resumeReading();
     return end;
+  }
+
+  private handingOver = false;
+
+  /** Gives both sockets to the operation's relay (hooks.upgrades); this session only waits for the end. */
+  private handOver(ex: Exchange, fromUpstream: Buffer): void {
+    const upstream = this.upstream!;
+    for (const s of [this.client, upstream]) {
+      s.removeAllListeners("data");
+      s.removeAllListeners("end");
+      s.removeAllListeners("drain");
+    }
+    const fromClient = this.pending;
+    this.pending = null;
+    this.hooks.upgrades!.get(ex.record.operation!)!({
+      view: ex.upgradeView!,
+      client: this.identity,
+      clientSocket: this.client,
+      upstream,
+      fromClient,
+      fromUpstream,
+      done: () => this.destroy(),
+    });
   }
 
   private startRawClientSide(): void {

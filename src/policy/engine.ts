@@ -31,6 +31,7 @@ import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
 import { withArchivePrefixCheck } from "./archive.js";
+import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
   type BodyOutcome,
@@ -174,8 +175,17 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
       }
       const plan = planFor(profilePlan, client);
       const verdict = decideFor(plan, req, client);
-      // Archive uploads: the body's first bytes are checked as it streams (archive.ts).
-      return req.operation === "PutContainerArchive" && !plan.rules.compressedArchives ? withArchivePrefixCheck(verdict, plan.name, plan.audit) : verdict;
+      switch (req.operation) {
+        case "PutContainerArchive":
+          // The body's first bytes are checked as it streams (archive.ts).
+          return plan.rules.compressedArchives ? verdict : withArchivePrefixCheck(verdict, plan.name, plan.audit);
+        case "Session":
+        case "ImageBuild":
+          // A BuildKit build may use only a session its own client opened (buildkit/sessions.ts).
+          return withSessionBinding(verdict, req, client, plan.name, plan.audit);
+        default:
+          return verdict;
+      }
     },
   };
 }

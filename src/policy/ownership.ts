@@ -802,6 +802,7 @@ const SHARED_OPS = [
   "ImageList", "ImageInspect", "ImageHistory", "ImageAttestations", "ImageSearch", "ImageCreate", "ImageTag",
   "ImageDelete", "ImagePrune", "ImageGet", "ImageGetAll", "ImageLoad", "ImagePush", "DistributionInspect",
   "BuildPrune", "PluginList", "PluginInspect", "GetPluginPrivileges",
+  "Session", // bound to the client that opened it (buildkit/sessions.ts); builds carry the owner label
 ];
 
 /** Every operation dockgate knows → what ownership does with it; absent means refused. */

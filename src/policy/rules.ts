@@ -105,10 +105,12 @@ export interface RuleSettings {
   /** ImageBuild `networkmode=host` (RUN steps on the host's network). */
   buildNetworkHost: boolean;
   /**
-   * ImageBuild `version=2`: the build runs in BuildKit, which dockgate cannot inspect and which the
-   * daemon grants the network.host and device entitlements by default.
+   * ImageBuild `version=2`: BuildKit builds through /build and the client's /session, inspected
+   * (src/policy/buildkit). false: only the classic builder.
    */
   buildkit: boolean;
+  /** Frontend images a BuildKit build may select (`# syntax=`, BUILDKIT_SYNTAX), exact references. Default: none. */
+  buildkitFrontends: readonly string[];
   /** Network drivers NetworkCreate may use (empty = bridge). */
   networkDrivers: readonly string[];
   /** NetworkCreate `Options` keys allowed. */
@@ -151,7 +153,8 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
   execRoot: true,
   fetchUrls: [],
   buildNetworkHost: false,
-  buildkit: false,
+  buildkit: true,
+  buildkitFrontends: [],
   networkDrivers: ["bridge"],
   networkOptions: [
     "com.docker.network.driver.mtu",
@@ -236,11 +239,19 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "exec.privileged", stage: "inspect", needs: "rules.allowPrivileged", describe: "exec with Privileged=true (docker exec --privileged)" },
   { id: "exec.root", stage: "inspect", needs: "rules.execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
   { id: "build.network", stage: "inspect", needs: "rules.buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
-  { id: "build.buildkit", stage: "inspect", needs: "rules.buildkit", describe: "ImageBuild version=2: a BuildKit build through /build, which dockgate cannot inspect (the daemon grants BuildKit network.host and device entitlements by default)" },
   { id: "build.cgroup-parent", stage: "inspect", needs: "rules.cgroupParent", describe: "ImageBuild cgroupparent" },
   { id: "build.remote", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
   { id: "build.security-opt", stage: "inspect", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
-  { id: "build.outputs", stage: "inspect", describe: "ImageBuild outputs other than the moby / image / cacheonly exporters" },
+  { id: "build.outputs", stage: "inspect", describe: "ImageBuild outputs other than the moby / image / cacheonly / local / tar exporters (local and tar go to the client's own session)" },
+  { id: "build.buildkit", stage: "inspect", needs: "rules.buildkit", describe: "ImageBuild version=2 (a BuildKit build) when the profile sets buildkit: false" },
+  // BuildKit (src/policy/buildkit): /build?version=2 and the client's /session.
+  { id: "buildkit.parameter", stage: "inspect", describe: "a BuildKit build's query parameter the daemon does not read (unknown parameters are refused, not passed)" },
+  { id: "buildkit.build-arg", stage: "inspect", describe: "a BUILDKIT_* build argument other than the frontend options dockgate knows (BUILDKIT_INLINE_CACHE, BUILDKIT_MULTI_PLATFORM, BUILDKIT_CONTEXT_KEEP_GIT_DIR, BUILDKIT_SANDBOX_HOSTNAME, BUILDKIT_CACHE_MOUNT_NS, BUILDKIT_DOCKERFILE_CHECK, BUILDKIT_BUILD_NAME)" },
+  { id: "buildkit.frontend", stage: "inspect", needs: "rules.buildkitFrontends", describe: "a BuildKit build selecting a frontend image (`# syntax=` in the Dockerfile, BUILDKIT_SYNTAX) not in buildkitFrontends: the daemon would pull and run it as the build's frontend" },
+  { id: "buildkit.platform", stage: "inspect", describe: "a BuildKit build's platform that is not os/arch[/variant]" },
+  { id: "buildkit.session", stage: "inspect", describe: "a BuildKit build naming a session (session=) that is not open on a /session connection of the same client, or /session with a missing, malformed or already open session id (X-Docker-Expose-Session-Uuid)" },
+  { id: "buildkit.session-method", stage: "inspect", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
+  { id: "buildkit.dockerfile", stage: "inspect", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
   { id: "images.fetch-url", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
   { id: "networks.driver", stage: "inspect", needs: "rules.networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
   { id: "networks.options", stage: "inspect", needs: "rules.networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
@@ -264,7 +275,7 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "ownership.join", stage: "ownership", describe: "NetworkCreate ConfigFrom, a `container:` prefix not written in lower case, or an endpoint NetworkID: not supported with ownership" },
   { id: "ownership.name", stage: "ownership", describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids), or a network named like the profile's shared mutate.network" },
   { id: "ownership.volume", stage: "ownership", describe: "a named volume the container would mount, or the volume being created, belongs to another client (409)" },
-  { id: "ownership.unsupported", stage: "ownership", describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
+  { id: "ownership.unsupported", stage: "ownership", describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit's `/grpc`)" },
   // Per-client limits (the profile's `limits:`), 429.
   { id: "limits.rate", stage: "limits", needs: "limits.requestsPerSecond", describe: "the client sent more requests per second than its profile's limits.requestsPerSecond (+ burst)" },
   { id: "limits.connections", stage: "limits", needs: "limits.maxConnections", describe: "the client has limits.maxConnections connections open already" },
@@ -634,6 +645,7 @@ export function parseRuleSettings(raw: unknown, report: Report): RuleSettings {
         if (names) out.sysctls = names.map((s) => s.replaceAll("/", "."));
         break;
       }
+      case "buildkitFrontends":
       case "runtimes":
       case "logDrivers":
       case "volumeDrivers":

@@ -14,10 +14,10 @@ const SRC = join(ROOT, "src");
 
 /**
  * Quoted strings of the rule id shape (`word.word-word`) in src/ that are not rule ids: dockgate's
- * own labels (`dockgate.*`, never a rule id's family) and these. Every other such literal is taken
+ * own labels (`dockgate.*`, never a rule id's family) and these (a log key, a registry name). Every other such literal is taken
  * for a rule id, so a new one cannot slip past by being spelled differently.
  */
-const NOT_RULE_IDS = new Set(["log.level"]);
+const NOT_RULE_IDS = new Set(["log.level", "docker.io"]);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -25,9 +25,9 @@ function sources(dir: string): string[] {
   );
 }
 
-/** Rule-shaped ids in one source text (comments aside): quoted literals, and `(rule x.y)` inside messages. */
+/** Rule-shaped ids in one source text (comments aside; a block comment only from a line's start, since "registry/path/*" in a string is no comment): quoted literals, and `(rule x.y)` inside messages. */
 function emittedIds(source: string): Set<string> {
-  const text = source.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "").replace(/\s\/\/\s.*$/gm, "");
+  const text = source.replace(/^\s*\/\*[\s\S]*?\*\//gm, "").replace(/^\s*\/\/.*$/gm, "").replace(/\s\/\/\s.*$/gm, "");
   const ids = new Set<string>();
   for (const m of text.matchAll(/["'`]([a-z]+\.[a-z][a-z-]*)["'`]/g)) ids.add(m[1]!);
   for (const m of text.matchAll(/\(rule ([a-z]+\.[a-z][a-z-]*)\)/g)) ids.add(m[1]!);

@@ -5,7 +5,9 @@
 // securityopt (refused: Linux daemons do not support it), isolation (default only), remote (a URL
 // or git repository the daemon fetches: fetchUrls allowlist; `client-session` (context over the
 // BuildKit session) and `upload-request` (context uploaded by a second /build request with
-// buildid=upload-request:<id>) are the CLI's BuildKit markers and fine), outputs (BuildKit exporters: moby / image / cacheonly only). The others
+// buildid=upload-request:<id>) are the CLI's BuildKit markers and fine), outputs (BuildKit exporters:
+// moby / image / cacheonly, and local / tar, which the daemon sends to the client's own session).
+// version=2 (BuildKit) adds the checks of ../buildkit/build-query.ts. The others
 // (t, dockerfile, q, nocache, pull, rm, forcerm, memory, memswap, cpu*, shmsize, ulimits,
 // buildargs, labels, cachefrom, extrahosts, squash, target, platform, session, buildid, version)
 // only shape the build inside its own containers.
@@ -13,11 +15,13 @@
 import { GoJsonError, GoObject, parseGoJson, type GoValue } from "../gojson.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
+import { checkBuildKitQuery, isBuildKitQuery } from "../buildkit/build-query.js";
 import { urlAllowed } from "./fetch.js";
 import type { Inspection, Violation } from "./index.js";
 import { formBodyViolation, isHostNetworkRef, queryValues, quote } from "./util.js";
 
-const OUTPUT_TYPES: ReadonlySet<string> = new Set(["moby", "image", "cacheonly"]);
+// local and tar are written to the client, through its own session (the CLI keeps `dest`).
+const OUTPUT_TYPES: ReadonlySet<string> = new Set(["moby", "image", "cacheonly", "local", "tar"]);
 
 function checkOutputs(v: string): string | null {
   let parsed: GoValue;
@@ -35,7 +39,7 @@ function checkOutputs(v: string): string | null {
     const t = o.get("Type");
     if (t === undefined || t === null) continue; // zero Type: the daemon's default exporter
     if (typeof t !== "string") return "outputs Type must be a string";
-    if (!OUTPUT_TYPES.has(t)) return `output type ${quote(t)} is not allowed (moby, image and cacheonly are)`;
+    if (!OUTPUT_TYPES.has(t)) return `output type ${quote(t)} is not allowed (${[...OUTPUT_TYPES].join(", ")} are)`;
   }
   return null;
 }
@@ -57,13 +61,6 @@ export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violatio
       if (v !== "") return { rule: "build.cgroup-parent", field: "cgroupparent", detail: `cgroupparent=${quote(v)}: choosing the parent cgroup is not allowed` };
     }
   }
-  if (!rules.buildkit) {
-    for (const v of queryValues(req, "version")) {
-      if (v !== "" && v !== "1") {
-        return { rule: "build.buildkit", field: "version", detail: `version=${quote(v)}: BuildKit builds are not allowed (use the classic builder: DOCKER_BUILDKIT=0)` };
-      }
-    }
-  }
   if (queryValues(req, "securityopt").length > 0) {
     return { rule: "build.security-opt", field: "securityopt", detail: "securityopt is not allowed for builds" };
   }
@@ -83,7 +80,7 @@ export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violatio
     const err = checkOutputs(v);
     if (err) return { rule: "build.outputs", field: "outputs", detail: err };
   }
-  return null;
+  return isBuildKitQuery(req) ? checkBuildKitQuery(req, rules) : null;
 }
 
 export const imageBuild: Inspection = { query: checkBuildQuery };

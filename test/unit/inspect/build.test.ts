@@ -6,16 +6,33 @@ const B = "ImageBuild";
 describe("ImageBuild query", () => {
   it("allows what docker build / compose / dockerode send", () => {
     expect(query(B, [["t", "app:1"], ["dockerfile", "Dockerfile"], ["buildargs", '{"A":"b"}'], ["labels", "{}"], ["networkmode", "default"], ["rm", "1"], ["pull", "1"], ["cachefrom", "[]"], ["extrahosts", "h:1.2.3.4"], ["shmsize", "0"], ["platform", "linux/amd64"], ["target", "test"], ["version", "1"]])).toBeNull();
-    expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "bridge"]], rules({ buildkit: true }))).toBeNull();
+    expect(query(B, [["remote", "client-session"], ["session", "abc"], ["version", "2"], ["networkmode", "default"]])).toBeNull();
     expect(query(B, [["networkmode", "none"]])).toBeNull();
-    expect(query(B, [["remote", "upload-request"], ["buildid", "b1"], ["version", "2"]], rules({ buildkit: true }))).toBeNull();
+    expect(query(B, [["remote", "upload-request"], ["buildid", "b1"]])).toBeNull();
     expect(query(B, [["networkmode", "my-net"]])).toBeNull();
   });
-  it("denies BuildKit builds through /build (version=2) unless the profile allows them", () => {
-    expect(query(B, [["version", "2"]])).toMatchObject({ rule: "build.buildkit", field: "version" });
-    expect(query(B, [["version", "1"]])).toBeNull();
-    expect(query(B, [])).toBeNull();
-    expect(query(B, [["version", "2"]], rules({ buildkit: true }))).toBeNull();
+  it("denies BuildKit builds through /build (version=2) when the profile sets buildkit: false", () => {
+    expect(query(B, [["version", "2"], ["session", "s"]], rules({ buildkit: false }))).toMatchObject({ rule: "build.buildkit", field: "version" });
+    expect(query(B, [["version", "1"]], rules({ buildkit: false }))).toBeNull();
+    expect(query(B, [], rules({ buildkit: false }))).toBeNull();
+    expect(query(B, [["version", "2"], ["session", "s"]])).toBeNull();
+  });
+  it("BuildKit: refuses parameters the daemon does not read, and what only BuildKit reads by rule", () => {
+    const bk = (...q: Array<[string, string]>) => query(B, [["version", "2"], ["session", "s"], ["remote", "client-session"], ...q]);
+    expect(bk(["t", "a:1"], ["dockerfile", "Dockerfile"], ["target", "final"], ["platform", "linux/amd64"], ["cachefrom", '["a:1"]'], ["buildargs", '{"A":"b","BUILDKIT_INLINE_CACHE":"1","X":null}'], ["outputs", '[{"Type":"local","Attrs":{}}]'], ["networkmode", "none"], ["shmsize", "0"], ["ulimits", "[]"], ["extrahosts", "h:1.2.3.4"], ["labels", "{}"], ["pull", "1"], ["nocache", "1"], ["q", "1"], ["rm", "1"], ["forcerm", "1"], ["buildid", "b"], ["memory", "0"])).toBeNull();
+    expect(bk(["frontend", "gateway.v0"])).toMatchObject({ rule: "buildkit.parameter", field: "frontend" });
+    expect(bk(["Target", "x"])).toMatchObject({ rule: "buildkit.parameter" });
+    expect(bk(["buildargs", '{"BUILDKIT_SYNTAX":"docker/dockerfile:1"}'])).toMatchObject({ rule: "buildkit.frontend", field: 'buildargs["BUILDKIT_SYNTAX"]' });
+    expect(query(B, [["version", "2"], ["session", "s"], ["buildargs", '{"BUILDKIT_SYNTAX":"docker/dockerfile:1"}']], rules({ buildkitFrontends: ["docker/dockerfile:1"] }))).toBeNull();
+    expect(bk(["buildargs", '{"BUILDKIT_NEW_THING":"1"}'])).toMatchObject({ rule: "buildkit.build-arg" });
+    expect(bk(["buildargs", '{"A":1}'])).toMatchObject({ rule: "body.type" });
+    expect(bk(["platform", "linux/amd64;x"])).toMatchObject({ rule: "buildkit.platform" });
+    expect(bk(["networkmode", "my-net"])).toMatchObject({ rule: "build.network" });
+    expect(bk(["networkmode", "host"])).toMatchObject({ rule: "build.network" });
+    expect(ruleOf(query(B, [["version", "2"], ["session", "s"], ["remote", "upload-request"]]))).toBe("build.remote");
+    expect(ruleOf(query(B, [["version", "2"], ["session", "s"], ["remote", "https://example.com/ctx.tar"]], rules({ fetchUrls: ["https://example.com/"] })))).toBe("build.remote");
+    expect(query(B, [["version", "2"]])).toMatchObject({ rule: "buildkit.session" });
+    expect(query(B, [["version", "2"], ["session", "a"], ["session", "b"]])).toMatchObject({ rule: "buildkit.session" });
   });
 
   it("denies networkmode=host and container joins", () => {
@@ -51,10 +68,11 @@ describe("ImageBuild query", () => {
     expect(ruleOf(query(B, [["remote", "https://git.example.com/ci/%2e%2e/admin"]], r))).toBe("build.remote");
     expect(ruleOf(query(B, [["remote", "https://git.example.com/cix/app.git"]], r))).toBe("build.remote");
   });
-  it("allows only moby / image / cacheonly outputs", () => {
+  it("allows only moby / image / cacheonly / local / tar outputs", () => {
     expect(query(B, [["outputs", '[{"Type":"moby","Attrs":{"compression":"zstd"}}]']])).toBeNull();
     expect(query(B, [["outputs", '[{"type":"image"}]']])).toBeNull();
-    expect(ruleOf(query(B, [["outputs", '[{"Type":"local","Attrs":{"dest":"/etc"}}]']]))).toBe("build.outputs");
+    expect(query(B, [["outputs", '[{"Type":"tar"}]']])).toBeNull();
+    expect(ruleOf(query(B, [["outputs", '[{"Type":"oci","Attrs":{"dest":"/etc"}}]']]))).toBe("build.outputs");
     expect(ruleOf(query(B, [["outputs", "not json"]]))).toBe("build.outputs");
     expect(ruleOf(query(B, [["outputs", '{"Type":"moby"}']]))).toBe("build.outputs");
   });
