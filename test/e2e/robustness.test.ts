@@ -4,13 +4,21 @@
 
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseConfigText } from "../../src/config/load.js";
+import type { ExchangeRecord } from "../../src/forward/session.js";
+import { startGateway } from "../../src/listen/gateway.js";
+import { createGate } from "../../src/policy/engine.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { docker } from "../harness/docker.js";
-import { allowAll, startProxyWithGate, type TestProxy } from "../harness/proxy.js";
+import { allowAll, startProxyWithGate, tempSocket, type TestProxy } from "../harness/proxy.js";
 
 const daemon = inject("dockerSocket");
+const image = inject("dockerImage");
 const CI = fileURLToPath(new URL("../../config/ci.yaml", import.meta.url));
 
 /** A raw client connection that keeps everything it receives. */
@@ -188,4 +196,81 @@ describe("replies to HEAD requests", () => {
       expect(c.received.endsWith("\r\n\r\n")).toBe(true);
     });
   }
+});
+
+/** A gateway on one unix listener "ops" with profile "ops" given as YAML lines; records are kept. */
+async function gatewayWith(profileLines: string[]) {
+  const socket = tempSocket();
+  const yaml = [
+    `upstream: ${daemon}`,
+    "log: { level: silent }",
+    "listeners:",
+    "  - name: ops",
+    `    unix: { path: ${socket}, mode: "0600" }`,
+    "    profile: ops",
+    "profiles:",
+    "  ops:",
+    ...profileLines.map((l) => `    ${l}`),
+    "",
+  ].join("\n");
+  const config = parseConfigText(yaml, path.join(os.tmpdir(), "dockgate-robustness.yaml"), { checkFiles: false });
+  const records: ExchangeRecord[] = [];
+  const gateway = await startGateway(config, createGate(config), pino({ level: "silent" }), (r) => records.push(r));
+  return { socket, gateway, records };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what} not seen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("stream limit and pipelined requests", () => {
+  it("events, an attach refused before the gate (form body), a wait on one connection: the wait still counts, a third stream is refused", async () => {
+    const { socket, gateway, records } = await gatewayWith(["allow: [ping, events, containers:read, containers:attach, ContainerWait]", "limits: { maxStreams: 2 }"]);
+    const name = `dg-pipelined-${process.pid}`;
+    expect((await docker(daemon, ["run", "-d", "--name", name, image, "sleep", "300"])).code).toBe(0);
+    const conns: RawClient[] = [];
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const c = new RawClient(socket);
+      conns.push(c);
+      c.socket.write(
+        `GET /v1.41/events?since=${now - 5}&until=${now} HTTP/1.1\r\nHost: d\r\n\r\n` +
+          `POST /v1.41/containers/${name}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b` +
+          `POST /v1.41/containers/${name}/wait HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n`,
+      );
+      // The events stream ended (its until passed) and the attach got its 403: both records are in.
+      await until(() => records.some((r) => r.operation === "ContainerAttach"), 20_000, "the attach's refusal");
+      expect(records.map((r) => [r.operation, r.status, r.rule])).toEqual([
+        ["SystemEvents", 200, undefined],
+        ["ContainerAttach", 403, "request.form-body"],
+      ]);
+      // The wait is still open: it holds one stream.
+      expect(gateway.limiter.streamsOf("ops")).toBe(1);
+      expect(gateway.metrics.render()).toContain("dockgate_active_streams 1\n");
+
+      const second = new RawClient(socket);
+      conns.push(second);
+      second.socket.write("GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n");
+      await second.until(() => second.received.startsWith("HTTP/1.1 200 "), 10_000, "the second stream's answer");
+      expect(gateway.limiter.streamsOf("ops")).toBe(2);
+
+      const third = new RawClient(socket);
+      conns.push(third);
+      third.socket.write("GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n");
+      await third.until(() => third.received.includes("limits.streams"), 10_000, "the third stream's refusal");
+      expect(third.received).toMatch(/^HTTP\/1\.1 429 /);
+
+      // The first connection goes away with its wait open: its hold goes with it.
+      c.socket.destroy();
+      await until(() => gateway.limiter.streamsOf("ops") === 1, 10_000, "the wait's hold released by the close");
+    } finally {
+      for (const c of conns) c.socket.destroy();
+      await docker(daemon, ["rm", "-f", name]);
+      await gateway.stop(1);
+    }
+  });
 });
