@@ -2,6 +2,8 @@
 // drip in (408 after limits.headerTimeoutSeconds; idle keep-alive is not timed), refusals of
 // requests still being sent (the client gets the reply, not a reset), HEAD replies without a body.
 
+import { spawn } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
 import os from "node:os";
@@ -271,6 +273,80 @@ describe("stream limit and pipelined requests", () => {
       for (const c of conns) c.socket.destroy();
       await docker(daemon, ["rm", "-f", name]);
       await gateway.stop(1);
+    }
+  });
+});
+
+describe("a log reader that stalls", () => {
+  it("dockgate serve with stdout a pipe nobody reads answers 50,000 keep-alive /_ping; the dropped lines are counted and announced", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dg-stall-"));
+    const socket = path.join(dir, "dg.sock");
+    const admin = path.join(dir, "admin.sock");
+    const config = path.join(dir, "config.yaml");
+    fs.writeFileSync(
+      config,
+      [
+        `upstream: ${daemon}`,
+        "log: { level: info }",
+        "listeners:",
+        "  - name: ops",
+        `    unix: { path: ${socket}, mode: "0600" }`,
+        "    profile: ops",
+        "profiles:",
+        "  ops: { allow: [ping] }",
+        `admin: { unix: { path: ${admin}, mode: "0600" } }`,
+        "",
+      ].join("\n"),
+    );
+    const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+    const proc = spawn(process.execPath, [main, "serve", "--config", config, "--no-watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout!.pause(); // the stuck log shipper: nothing reads dockgate's stdout
+    let stderr = "";
+    proc.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      await until(() => fs.existsSync(socket) && fs.existsSync(admin), 15_000, `dockgate listening (stderr: ${stderr})`);
+      const TOTAL = 50_000;
+      const BATCH = 100;
+      // Answers counted as they come (each /_ping answer's body is "OK" after its blank line).
+      const c = net.createConnection(socket);
+      let answered = 0;
+      let tail = "";
+      c.on("data", (d: Buffer) => {
+        const text = tail + d.toString("latin1");
+        answered += text.split("\r\n\r\nOK").length - 1;
+        tail = text.slice(-5);
+      });
+      for (let sent = 0; sent < TOTAL; sent += BATCH) {
+        c.write(PING.repeat(BATCH));
+        await until(() => answered >= sent + BATCH, 20_000, `answer ${sent + BATCH} of ${TOTAL} (${answered} so far)`);
+      }
+      expect(answered).toBe(TOTAL);
+      c.destroy();
+      const metrics = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ socketPath: admin, path: "/metrics" }, (res) => {
+            let body = "";
+            res.on("data", (d: Buffer) => (body += d.toString()));
+            res.on("end", () => resolve(body));
+          })
+          .on("error", reject);
+      });
+      const dropped = Number(/^dockgate_log_lines_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+      expect(dropped).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^dockgate_requests_total\{profile="ops",operation="SystemPing",decision="allow"\} 50000$/m);
+
+      // The reader wakes up: the notice that dropping started, the lines kept, and the one that
+      // says the destination caught up, with the count.
+      let out = "";
+      proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      proc.stdout!.resume();
+      await until(() => out.includes("log destination caught up"), 20_000, "the caught-up notice");
+      const notices = out.split("\n").filter((l) => l.includes("log destination"));
+      expect(notices).toHaveLength(2);
+      expect(JSON.parse(notices[0]!).msg).toContain("cannot keep up: dropping log lines");
+      expect(JSON.parse(notices[1]!).dropped).toBe(dropped);
+    } finally {
+      proc.kill("SIGKILL");
     }
   });
 });
