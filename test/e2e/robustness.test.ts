@@ -350,3 +350,42 @@ describe("a log reader that stalls", () => {
     }
   });
 });
+
+describe("reload under an open keep-alive connection", () => {
+  it("the log lines of later requests on the same connection name the new profile (the identity is replaced, not mutated)", async () => {
+    const socket = tempSocket();
+    const yaml = (profile: string) =>
+      [
+        `upstream: ${daemon}`,
+        "listeners:",
+        "  - name: ops",
+        `    unix: { path: ${socket}, mode: "0600" }`,
+        `    profile: ${profile}`,
+        "profiles:",
+        "  first: { allow: [ping] }",
+        "  second: { allow: [ping] }",
+        "",
+      ].join("\n");
+    const configOf = (profile: string) => parseConfigText(yaml(profile), path.join(os.tmpdir(), "dockgate-reload.yaml"), { checkFiles: false });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: "info", base: undefined }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const first = configOf("first");
+    const gateway = await startGateway(first, createGate(first), logger);
+    const c = new RawClient(socket);
+    try {
+      const pings = () => lines.filter((l) => l.msg === "request" && l.path === "/_ping");
+      c.socket.write(PING);
+      await until(() => pings().length === 1, 10_000, "the first request's log line");
+      const second = configOf("second");
+      await gateway.reload(second, createGate(second));
+      c.socket.write(PING);
+      await until(() => pings().length === 2, 10_000, "the second request's log line");
+      expect(pings().map((l) => l.profile)).toEqual(["first", "second"]);
+      expect(c.ended).toBe(false); // the same connection served both
+      expect(gateway.metrics.render()).toContain('dockgate_requests_total{profile="second",operation="SystemPing",decision="allow"} 1\n');
+    } finally {
+      c.socket.destroy();
+      await gateway.stop(1);
+    }
+  });
+});
