@@ -14,7 +14,7 @@ const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf
 
 describe("README", () => {
   const ruleIds = [...RULES, ...GATE_RULES, ...OWNERSHIP_RULES, ...HARDENING_RULES, ...LIMIT_RULES].map((r) => r.id);
-  it.each([...ruleIds, "http.malformed", "request.target", "endpoint.unknown", "body.size", "upstream.unreachable", "policy.lookup"])(
+  it.each([...ruleIds, "http.malformed", "http.timeout", "request.target", "endpoint.unknown", "body.size", "upstream.unreachable", "policy.lookup"])(
     "documents rule %s",
     (id) => {
       expect(readme).toContain(`\`${id}\``);
