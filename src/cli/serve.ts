@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { ConfigError, formatProblem, loadConfig, parseConfigText } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
-import { createLogger, type Logger } from "../observe/log.js";
+import { createLogger, drainLogs, type Logger } from "../observe/log.js";
 import { closeDaemonClients, daemonClient } from "../policy/daemon.js";
 import { createGate } from "../policy/engine.js";
 import { setHostNetworkIds } from "../policy/inspect/index.js";
@@ -145,6 +145,7 @@ export async function run(argv: string[]): Promise<number> {
     await gateway.stop(config.shutdownGraceSeconds);
     await closeDaemonClients();
     logger.info("stopped");
+    await drainLogs(1000);
     process.exit(0);
   };
   process.on("SIGTERM", () => void stop("SIGTERM"));

@@ -1,12 +1,14 @@
 // Structured logs (pino): one JSON line per request (also the audit record of its decision),
-// plus lifecycle events. Lines are written asynchronously in batches (LineWriter) and flushed on
-// exit.
+// plus lifecycle events. Lines are written asynchronously in batches (LineWriter), bounded (a
+// destination that cannot keep up loses lines, counted and announced, never blocks dockgate) and
+// flushed on exit.
 //
 // The line for an allowed request is the one written for every request, so it is formatted here
 // directly, in pino's own line format (level, epoch-ms time, fields, msg) and into pino's own
 // destination: going through pino's generic serializer cost about as much CPU as proxying the
 // request itself. Denials, audit findings and lifecycle events go through pino as usual.
 
+import { fstatSync } from "node:fs";
 import pino, { type Logger } from "pino";
 import type { ExchangeRecord } from "../forward/session.js";
 import { LineWriter } from "./line-writer.js";
@@ -14,9 +16,27 @@ import type { Client } from "../policy/verdict.js";
 
 export type { Logger };
 
+let stdoutWriter: LineWriter | undefined;
+
+/** Before a planned exit: lets stdout take what the log holds, for at most `ms`. */
+export function drainLogs(ms: number): Promise<void> {
+  return stdoutWriter?.drain(ms) ?? Promise.resolve();
+}
+
 export function createLogger(level: string): Logger {
-  const destination = new LineWriter(1);
-  const logger = pino({ level, base: undefined }, destination);
+  // A pipe or socket as stdout is made non-blocking (as Node's own process.stdout does), so a
+  // full one answers EAGAIN and never holds a thread, or the exit, waiting for its reader.
+  const stdout = fstatSync(1);
+  if (stdout.isFIFO() || stdout.isSocket()) void process.stdout;
+  let logger: Logger;
+  const destination = new LineWriter(1, {
+    onDropping: (dropping, dropped) => {
+      if (dropping) logger.warn("log destination cannot keep up: dropping log lines until it does (dockgate_log_lines_dropped_total)");
+      else logger.warn({ dropped }, "log destination caught up: log lines were dropped meanwhile");
+    },
+  });
+  stdoutWriter = destination;
+  logger = pino({ level, base: undefined }, destination);
   process.once("exit", () => destination.flushSync());
   return logger;
 }

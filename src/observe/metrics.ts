@@ -3,6 +3,7 @@
 // with no string building; the text format is only produced when /metrics is scraped.
 
 import type { ExchangeRecord } from "../forward/session.js";
+import { droppedLines } from "./line-writer.js";
 
 /** Upper bounds of the request duration histogram, seconds (streams land in +Inf). */
 export const DURATION_BUCKETS: readonly number[] = [0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10, 60];
@@ -123,6 +124,8 @@ export class Metrics {
     out.push(`dockgate_hijacked_connections_total ${this.hijackedTotal}`);
     header(out, "dockgate_upstream_errors_total", "counter", "Requests answered 502 because the Docker daemon could not be reached.");
     out.push(`dockgate_upstream_errors_total ${this.upstreamErrors}`);
+    header(out, "dockgate_log_lines_dropped_total", "counter", "Log lines dropped because the log destination could not keep up.");
+    out.push(`dockgate_log_lines_dropped_total ${droppedLines()}`);
     header(out, "dockgate_reloads_total", "counter", "Config reloads, by result (ok, refused).");
     out.push(`dockgate_reloads_total{result="ok"} ${this.reloads.ok}`);
     out.push(`dockgate_reloads_total{result="refused"} ${this.reloads.refused}`);

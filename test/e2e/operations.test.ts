@@ -125,10 +125,9 @@ describe("limits through real clients", () => {
       expect(r.stderr.trim()).toBe("Error response from daemon: dockgate: rate limit of 1 requests/s exceeded for client ops (rule limits.rate)");
       const text = gateway.metrics.render();
       expect(sample(text, 'dockgate_denials_total{profile="ops",rule="limits.rate"}')).toBeGreaterThanOrEqual(1);
-      // The bucket refills: a second later one request goes through again.
-      await new Promise((r) => setTimeout(r, 1100));
-      const [ok] = await rawExchange(socket, PING, 1);
-      expect(ok!.status).toBe(200);
+      // The bucket refills: about a second later one request goes through again (refused ones
+      // spend no token, so asking until it does measures the refill).
+      await waitFor(async () => (await rawExchange(socket, PING, 1))[0]?.status === 200, 10_000, "a request allowed again after the refill");
     } finally {
       await gateway.stop(1);
     }
@@ -291,7 +290,7 @@ describe("a flood on one listener", () => {
           else counts.other++;
         }),
       );
-      await new Promise((r) => setTimeout(r, 300)); // the flood is on
+      await waitFor(() => counts.rate > 0, 10_000, "the flood hitting its rate limit");
       const quietStatuses: number[] = [];
       while (Date.now() < until - 300) {
         const replies = await rawExchange(quiet, "GET /_ping HTTP/1.1\r\nHost: d\r\n\r\nGET /version HTTP/1.1\r\nHost: d\r\n\r\n", 2, 10_000);
@@ -580,6 +579,11 @@ function replaceFile(file: string, text: string): void {
   fs.renameSync(tmp, file);
 }
 
+/** How many reloads dockgate's log says it refused so far. */
+function refusals(stdout: string): number {
+  return logLines(stdout).filter((l) => typeof l.msg === "string" && l.msg.startsWith("config reload refused")).length;
+}
+
 function logLines(text: string): Array<Record<string, unknown>> {
   return text
     .split("\n")
@@ -646,7 +650,7 @@ describe("reload of dockgate serve", () => {
       const invalid = serveYaml("[ping, system:read, imagez:read]")(served.socket);
       fs.writeFileSync(served.file, invalid);
       served.proc.kill("SIGHUP");
-      await new Promise((r) => setTimeout(r, 1000));
+      await waitFor(() => refusals(served.stdout()) === 1, 15_000, "the invalid edit refused");
       expect((await docker(served.socket, ["ps", "-a", "--filter", `name=${name}`, "--format", "{{.Names}}"])).stdout.trim()).toBe(name);
       expect((await docker(served.socket, ["images", "-q"])).stderr.trim()).toBe(IMAGES_DENIED);
       expect(served.proc.exitCode).toBeNull();
@@ -685,7 +689,7 @@ describe("reload of dockgate serve", () => {
       await waitFor(async () => (await docker(served.socket, ["images", "-q"])).stderr.trim() === IMAGES_DENIED, 15_000, "watched change applied");
 
       replaceFile(served.file, serveYaml(OPS_ALLOW, "mode: enforcing")(served.socket));
-      await new Promise((r) => setTimeout(r, 1500));
+      await waitFor(() => refusals(served.stdout()) === 1, 15_000, "the invalid replacement refused");
       expect((await docker(served.socket, ["images", "-q"])).stderr.trim()).toBe(IMAGES_DENIED);
       expect((await docker(served.socket, ["version", "--format", "{{.Server.Version}}"])).code).toBe(0);
 

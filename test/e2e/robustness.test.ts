@@ -2,15 +2,25 @@
 // drip in (408 after limits.headerTimeoutSeconds; idle keep-alive is not timed), refusals of
 // requests still being sent (the client gets the reply, not a reset), HEAD replies without a body.
 
+import { spawn } from "node:child_process";
+import fs from "node:fs";
 import http from "node:http";
 import net from "node:net";
+import os from "node:os";
+import path from "node:path";
 import { fileURLToPath } from "node:url";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { parseConfigText } from "../../src/config/load.js";
+import type { ExchangeRecord } from "../../src/forward/session.js";
+import { startGateway } from "../../src/listen/gateway.js";
+import { createGate } from "../../src/policy/engine.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { docker } from "../harness/docker.js";
-import { allowAll, startProxyWithGate, type TestProxy } from "../harness/proxy.js";
+import { allowAll, startProxyWithGate, tempSocket, type TestProxy } from "../harness/proxy.js";
 
 const daemon = inject("dockerSocket");
+const image = inject("dockerImage");
 const CI = fileURLToPath(new URL("../../config/ci.yaml", import.meta.url));
 
 /** A raw client connection that keeps everything it receives. */
@@ -188,4 +198,194 @@ describe("replies to HEAD requests", () => {
       expect(c.received.endsWith("\r\n\r\n")).toBe(true);
     });
   }
+});
+
+/** A gateway on one unix listener "ops" with profile "ops" given as YAML lines; records are kept. */
+async function gatewayWith(profileLines: string[]) {
+  const socket = tempSocket();
+  const yaml = [
+    `upstream: ${daemon}`,
+    "log: { level: silent }",
+    "listeners:",
+    "  - name: ops",
+    `    unix: { path: ${socket}, mode: "0600" }`,
+    "    profile: ops",
+    "profiles:",
+    "  ops:",
+    ...profileLines.map((l) => `    ${l}`),
+    "",
+  ].join("\n");
+  const config = parseConfigText(yaml, path.join(os.tmpdir(), "dockgate-robustness.yaml"), { checkFiles: false });
+  const records: ExchangeRecord[] = [];
+  const gateway = await startGateway(config, createGate(config), pino({ level: "silent" }), (r) => records.push(r));
+  return { socket, gateway, records };
+}
+
+async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what} not seen within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("stream limit and pipelined requests", () => {
+  it("events, an attach refused before the gate (form body), a wait on one connection: the wait still counts, a third stream is refused", async () => {
+    const { socket, gateway, records } = await gatewayWith(["allow: [ping, events, containers:read, containers:attach, ContainerWait]", "limits: { maxStreams: 2 }"]);
+    const name = `dg-pipelined-${process.pid}`;
+    expect((await docker(daemon, ["run", "-d", "--name", name, image, "sleep", "300"])).code).toBe(0);
+    const conns: RawClient[] = [];
+    try {
+      const now = Math.floor(Date.now() / 1000);
+      const c = new RawClient(socket);
+      conns.push(c);
+      c.socket.write(
+        `GET /v1.41/events?since=${now - 5}&until=${now} HTTP/1.1\r\nHost: d\r\n\r\n` +
+          `POST /v1.41/containers/${name}/attach?stream=1&stdout=1 HTTP/1.1\r\nHost: d\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 3\r\n\r\na=b` +
+          `POST /v1.41/containers/${name}/wait HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n`,
+      );
+      // The events stream ended (its until passed) and the attach got its 403: both records are in.
+      await until(() => records.some((r) => r.operation === "ContainerAttach"), 20_000, "the attach's refusal");
+      expect(records.map((r) => [r.operation, r.status, r.rule])).toEqual([
+        ["SystemEvents", 200, undefined],
+        ["ContainerAttach", 403, "request.form-body"],
+      ]);
+      // The wait is still open: it holds one stream.
+      expect(gateway.limiter.streamsOf("ops")).toBe(1);
+      expect(gateway.metrics.render()).toContain("dockgate_active_streams 1\n");
+
+      const second = new RawClient(socket);
+      conns.push(second);
+      second.socket.write("GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n");
+      await second.until(() => second.received.startsWith("HTTP/1.1 200 "), 10_000, "the second stream's answer");
+      expect(gateway.limiter.streamsOf("ops")).toBe(2);
+
+      const third = new RawClient(socket);
+      conns.push(third);
+      third.socket.write("GET /v1.41/events HTTP/1.1\r\nHost: d\r\n\r\n");
+      await third.until(() => third.received.includes("limits.streams"), 10_000, "the third stream's refusal");
+      expect(third.received).toMatch(/^HTTP\/1\.1 429 /);
+
+      // The first connection goes away with its wait open: its hold goes with it.
+      c.socket.destroy();
+      await until(() => gateway.limiter.streamsOf("ops") === 1, 10_000, "the wait's hold released by the close");
+    } finally {
+      for (const c of conns) c.socket.destroy();
+      await docker(daemon, ["rm", "-f", name]);
+      await gateway.stop(1);
+    }
+  });
+});
+
+describe("a log reader that stalls", () => {
+  it("dockgate serve with stdout a pipe nobody reads answers 50,000 keep-alive /_ping; the dropped lines are counted and announced", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dg-stall-"));
+    const socket = path.join(dir, "dg.sock");
+    const admin = path.join(dir, "admin.sock");
+    const config = path.join(dir, "config.yaml");
+    fs.writeFileSync(
+      config,
+      [
+        `upstream: ${daemon}`,
+        "log: { level: info }",
+        "listeners:",
+        "  - name: ops",
+        `    unix: { path: ${socket}, mode: "0600" }`,
+        "    profile: ops",
+        "profiles:",
+        "  ops: { allow: [ping] }",
+        `admin: { unix: { path: ${admin}, mode: "0600" } }`,
+        "",
+      ].join("\n"),
+    );
+    const main = fileURLToPath(new URL("../../dist/cli/main.js", import.meta.url));
+    const proc = spawn(process.execPath, [main, "serve", "--config", config, "--no-watch"], { stdio: ["ignore", "pipe", "pipe"] });
+    proc.stdout!.pause(); // the stuck log shipper: nothing reads dockgate's stdout
+    let stderr = "";
+    proc.stderr!.on("data", (c: Buffer) => (stderr += c.toString()));
+    try {
+      await until(() => fs.existsSync(socket) && fs.existsSync(admin), 15_000, `dockgate listening (stderr: ${stderr})`);
+      const TOTAL = 50_000;
+      const BATCH = 100;
+      // Answers counted as they come (each /_ping answer's body is "OK" after its blank line).
+      const c = net.createConnection(socket);
+      let answered = 0;
+      let tail = "";
+      c.on("data", (d: Buffer) => {
+        const text = tail + d.toString("latin1");
+        answered += text.split("\r\n\r\nOK").length - 1;
+        tail = text.slice(-5);
+      });
+      for (let sent = 0; sent < TOTAL; sent += BATCH) {
+        c.write(PING.repeat(BATCH));
+        await until(() => answered >= sent + BATCH, 20_000, `answer ${sent + BATCH} of ${TOTAL} (${answered} so far)`);
+      }
+      expect(answered).toBe(TOTAL);
+      c.destroy();
+      const metrics = await new Promise<string>((resolve, reject) => {
+        http
+          .get({ socketPath: admin, path: "/metrics" }, (res) => {
+            let body = "";
+            res.on("data", (d: Buffer) => (body += d.toString()));
+            res.on("end", () => resolve(body));
+          })
+          .on("error", reject);
+      });
+      const dropped = Number(/^dockgate_log_lines_dropped_total (\d+)$/m.exec(metrics)?.[1]);
+      expect(dropped).toBeGreaterThan(0);
+      expect(metrics).toMatch(/^dockgate_requests_total\{profile="ops",operation="SystemPing",decision="allow"\} 50000$/m);
+
+      // The reader wakes up: the notice that dropping started, the lines kept, and the one that
+      // says the destination caught up, with the count.
+      let out = "";
+      proc.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+      proc.stdout!.resume();
+      await until(() => out.includes("log destination caught up"), 20_000, "the caught-up notice");
+      const notices = out.split("\n").filter((l) => l.includes("log destination"));
+      expect(notices).toHaveLength(2);
+      expect(JSON.parse(notices[0]!).msg).toContain("cannot keep up: dropping log lines");
+      expect(JSON.parse(notices[1]!).dropped).toBe(dropped);
+    } finally {
+      proc.kill("SIGKILL");
+    }
+  });
+});
+
+describe("reload under an open keep-alive connection", () => {
+  it("the log lines of later requests on the same connection name the new profile (the identity is replaced, not mutated)", async () => {
+    const socket = tempSocket();
+    const yaml = (profile: string) =>
+      [
+        `upstream: ${daemon}`,
+        "listeners:",
+        "  - name: ops",
+        `    unix: { path: ${socket}, mode: "0600" }`,
+        `    profile: ${profile}`,
+        "profiles:",
+        "  first: { allow: [ping] }",
+        "  second: { allow: [ping] }",
+        "",
+      ].join("\n");
+    const configOf = (profile: string) => parseConfigText(yaml(profile), path.join(os.tmpdir(), "dockgate-reload.yaml"), { checkFiles: false });
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: "info", base: undefined }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const first = configOf("first");
+    const gateway = await startGateway(first, createGate(first), logger);
+    const c = new RawClient(socket);
+    try {
+      const pings = () => lines.filter((l) => l.msg === "request" && l.path === "/_ping");
+      c.socket.write(PING);
+      await until(() => pings().length === 1, 10_000, "the first request's log line");
+      const second = configOf("second");
+      await gateway.reload(second, createGate(second));
+      c.socket.write(PING);
+      await until(() => pings().length === 2, 10_000, "the second request's log line");
+      expect(pings().map((l) => l.profile)).toEqual(["first", "second"]);
+      expect(c.ended).toBe(false); // the same connection served both
+      expect(gateway.metrics.render()).toContain('dockgate_requests_total{profile="second",operation="SystemPing",decision="allow"} 1\n');
+    } finally {
+      c.socket.destroy();
+      await gateway.stop(1);
+    }
+  });
 });

@@ -249,7 +249,7 @@ services:
     networks: [back]
   client:
     image: ${image}
-    command: ["sh", "-c", "sleep 1; wget -qO- http://web:8080/hello; sleep 300"]
+    command: ["sh", "-c", "until wget -qO- http://web:8080/hello; do sleep 0.2; done; sleep 300"]
     depends_on: [web]
     networks: [back]
 volumes:
@@ -277,13 +277,15 @@ networks:
     const vol = await docker(daemon, ["volume", "inspect", "-f", `{{index .Labels "${LABEL}"}}`, `${project}_data`]);
     expect(vol.stdout.trim()).toBe("tenant-a");
 
+    // Wait for the lines asserted ("Attaching to ..." names the containers, so "hi" alone is not one).
+    const seen = (text: string) => text.includes("web-up") && /client\S*\s*\|\s*hi$/m.test(text);
     let logs = "";
-    for (let i = 0; i < 50 && !logs.includes("hi"); i++) {
+    for (const end = Date.now() + 30_000; !seen(logs) && Date.now() < end; ) {
       logs = (await compose(A, ["logs", "--no-color"])).stdout;
-      if (!logs.includes("hi")) await new Promise((r) => setTimeout(r, 200));
+      if (!seen(logs)) await new Promise((r) => setTimeout(r, 200));
     }
     expect(logs).toContain("web-up");
-    expect(logs).toMatch(/client.*hi/);
+    expect(logs).toMatch(/client\S*\s*\|\s*hi$/m);
 
     const exec = await compose(A, ["exec", "-T", "web", "cat", "/data/hello"]);
     expect(exec.code, exec.stderr).toBe(0);

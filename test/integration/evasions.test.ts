@@ -136,23 +136,32 @@ async function expectHarmless(name: string, raw: Buffer | string, check: (c: any
 }
 
 /**
- * Writes `raw` on one connection and returns the status of every response that arrives within
- * `ms` (or until the proxy closes the connection).
+ * Writes `raw` on one connection, then a /_ping as a marker, and returns the status of every
+ * response before the marker's (or before the proxy closed the connection): once the marker is
+ * answered, everything `raw` made happen has been answered, so no fixed wait decides the count.
  */
-function collect(raw: Buffer | string, ms: number): Promise<number[]> {
-  return new Promise((resolve) => {
+function collect(raw: Buffer | string): Promise<number[]> {
+  return new Promise((resolve, reject) => {
     const s = net.createConnection(ci.socket);
     let text = "";
-    const done = () => {
+    const statuses = () => [...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+    const done = (marked: boolean) => {
       clearTimeout(timer);
       s.destroy();
-      resolve([...text.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1])));
+      resolve(marked ? statuses().slice(0, -1) : statuses());
     };
-    const timer = setTimeout(done, ms);
-    s.on("data", (c: Buffer) => (text += c.toString("latin1")));
-    s.on("close", done);
-    s.on("error", done);
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(new Error(`neither the marker's answer nor a close within 20 s: ${JSON.stringify(text.slice(0, 300))}`));
+    }, 20_000);
+    s.on("data", (c: Buffer) => {
+      text += c.toString("latin1");
+      if (text.endsWith("\r\n\r\nOK")) done(true);
+    });
+    s.on("close", () => done(false));
+    s.on("error", () => done(false));
     s.write(raw);
+    s.write("GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n");
   });
 }
 
@@ -388,7 +397,7 @@ describe("one connection, several requests", () => {
       const smuggledName = unique();
       const smuggled = request("POST", createTarget(smuggledName), body("{}"));
       const raw = Buffer.concat([Buffer.from(`POST ${target} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/x-tar\r\nContent-Length: ${smuggled.length}\r\n\r\n`, "latin1"), smuggled]);
-      const statuses = await collect(raw, 1500);
+      const statuses = await collect(raw);
       expect(statuses[0]).toBe(403);
       expect(statuses).toHaveLength(1);
       expect(await containerExists(smuggledName)).toBe(false);
@@ -434,7 +443,7 @@ describe("bodies", () => {
       Buffer.from(`POST ${createTarget(name)} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: 0\r\n\r\n`, "latin1"),
       Buffer.from(privJson(), "utf8"),
     ]);
-    const statuses = await collect(raw, 1500);
+    const statuses = await collect(raw);
     expect(statuses.length).toBeGreaterThan(0);
     // The empty create fails at the daemon (no config); the "body" is a malformed next request.
     for (const st of statuses) expect(st).toBeGreaterThanOrEqual(400);
