@@ -26,9 +26,12 @@
 //                  client's, and one that does not exist yet is created first with the owner label
 //                  (what the daemon would do, minus the label). NetworkConnect/Disconnect: the body's
 //                  Container must be owned (rewritten to its full id). Joins to other containers
-//                  (`container:<x>` namespace modes, VolumesFrom, Links, NetworkCreate ConfigFrom,
+//                  (`container:<x>` namespace modes, VolumesFrom, NetworkCreate ConfigFrom,
 //                  build networkmode=container:<x>) are refused under ownership even when the
-//                  profile's rules allow joins (rule ownership.join).
+//                  profile's rules allow joins (rule ownership.join). Links must name the client's
+//                  own containers (legacy links are forwarded as `<full id>:<alias>`; see claimLinks).
+//   answers        the owner label is hidden from what the client reads (hide-owner.ts), and a
+//                  NetworkMode forwarded as an id reads back as the client wrote it.
 //   lists          ContainerList, NetworkList, VolumeList, the three prunes and SystemEvents get
 //                  `label=<label>=<owner>` merged into `filters` (both the JSON object-of-arrays
 //                  form and the old object-of-booleans form; anything else is a 400). The daemon
@@ -82,6 +85,7 @@
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { DaemonError, type DaemonClient, type DaemonEvent } from "./daemon.js";
 import { GoJsonError, GoObject, type GoValue, parseGoJson, toJson } from "./gojson.js";
+import { dropClientSpellings, spellingLabel } from "./hide-owner.js";
 import type { Client, Denial, RequestView, ResponseTransform, Rewrite } from "./verdict.js";
 
 export const OWNERSHIP_RULES: ReadonlyArray<{ id: string; status: number; describe: string }> = [
@@ -89,7 +93,7 @@ export const OWNERSHIP_RULES: ReadonlyArray<{ id: string; status: number; descri
   { id: "ownership.lookup", status: 502, describe: "dockgate could not ask the daemon who owns an object; the request is denied" },
   { id: "ownership.filters", status: 400, describe: "a list's `filters` (or a build's `labels`) parameter is not JSON the daemon would read" },
   { id: "ownership.label", status: 400, describe: "the client's labels contain a key that differs from the ownership label only in case" },
-  { id: "ownership.join", status: 403, describe: "the request joins another container (container:<x>, VolumesFrom, Links, ConfigFrom): not supported with ownership" },
+  { id: "ownership.join", status: 403, describe: "the request joins another container (container:<x>, VolumesFrom, ConfigFrom): not supported with ownership" },
   { id: "ownership.name", status: 403, describe: "a container or network name of 64 hex digits (it would be ambiguous with object ids)" },
   { id: "ownership.volume", status: 409, describe: "a named volume the container would mount, or the volume being created, belongs to another client" },
   { id: "ownership.unsupported", status: 403, describe: "the operation cannot be scoped to an owner (swarm, services, secrets, configs, nodes, tasks, plugin changes, BuildKit)" },
@@ -697,8 +701,45 @@ async function claimNetwork(name: string, path: string, req: RequestView, client
   return { id: (r as { id: string }).id };
 }
 
-function linksIn(o: GoObject): boolean {
-  return nonEmpty(o.get("Links"));
+/**
+ * Links (`name:alias`, `name`, or `/name:/parent/alias` as inspect prints them, read like the
+ * daemon's opts.ParseLink): each named container must be the client's. Legacy links
+ * (HostConfig.Links, `rewrite`) are forwarded as `<full id>:<alias>`, so the daemon links exactly
+ * the container that was checked. An endpoint's links on a user-defined network are kept as
+ * names: the daemon stores them as DNS aliases resolved by name when the container looks them up
+ * (a full id would not resolve), on a network the client's own containers share.
+ */
+async function claimLinks(
+  v: GoValue | undefined,
+  path: string,
+  rewrite: boolean,
+  req: RequestView,
+  client: Client,
+  ctx: OwnershipContext,
+): Promise<{ value: GoValue[] | undefined } | { denial: Denial }> {
+  if (v === undefined || v === null) return { value: undefined };
+  if (!Array.isArray(v)) return { denial: policyDenial(req, ctx, 400, `${path} must be a list of strings`, "body.type", path) };
+  const out: GoValue[] = [];
+  for (const link of v) {
+    if (typeof link !== "string") return { denial: policyDenial(req, ctx, 400, `${path} must be a list of strings`, "body.type", path) };
+    const parts = link.split(":");
+    if (link === "" || parts.length > 2) return { denial: policyDenial(req, ctx, 400, `${path}: bad format for links: ${link}`, "body.type", path) };
+    let [name, alias] = parts.length === 1 ? [link, link] : [parts[0]!, parts[1]!];
+    if (parts.length === 2 && name.startsWith("/")) {
+      name = name.slice(1);
+      alias = alias.slice(alias.lastIndexOf("/") + 1);
+    }
+    let r: Resolution;
+    try {
+      r = await ctx.resolver.resolve("container", name, ctx.label);
+    } catch (err) {
+      return { denial: lookupDenial(req, err) };
+    }
+    // 400 like a missing network: the daemon's create answers a missing link target with its own 4xx.
+    if (!r.found || r.owner !== client.owner) return { denial: denial(400, notFoundMessage("container", name), "ownership.not-found", path) };
+    out.push(rewrite ? `${r.id}:${alias}` : link);
+  }
+  return { value: out };
 }
 
 const CONTAINER_CREATE: OwnedOperation = {
@@ -711,6 +752,7 @@ const CONTAINER_CREATE: OwnedOperation = {
     if (!(o instanceof GoObject)) return { ok: false, denial: o };
     const bad = setOwnerLabel(o, "Labels", ctx.label, client.owner);
     if (bad) return { ok: false, denial: policyDenial(req, ctx, 400, bad, "ownership.label", "Labels") };
+    dropClientSpellings(o.get("Labels") as GoObject, ctx.label);
 
     const hcv = o.get("HostConfig");
     const hc = hcv instanceof GoObject ? hcv : undefined;
@@ -722,19 +764,21 @@ const CONTAINER_CREATE: OwnedOperation = {
           return { ok: false, denial: policyDenial(req, ctx, 403, `HostConfig.${f}=${JSON.stringify(v)}: joining another container is not supported with ownership`, "ownership.join", `HostConfig.${f}`) };
         }
       }
-      for (const f of ["VolumesFrom", "Links"]) {
-        if (nonEmpty(hc.get(f))) {
-          return { ok: false, denial: policyDenial(req, ctx, 403, `HostConfig.${f}: referring to another container is not supported with ownership`, "ownership.join", `HostConfig.${f}`) };
-        }
+      if (nonEmpty(hc.get("VolumesFrom"))) {
+        return { ok: false, denial: policyDenial(req, ctx, 403, "HostConfig.VolumesFrom: referring to another container is not supported with ownership", "ownership.join", "HostConfig.VolumesFrom") };
       }
+      const links = await claimLinks(hc.get("Links"), "HostConfig.Links", true, req, client, ctx);
+      if ("denial" in links) return { ok: false, denial: links.denial };
+      if (links.value !== undefined) hc.set("Links", links.value);
     }
     const ncv = o.get("NetworkingConfig");
     const epv = ncv instanceof GoObject ? ncv.get("EndpointsConfig") : undefined;
     const endpoints = epv instanceof GoObject ? epv : undefined;
     if (endpoints) {
       for (const [name, ep] of endpoints.entries()) {
-        if (ep instanceof GoObject && linksIn(ep)) {
-          return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].Links: links are not supported with ownership`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
+        if (ep instanceof GoObject) {
+          const links = await claimLinks(ep.get("Links"), `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].Links`, false, req, client, ctx);
+          if ("denial" in links) return { ok: false, denial: links.denial };
         }
         if (ep instanceof GoObject && namesNetworkById(ep)) {
           return { ok: false, denial: policyDenial(req, ctx, 403, `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].NetworkID: a network named by NetworkID is not supported with ownership (name it by the key)`, "ownership.join", "NetworkingConfig.EndpointsConfig") };
@@ -757,7 +801,11 @@ const CONTAINER_CREATE: OwnedOperation = {
         const d = await claim(nm, "HostConfig.NetworkMode");
         if (d) return { ok: false, denial: d };
         const id = resolved.get(nm);
-        if (id !== undefined) hc.set("NetworkMode", id);
+        if (id !== undefined) {
+          hc.set("NetworkMode", id);
+          // Read back as the client wrote it (hide-owner.ts): tools compare it with their own spelling.
+          (o.get("Labels") as GoObject).set(spellingLabel(ctx.label, "HostConfig.NetworkMode"), nm);
+        }
       }
     }
     if (endpoints) {
@@ -884,8 +932,9 @@ const NETWORK_ATTACH: OwnedOperation = {
       value.set("Container", r.id);
     }
     const ep = value.get("EndpointConfig");
-    if (ep instanceof GoObject && linksIn(ep)) {
-      return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.Links: links are not supported with ownership", "ownership.join", "EndpointConfig.Links") };
+    if (ep instanceof GoObject) {
+      const links = await claimLinks(ep.get("Links"), "EndpointConfig.Links", false, req, client, ctx);
+      if ("denial" in links) return { ok: false, denial: links.denial };
     }
     if (ep instanceof GoObject && namesNetworkById(ep)) {
       return { ok: false, denial: policyDenial(req, ctx, 403, "EndpointConfig.NetworkID: a network named by NetworkID is not supported with ownership (the path names the network)", "ownership.join", "EndpointConfig.NetworkID") };
