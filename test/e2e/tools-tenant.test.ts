@@ -5,7 +5,7 @@
 // nothing changed the second time (it compares what it reads back, NetworkMode included, with
 // what it asked for).
 
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -146,5 +146,40 @@ describe("Ansible community.docker through ci-tenant", () => {
     expect([second.changed, second.failed], second.stdout).toEqual([0, 0]);
     // The same container: not recreated.
     expect((await docker(daemon, ["inspect", "-f", "{{.Id}}", `${tag}-web`])).stdout.trim()).toBe(id);
+  });
+});
+
+describe("docker events through ci-tenant", () => {
+  it("a live stream shows the job's container events without the owner label in their attributes", async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}` };
+    const events = spawn("docker", ["events", "--filter", "type=container", "--format", "{{json .Actor.Attributes}}"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    events.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    try {
+      // The stream is open once the daemon answered it: wait for dockgate to have the exchange running.
+      const deadline = Date.now() + 30_000;
+      let created = false;
+      while (!out.includes(`${tag}-ev`)) {
+        if (!created) {
+          const r = await docker(socket, ["create", "--name", `${tag}-ev`, "--label", "app=ev", image, "true"]);
+          expect(r.code, r.stderr).toBe(0);
+          created = true;
+        }
+        if (Date.now() > deadline) throw new Error(`no event seen: ${out}`);
+        await new Promise((r) => setTimeout(r, 100));
+        // The create may have happened before the subscription: make another event.
+        if (!out.includes(`${tag}-ev`)) await docker(socket, ["start", `${tag}-ev`]);
+      }
+      const attrs = lines(out).map((l) => JSON.parse(l) as Record<string, string>).filter((a) => a["name"] === `${tag}-ev`);
+      expect(attrs.length).toBeGreaterThan(0);
+      for (const a of attrs) {
+        expect(a["app"]).toBe("ev");
+        expect(Object.keys(a).filter((k) => k.startsWith("dockgate.owner"))).toEqual([]);
+      }
+      // On the daemon the label is there.
+      expect((await docker(daemon, ["inspect", "-f", '{{index .Config.Labels "dockgate.owner"}}', `${tag}-ev`])).stdout.trim()).toBe("ci");
+    } finally {
+      events.kill();
+    }
   });
 });
