@@ -101,6 +101,11 @@ export function summarize(config: Config, file: string): string {
     lines.push(`  ${l.name}: ${describeAddress(l.listen)} -> profile ${l.profile}`);
     for (const [id, profile] of Object.entries(l.identities ?? {})) lines.push(`    identity ${id} -> profile ${profile}`);
   }
+  const t = config.tenants;
+  if (t !== undefined) {
+    const socket = describeAddress({ kind: "unix", path: `${t.directory}/<name>.sock`, mode: t.mode, ...(t.uid !== undefined ? { uid: t.uid } : {}), ...(t.gid !== undefined ? { gid: t.gid } : {}) });
+    lines.push(`tenants    ${socket}, profiles ${t.profiles.join(", ")}${t.defaultProfile ? ` (default ${t.defaultProfile})` : ""}, at most ${t.max}, ttl ${t.defaultTtlSeconds !== undefined ? `${t.defaultTtlSeconds} s` : "none"} by default, on restart ${t.onRestart}`);
+  }
   lines.push("profiles");
   for (const p of config.profiles.values()) {
     const { groups, operations } = grantSummary(p);

@@ -898,6 +898,16 @@ export class Session {
       this.transformChunks = [];
       this.transformBytes = 0;
       this.outState = Out.Transform;
+      if (transform.line !== undefined && head.chunked) {
+        // A stream: the head goes on as it is, each complete line as one chunk of its own.
+        const text = this.outHead;
+        this.outHead = "";
+        this.writeClient(Buffer.from(text, "latin1"));
+        ex.record.bytesOut += text.length;
+        this.outDecoder = new ChunkedDecoder((c) => this.streamLines(ex, c, transform));
+        this.outRemaining = -1;
+        return i;
+      }
       if (head.chunked) {
         this.outDecoder = new ChunkedDecoder((c) => this.collectTransformed(c, transform));
         this.outRemaining = -1;
@@ -916,7 +926,29 @@ export class Session {
       return i;
     }
     i = this.outDecoder!.push(buf, i);
-    return this.outDecoder!.done ? this.finishTransformed(ex, transform, buf, i) : i;
+    if (!this.outDecoder!.done) return i;
+    if (transform.line === undefined) return this.finishTransformed(ex, transform, buf, i);
+    this.streamLines(ex, Buffer.from("\n"), transform); // a last line without its newline
+    this.writeClient(Buffer.from("0\r\n\r\n", "latin1"));
+    return this.completeResponse(buf, i, i);
+  }
+
+  /** Rewrites each complete line of a streamed body and sends it as a chunk (a partial one waits). */
+  private streamLines(ex: Exchange, data: Buffer, transform: ResponseTransform): void {
+    let start = 0;
+    for (let nl = data.indexOf(0x0a); nl >= 0; nl = data.indexOf(0x0a, start)) {
+      this.collectTransformed(data.subarray(start, nl), transform);
+      const line = Buffer.concat(this.transformChunks);
+      this.transformChunks = [];
+      this.transformBytes = 0;
+      start = nl + 1;
+      if (line.length === 0) continue;
+      // Throwing (a line that is not what it should be) closes the client: nothing unfiltered passes.
+      const out = Buffer.concat([transform.line!(line), Buffer.from("\n")]);
+      ex.record.bytesOut += out.length;
+      this.writeClient(Buffer.concat([Buffer.from(`${out.length.toString(16)}\r\n`, "latin1"), out, Buffer.from("\r\n", "latin1")]));
+    }
+    if (start < data.length) this.collectTransformed(data.subarray(start), transform);
   }
 
   private collectTransformed(chunk: Buffer, transform: ResponseTransform): void {

@@ -304,6 +304,8 @@ export class Tenants {
       const profile = labels[`${MARKER_LABEL}.profile`];
       const label = labels[`${MARKER_LABEL}.label`];
       if (name === undefined || v.Name !== MARKER_PREFIX + name || profile === undefined || label === undefined || !TENANT_NAME_RE.test(name)) continue;
+      // A marker never has an owner: a volume a client made (which ownership labels) is not one.
+      if (this.settings.profiles.some((p) => labels[this.labelOf(p)] !== undefined) || labels[label] !== undefined) continue;
       known.add(name);
       const expires = labels[`${MARKER_LABEL}.expires`] ? new Date(labels[`${MARKER_LABEL}.expires`]!) : undefined;
       const tenant: Tenant = {

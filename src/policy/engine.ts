@@ -43,6 +43,7 @@ import {
 } from "./ownership.js";
 import { DF_READBACK, INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
 import { type RefResolver, pinImages, resolverFor } from "./refs.js";
+import { hideOwner } from "./hide-owner.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
@@ -315,7 +316,8 @@ function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: Request
 
   const finish = (pre: PreResult): Verdict => {
     if (!pre.ok) return refuse(plan, audit ?? pre.denial, pre.denial);
-    const response = chain(pre.rewrite?.response, redact);
+    // The owner label is hidden from the answer before redaction sees it (hide-owner.ts).
+    const response = chain(chain(pre.rewrite?.response, ctx && hideOwner(req.operation, ctx.label)), redact);
     let rewrite: Rewrite | undefined = pre.rewrite;
     if (response !== pre.rewrite?.response) rewrite = { ...pre.rewrite, response };
     const memory = layers.hardenUpdate?.memory;

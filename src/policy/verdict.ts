@@ -73,6 +73,11 @@ export interface ResponseTransform {
   maxBytes: number;
   /** Returns the body to send instead. Throwing fails the request (the client connection is closed). */
   transform(body: Buffer, status: number): Buffer;
+  /**
+   * For a stream of newline-terminated JSON documents (events): each line (without its newline,
+   * at most maxBytes) is rewritten and sent as it comes, instead of buffering the whole body.
+   */
+  line?(line: Buffer): Buffer;
 }
 
 /**

@@ -210,7 +210,11 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect((await docker(daemon, ["inspect", "-f", "{{.State.Running}}", `${tag}-web`])).stdout.trim()).toBe("true");
   });
 
-  it("after a dockgate restart the tenant is found again on the daemon and its socket is back", async () => {
+  it("after a dockgate restart the tenant is found again on the daemon and its socket is back (a forged marker is not)", async () => {
+    // A job making a volume that looks like a tenant's marker: it carries the job's owner label.
+    const forged = await docker(A, ["volume", "create", "--label", "dockgate.tenant=forged", "--label", "dockgate.tenant.profile=ci",
+      "--label", "dockgate.tenant.label=dockgate.owner", "dockgate-tenant.forged"]);
+    expect(forged.code, forged.stderr).toBe(0);
     await stopServe();
     expect(fs.existsSync(A)).toBe(false);
     await serve();
@@ -226,7 +230,7 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     const removed = JSON.parse(del.stdout).removed;
     expect(removed.containers.sort()).toEqual([`${project}_app_1`, `${tag}-done`, `${tag}-web`].sort());
     expect(removed.networks.sort()).toEqual([`${project}_back`, `${tag}-net`].sort());
-    expect(removed.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`].sort());
+    expect(removed.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`, "dockgate-tenant.forged"].sort());
     expect(removed.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`].sort());
     expect(JSON.parse(del.stdout).kept).toEqual([]);
     expect(fs.existsSync(A)).toBe(false);

@@ -168,10 +168,11 @@ describe("create labels", () => {
     expect((await onDaemon("GET", `/networks/${n.json.Id}`)).json.Labels[LABEL]).toBe("tenant-a");
     const v = await api(A, "POST", "/v1.41/volumes/create", { Name: `${tag}-avol` });
     expect(v.status, v.body).toBe(201);
-    expect(v.json.Labels[LABEL]).toBe("tenant-a");
+    expect((await onDaemon("GET", `/volumes/${v.json.Name}`)).json.Labels[LABEL]).toBe("tenant-a");
+    expect(v.json.Labels[LABEL]).toBeUndefined(); // the client does not see it (hide-owner.ts)
     const anon = await api(A, "POST", "/v1.41/volumes/create", {});
     expect(anon.status, anon.body).toBe(201);
-    expect(anon.json.Labels[LABEL]).toBe("tenant-a");
+    expect((await onDaemon("GET", `/volumes/${anon.json.Name}`)).json.Labels[LABEL]).toBe("tenant-a");
     // No body at all: nothing to put the label in (the daemon would make an unlabelled volume).
     const none = await api(A, "POST", "/v1.41/volumes/create");
     expect(none.status).toBe(400);
@@ -423,6 +424,29 @@ describe("references in bodies", () => {
     }
   });
 
+  it("links: to the client's own containers (legacy links by the full id checked), never to another's", async () => {
+    for (const extra of [
+      { HostConfig: { Links: [`${tag}-a:db`] } },
+      { HostConfig: { Links: [`/${tag}-a:/x/db`] } },
+      { NetworkingConfig: { EndpointsConfig: { [`${tag}-bnet2`]: { Links: [`${tag}-a:db`] } } } },
+    ]) {
+      const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-blink`, { Image: image, ...extra });
+      expect([r.status, r.json.message], JSON.stringify(extra)).toEqual([400, `No such container: ${tag}-a`]);
+    }
+    const c = await api(B, "POST", `/v1.41/networks/create`, { Name: `${tag}-bnet2` });
+    expect(c.status, c.body).toBe(201);
+    const connect = await api(B, "POST", `/v1.41/networks/${tag}-bnet2/connect`, { Container: bId, EndpointConfig: { Links: [`${tag}-a:db`] } });
+    expect([connect.status, connect.json.message]).toEqual([400, `No such container: ${tag}-a`]);
+    expect((await onDaemon("GET", `/containers/${tag}-blink/json`)).status).toBe(404);
+
+    const own = await api(A, "POST", `/v1.41/containers/create?name=${tag}-alink`, { Image: image, HostConfig: { Links: [`${tag}-a:db`] } });
+    expect(own.status, own.body).toBe(201);
+    // The daemon linked exactly the container that was checked, and shows the link by names.
+    expect((await onDaemon("GET", `/containers/${own.json.Id}/json`)).json.HostConfig.Links).toEqual([`/${tag}-a:/${tag}-alink/db`]);
+    expect((await api(A, "GET", `/v1.41/containers/${own.json.Id}/json`)).json.HostConfig.Links).toEqual([`/${tag}-a:/${tag}-alink/db`]);
+    expect((await api(B, "DELETE", `/v1.41/networks/${tag}-bnet2`)).status).toBe(204);
+  });
+
   it("another client's network: 404 for create and connect; the owner's is joined by its full id", async () => {
     // 400, not 404: clients read a 404 from create as a missing image.
     const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-bnet`, { Image: image, HostConfig: { NetworkMode: `${tag}-anet` } });
@@ -452,6 +476,13 @@ describe("references in bodies", () => {
     expect(inspected.HostConfig.NetworkMode).toBe(netId);
     expect(Object.keys(inspected.NetworkSettings.Networks)).toEqual([`${tag}-anet`]);
     expect(inspected.NetworkSettings.Networks[`${tag}-anet`].Aliases).toContain("web");
+    // What the client reads: its own spelling of NetworkMode (readback.ts), no owner label (hide-owner.ts).
+    const seen = (await api(A, "GET", `/v1.41/containers/${own.json.Id}/json`)).json;
+    expect(seen.HostConfig.NetworkMode).toBe(`${tag}-anet`);
+    expect(Object.keys(seen.Config.Labels ?? {}).filter((k) => k.startsWith("dockgate."))).toEqual([]);
+    expect(Object.keys(inspected.Config.Labels).filter((k) => k.startsWith("dockgate.")).sort()).toEqual(["dockgate.owner", "dockgate.refs"]);
+    const listed = (await api(A, "GET", `/v1.41/containers/json?${q({ filters: JSON.stringify({ id: [own.json.Id] }) })}`)).json;
+    expect(listed.map((c: any) => [c.HostConfig.NetworkMode, Object.keys(c.Labels).filter((k) => k.startsWith("dockgate."))])).toEqual([[`${tag}-anet`, []]]);
     const dis = await api(A, "POST", `/v1.41/networks/${tag}-anet/disconnect`, { Container: `${tag}-anet-c`, Force: true });
     expect(dis.status, dis.body).toBe(200);
   });
