@@ -425,6 +425,8 @@ describe("references in bodies", () => {
   });
 
   it("links: to the client's own containers (legacy links by the full id checked), never to another's", async () => {
+    const c = await api(B, "POST", `/v1.41/networks/create`, { Name: `${tag}-bnet2` });
+    expect(c.status, c.body).toBe(201);
     for (const extra of [
       { HostConfig: { Links: [`${tag}-a:db`] } },
       { HostConfig: { Links: [`/${tag}-a:/x/db`] } },
@@ -433,8 +435,6 @@ describe("references in bodies", () => {
       const r = await api(B, "POST", `/v1.41/containers/create?name=${tag}-blink`, { Image: image, ...extra });
       expect([r.status, r.json.message], JSON.stringify(extra)).toEqual([400, `No such container: ${tag}-a`]);
     }
-    const c = await api(B, "POST", `/v1.41/networks/create`, { Name: `${tag}-bnet2` });
-    expect(c.status, c.body).toBe(201);
     const connect = await api(B, "POST", `/v1.41/networks/${tag}-bnet2/connect`, { Container: bId, EndpointConfig: { Links: [`${tag}-a:db`] } });
     expect([connect.status, connect.json.message]).toEqual([400, `No such container: ${tag}-a`]);
     expect((await onDaemon("GET", `/containers/${tag}-blink/json`)).status).toBe(404);
@@ -479,10 +479,11 @@ describe("references in bodies", () => {
     // What the client reads: its own spelling of NetworkMode (readback.ts), no owner label (hide-owner.ts).
     const seen = (await api(A, "GET", `/v1.41/containers/${own.json.Id}/json`)).json;
     expect(seen.HostConfig.NetworkMode).toBe(`${tag}-anet`);
-    expect(Object.keys(seen.Config.Labels ?? {}).filter((k) => k.startsWith("dockgate."))).toEqual([]);
-    expect(Object.keys(inspected.Config.Labels).filter((k) => k.startsWith("dockgate.")).sort()).toEqual(["dockgate.owner", "dockgate.refs"]);
+    const bookkeeping = (labels: Record<string, string> | null | undefined) => Object.keys(labels ?? {}).filter((k) => k.startsWith(LABEL) || k.startsWith("dockgate.")).sort();
+    expect(bookkeeping(seen.Config.Labels)).toEqual([]);
+    expect(bookkeeping(inspected.Config.Labels)).toEqual(["dockgate.refs", LABEL].sort());
     const listed = (await api(A, "GET", `/v1.41/containers/json?${q({ filters: JSON.stringify({ id: [own.json.Id] }) })}`)).json;
-    expect(listed.map((c: any) => [c.HostConfig.NetworkMode, Object.keys(c.Labels).filter((k) => k.startsWith("dockgate."))])).toEqual([[`${tag}-anet`, []]]);
+    expect(listed.map((c: any) => [c.HostConfig.NetworkMode, bookkeeping(c.Labels)])).toEqual([[`${tag}-anet`, []]]);
     const dis = await api(A, "POST", `/v1.41/networks/${tag}-anet/disconnect`, { Container: `${tag}-anet-c`, Force: true });
     expect(dis.status, dis.body).toBe(200);
   });
