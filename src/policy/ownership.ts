@@ -70,7 +70,9 @@
 // (redact them with `redact.info`). The default bridge network is shared: ownership isolates the
 // API, not the network (use `mutate.network` or per-tenant networks). Anonymous volumes (image
 // VOLUMEs, `-v /path`) are created by the daemon without the label: they go with their container
-// (`docker rm -v`, `compose down -v`) but do not show in the tenant's volume list.
+// (`docker rm -v`, `compose down -v`) but do not show in the tenant's volume list. A volume's name
+// is its id: a named volume is checked by name and cannot be pinned (a tenant removing its own
+// volume while a create naming it is in flight may get one another tenant created in between).
 
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { GoJsonError, GoObject, type GoValue, parseGoJson, toJson } from "./gojson.js";

@@ -415,6 +415,10 @@ describe("dockerode", () => {
         i += 8 + n;
       }
       expect(frames.sort()).toEqual(["1:out\n", "2:err\n"]);
+      // Forwarded by image id, read back as written; the daemon holds the id.
+      const seen = await container.inspect();
+      expect([seen.Config.Image, seen.Config.Labels]).toEqual([image, { "dgt.run": RUN }]);
+      expect(JSON.parse((await onDaemon(["inspect", container.id])).stdout)[0].Config.Image).toMatch(/^sha256:/);
     } finally {
       await container.remove({ force: true, v: true });
       await client.getVolume(`${RUN}-dvol`).remove().catch(() => undefined);
