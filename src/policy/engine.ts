@@ -250,7 +250,7 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient): Layers | unde
   const bodyOps = new Set<string>();
   if (harden) bodyOps.add("ContainerCreate");
   if (p.mutate) bodyOps.add("ContainerUpdate");
-  if (p.mutate?.memory) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
+  if (p.mutate?.memory || p.mutate?.nanoCpus) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
   return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps };
 }
 
@@ -299,9 +299,9 @@ function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: Request
     const response = chain(pre.rewrite?.response, redact);
     let rewrite: Rewrite | undefined = pre.rewrite;
     if (response !== pre.rewrite?.response) rewrite = { ...pre.rewrite, response };
-    const memory = layers.hardenUpdate?.memory;
-    if (req.operation === "ImageBuild" && memory) {
-      const hardened = hardenBuildQuery(rewrite?.query ?? req.query, memory);
+    const mutate = layers.hardenUpdate;
+    if (req.operation === "ImageBuild" && (mutate?.memory || mutate?.nanoCpus)) {
+      const hardened = hardenBuildQuery(rewrite?.query ?? req.query, mutate);
       if (!hardened.ok) {
         const d = violationDenial(req.operation, plan.name, hardened.violation);
         return refuse(plan, audit ?? d, d);

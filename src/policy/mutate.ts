@@ -76,7 +76,7 @@ export const NO_HARDENING: HardeningConfig = Object.freeze({
 
 export const HARDENING_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
   { id: "hardening.memory", describe: "HostConfig.Memory above the profile's mutate.memory.max, or negative (unlimited); MemorySwap (memory plus swap) negative (unlimited) or above twice mutate.memory.max; on create, update and classic-builder RUN steps (the build's memory/memswap)" },
-  { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together" },
+  { id: "hardening.cpus", describe: "NanoCpus, or CpuQuota/CpuPeriod, above the profile's CPU max, or an unlimited CpuQuota (-1); on update CpuQuota and CpuPeriod must come together; a build's cpuquota/cpuperiod likewise" },
   { id: "hardening.pids", describe: "PidsLimit above the profile's mutate.pids.max, or unlimited (negative on create; 0 or negative on update)" },
   { id: "hardening.network", describe: "a NetworkMode or NetworkingConfig endpoint other than the profile's forced network (or none)" },
   { id: "hardening.capabilities", describe: "Privileged=true on a profile that drops all capabilities" },
@@ -544,31 +544,68 @@ export function cpus(nano: number): string {
 }
 
 /**
- * The classic builder runs each RUN step in a container whose memory limits come from the build's
- * query (`memory`, `memswap`), not from a create body: the profile's memory bounds apply there
- * too. The daemon reads the first value of each (r.FormValue) as an int64, 0 when absent or not
- * a number; the forwarded query carries exactly one of each, so there is nothing else to read.
+ * The classic builder runs each RUN step in a container whose limits come from the build's query
+ * (`memory`, `memswap`, `cpuquota`, `cpuperiod`), not from a create body: the profile's memory and
+ * CPU bounds apply there too (pids cannot be set on a build). The daemon reads the first value of
+ * each (r.FormValue) as an int64, 0 when absent or not an int64 (httputils.Int64ValueOrZero); the
+ * forwarded query carries exactly the values decided here, so there is nothing else to read.
  */
 export function hardenBuildQuery(
   query: ReadonlyArray<readonly [string, string]>,
-  memory: NonNullable<HardeningConfig["memory"]>,
+  h: HardeningConfig,
 ): { ok: true; query: Array<readonly [string, string]> } | { ok: false; violation: Violation } {
-  const first = (key: string): number => {
-    const raw = query.find(([k]) => k === key)?.[1];
-    return raw !== undefined && /^[+-]?[0-9]+$/.test(raw) ? Number(raw) : 0;
-  };
-  const mem = first("memory");
-  const swap = first("memswap");
-  const max = memory.max;
-  if (max !== undefined && (mem < 0 || mem > max)) {
-    const detail = mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`;
-    return { ok: false, violation: { rule: "hardening.memory", field: "memory", detail } };
+  const value = (key: string): number => goInt64OrZero(query.find(([k]) => k === key)?.[1]);
+  const refuse = (field: string, detail: string) => ({ ok: false as const, violation: { rule: field.startsWith("cpu") ? "hardening.cpus" : "hardening.memory", field, detail } });
+  const set = new Map<string, number>();
+
+  if (h.memory) {
+    const mem = value("memory");
+    const swap = value("memswap");
+    const max = h.memory.max;
+    if (max !== undefined && (mem < 0 || mem > max)) {
+      return refuse("memory", mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`);
+    }
+    const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
+    if (swapWhy !== undefined) return refuse("memswap", swapWhy);
+    const effective = mem !== 0 ? mem : (h.memory.default ?? max);
+    if (effective !== undefined) set.set("memory", effective);
+    if (swap !== 0) set.set("memswap", swap);
   }
-  const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
-  if (swapWhy !== undefined) return { ok: false, violation: { rule: "hardening.memory", field: "memswap", detail: swapWhy } };
-  const effective = mem !== 0 ? mem : (memory.default ?? max);
-  const out: Array<readonly [string, string]> = query.filter(([k]) => k !== "memory" && k !== "memswap");
-  if (effective !== undefined) out.push(["memory", String(effective)]);
-  if (swap !== 0) out.push(["memswap", String(swap)]);
+
+  if (h.nanoCpus) {
+    const quota = value("cpuquota");
+    const period = value("cpuperiod");
+    const max = h.nanoCpus.max;
+    const def = h.nanoCpus.default ?? max;
+    const p = period > 0 ? period : DEFAULT_CPU_PERIOD;
+    if (max !== undefined && quota < 0) return refuse("cpuquota", `cpuquota=${quota} (unlimited) is not allowed: this profile's CPU maximum is ${cpus(max)}`);
+    if (max !== undefined && quota > 0 && (quota * 1e9) / p > max) {
+      return refuse("cpuquota", `cpuquota=${quota} with ${period > 0 ? `cpuperiod=${period}` : `the default period of ${DEFAULT_CPU_PERIOD}`} (${cpus((quota * 1e9) / p)}) is above this profile's maximum of ${cpus(max)}`);
+    }
+    let q = quota;
+    if (q === 0 && def !== undefined && period >= 0) {
+      q = Math.floor((def * p) / 1e9);
+      if (q < MIN_CPU_QUOTA) return refuse("cpuperiod", `cpuperiod=${period}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
+    }
+    if (q !== 0) set.set("cpuquota", q);
+    if (period !== 0) set.set("cpuperiod", period);
+  }
+
+  const out: Array<readonly [string, string]> = query.filter(([k]) => !BUILD_LIMIT_KEYS.has(k) || (!set.has(k) && !decided(k, h)));
+  for (const [k, v] of set) out.push([k, String(v)]);
   return { ok: true, query: out };
+}
+
+/** The build query keys hardenBuildQuery decides (they leave the query and come back as decided). */
+const BUILD_LIMIT_KEYS: ReadonlySet<string> = new Set(["memory", "memswap", "cpuquota", "cpuperiod"]);
+
+function decided(key: string, h: HardeningConfig): boolean {
+  return key.startsWith("mem") ? h.memory !== undefined : h.nanoCpus !== undefined;
+}
+
+/** Go's strconv.ParseInt(s, 10, 64), 0 when it fails (empty, not a number, out of int64's range). */
+function goInt64OrZero(raw: string | undefined): number {
+  if (raw === undefined || !/^[+-]?[0-9]+$/.test(raw)) return 0;
+  const n = BigInt(raw);
+  return n < -(2n ** 63n) || n > 2n ** 63n - 1n ? 0 : Number(n);
 }
