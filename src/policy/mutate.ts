@@ -399,12 +399,17 @@ function applyCpus(view: HostConfigView, b: NonNullable<Bounds>): void {
   }
   // The daemon refuses NanoCpus with a CpuPeriod: the default becomes a quota of that period.
   if (p < 0) return; // the daemon refuses a negative period
-  const quota = Math.floor((def * p) / 1e9);
+  const pp = view.path("CpuPeriod");
+  view.set("CpuQuota", defaultQuota(def, p, pp));
+}
+
+/** CPU limit `def` as a quota of period `p` (0: the daemon's default period); too short a period is denied. */
+function defaultQuota(def: number, p: number, pPath: string): number {
+  const quota = Math.floor((def * (p > 0 ? p : DEFAULT_CPU_PERIOD)) / 1e9);
   if (quota < MIN_CPU_QUOTA) {
-    const pp = view.path("CpuPeriod");
-    deny("hardening.cpus", pp, `${pp}=${p}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
+    deny("hardening.cpus", pPath, `${pPath}=${p}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
   }
-  view.set("CpuQuota", quota);
+  return quota;
 }
 
 function checkQuota(q: number, p: number, qPath: string, pPath: string, max: number | undefined): void {
@@ -555,48 +560,40 @@ export function hardenBuildQuery(
   h: HardeningConfig,
 ): { ok: true; query: Array<readonly [string, string]> } | { ok: false; violation: Violation } {
   const value = (key: string): number => goInt64OrZero(query.find(([k]) => k === key)?.[1]);
-  const refuse = (field: string, detail: string) => ({ ok: false as const, violation: { rule: field.startsWith("cpu") ? "hardening.cpus" : "hardening.memory", field, detail } });
   const set = new Map<string, number>();
-
-  if (h.memory) {
-    const mem = value("memory");
-    const swap = value("memswap");
-    const max = h.memory.max;
-    if (max !== undefined && (mem < 0 || mem > max)) {
-      return refuse("memory", mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`);
+  try {
+    if (h.memory) {
+      const mem = value("memory");
+      const swap = value("memswap");
+      const max = h.memory.max;
+      if (mem !== 0) checkMax(mem, "memory", max, "hardening.memory", bytes);
+      const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
+      if (swapWhy !== undefined) deny("hardening.memory", "memswap", swapWhy);
+      const effective = mem !== 0 ? mem : (h.memory.default ?? max);
+      if (effective !== undefined) set.set("memory", effective);
+      if (swap !== 0) set.set("memswap", swap);
     }
-    const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
-    if (swapWhy !== undefined) return refuse("memswap", swapWhy);
-    const effective = mem !== 0 ? mem : (h.memory.default ?? max);
-    if (effective !== undefined) set.set("memory", effective);
-    if (swap !== 0) set.set("memswap", swap);
+    if (h.nanoCpus) {
+      const quota = value("cpuquota");
+      const period = value("cpuperiod");
+      const def = h.nanoCpus.default ?? h.nanoCpus.max;
+      let q = quota;
+      if (quota !== 0) checkQuota(quota, period, "cpuquota", "cpuperiod", h.nanoCpus.max);
+      else if (def !== undefined && period >= 0) q = defaultQuota(def, period, "cpuperiod");
+      if (q !== 0) set.set("cpuquota", q);
+      if (period !== 0) set.set("cpuperiod", period);
+    }
+  } catch (err) {
+    if (err instanceof Deny) return { ok: false, violation: err.violation };
+    throw err;
   }
 
-  if (h.nanoCpus) {
-    const quota = value("cpuquota");
-    const period = value("cpuperiod");
-    const max = h.nanoCpus.max;
-    const def = h.nanoCpus.default ?? max;
-    const p = period > 0 ? period : DEFAULT_CPU_PERIOD;
-    if (max !== undefined && quota < 0) return refuse("cpuquota", `cpuquota=${quota} (unlimited) is not allowed: this profile's CPU maximum is ${cpus(max)}`);
-    if (max !== undefined && quota > 0 && (quota * 1e9) / p > max) {
-      return refuse("cpuquota", `cpuquota=${quota} with ${period > 0 ? `cpuperiod=${period}` : `the default period of ${DEFAULT_CPU_PERIOD}`} (${cpus((quota * 1e9) / p)}) is above this profile's maximum of ${cpus(max)}`);
-    }
-    let q = quota;
-    if (q === 0 && def !== undefined && period >= 0) {
-      q = Math.floor((def * p) / 1e9);
-      if (q < MIN_CPU_QUOTA) return refuse("cpuperiod", `cpuperiod=${period}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
-    }
-    if (q !== 0) set.set("cpuquota", q);
-    if (period !== 0) set.set("cpuperiod", period);
-  }
-
-  const out: Array<readonly [string, string]> = query.filter(([k]) => !BUILD_LIMIT_KEYS.has(k) || (!set.has(k) && !decided(k, h)));
+  const out: Array<readonly [string, string]> = query.filter(([k]) => !BUILD_LIMIT_KEYS.has(k) || !decided(k, h));
   for (const [k, v] of set) out.push([k, String(v)]);
   return { ok: true, query: out };
 }
 
-/** The build query keys hardenBuildQuery decides (they leave the query and come back as decided). */
+/** The build query keys hardenBuildQuery may decide (all their values leave the query; the decided ones come back). */
 const BUILD_LIMIT_KEYS: ReadonlySet<string> = new Set(["memory", "memswap", "cpuquota", "cpuperiod"]);
 
 function decided(key: string, h: HardeningConfig): boolean {
