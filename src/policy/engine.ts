@@ -267,7 +267,7 @@ function planLayers(p: ProfileConfig, daemon: () => DaemonClient, checkImages: b
   const bodyOps = new Set<string>();
   if (harden || images) bodyOps.add("ContainerCreate");
   if (p.mutate) bodyOps.add("ContainerUpdate");
-  if (p.mutate?.memory) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
+  if (p.mutate?.memory || p.mutate?.nanoCpus) bodyOps.add("ImageBuild"); // RUN containers' limits are in its query
   return { ownership, harden, hardenUpdate: p.mutate, responses, bodyOps, images };
 }
 
@@ -320,9 +320,9 @@ function decideLayered(plan: ProfilePlan, layers: Layers, op: Plan, req: Request
     const response = chain(chain(pre.rewrite?.response, ctx && hideOwner(req.operation, ctx.label)), redact);
     let rewrite: Rewrite | undefined = pre.rewrite;
     if (response !== pre.rewrite?.response) rewrite = { ...pre.rewrite, response };
-    const memory = layers.hardenUpdate?.memory;
-    if (req.operation === "ImageBuild" && memory) {
-      const hardened = hardenBuildQuery(rewrite?.query ?? req.query, memory);
+    const mutate = layers.hardenUpdate;
+    if (req.operation === "ImageBuild" && (mutate?.memory || mutate?.nanoCpus)) {
+      const hardened = hardenBuildQuery(rewrite?.query ?? req.query, mutate);
       if (!hardened.ok) {
         const d = violationDenial(req.operation, plan.name, hardened.violation);
         return refuse(plan, audit ?? d, d);

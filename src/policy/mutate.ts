@@ -390,12 +390,17 @@ function applyCpus(view: HostConfigView, b: NonNullable<Bounds>): void {
   }
   // The daemon refuses NanoCpus with a CpuPeriod: the default becomes a quota of that period.
   if (p < 0) return; // the daemon refuses a negative period
-  const quota = Math.floor((def * p) / 1e9);
+  const pp = view.path("CpuPeriod");
+  view.set("CpuQuota", defaultQuota(def, p, pp));
+}
+
+/** CPU limit `def` as a quota of period `p` (0: the daemon's default period); too short a period is denied. */
+function defaultQuota(def: number, p: number, pPath: string): number {
+  const quota = Math.floor((def * (p > 0 ? p : DEFAULT_CPU_PERIOD)) / 1e9);
   if (quota < MIN_CPU_QUOTA) {
-    const pp = view.path("CpuPeriod");
-    deny("hardening.cpus", pp, `${pp}=${p}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
+    deny("hardening.cpus", pPath, `${pPath}=${p}: too short a period to apply this profile's CPU limit of ${cpus(def)} (the daemon's smallest quota is ${MIN_CPU_QUOTA} µs)`);
   }
-  view.set("CpuQuota", quota);
+  return quota;
 }
 
 function checkQuota(q: number, p: number, qPath: string, pPath: string, max: number | undefined): void {
@@ -535,31 +540,60 @@ export function cpus(nano: number): string {
 }
 
 /**
- * The classic builder runs each RUN step in a container whose memory limits come from the build's
- * query (`memory`, `memswap`), not from a create body: the profile's memory bounds apply there
- * too. The daemon reads the first value of each (r.FormValue) as an int64, 0 when absent or not
- * a number; the forwarded query carries exactly one of each, so there is nothing else to read.
+ * The classic builder runs each RUN step in a container whose limits come from the build's query
+ * (`memory`, `memswap`, `cpuquota`, `cpuperiod`), not from a create body: the profile's memory and
+ * CPU bounds apply there too (pids cannot be set on a build). The daemon reads the first value of
+ * each (r.FormValue) as an int64, 0 when absent or not an int64 (httputils.Int64ValueOrZero); the
+ * forwarded query carries exactly the values decided here, so there is nothing else to read.
  */
 export function hardenBuildQuery(
   query: ReadonlyArray<readonly [string, string]>,
-  memory: NonNullable<HardeningConfig["memory"]>,
+  h: HardeningConfig,
 ): { ok: true; query: Array<readonly [string, string]> } | { ok: false; violation: Violation } {
-  const first = (key: string): number => {
-    const raw = query.find(([k]) => k === key)?.[1];
-    return raw !== undefined && /^[+-]?[0-9]+$/.test(raw) ? Number(raw) : 0;
-  };
-  const mem = first("memory");
-  const swap = first("memswap");
-  const max = memory.max;
-  if (max !== undefined && (mem < 0 || mem > max)) {
-    const detail = mem < 0 ? `memory=${mem} (unlimited) is not allowed: this profile's maximum is ${max} (${bytes(max)})` : `memory=${mem} (${bytes(mem)}) is above this profile's maximum of ${max} (${bytes(max)})`;
-    return { ok: false, violation: { rule: "hardening.memory", field: "memory", detail } };
+  const value = (key: string): number => goInt64OrZero(query.find(([k]) => k === key)?.[1]);
+  const set = new Map<string, number>();
+  try {
+    if (h.memory) {
+      const mem = value("memory");
+      const swap = value("memswap");
+      const max = h.memory.max;
+      if (mem !== 0) checkMax(mem, "memory", max, "hardening.memory", bytes);
+      const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
+      if (swapWhy !== undefined) deny("hardening.memory", "memswap", swapWhy);
+      const effective = mem !== 0 ? mem : (h.memory.default ?? max);
+      if (effective !== undefined) set.set("memory", effective);
+      if (swap !== 0) set.set("memswap", swap);
+    }
+    if (h.nanoCpus) {
+      const quota = value("cpuquota");
+      const period = value("cpuperiod");
+      const def = h.nanoCpus.default ?? h.nanoCpus.max;
+      let q = quota;
+      if (quota !== 0) checkQuota(quota, period, "cpuquota", "cpuperiod", h.nanoCpus.max);
+      else if (def !== undefined && period >= 0) q = defaultQuota(def, period, "cpuperiod");
+      if (q !== 0) set.set("cpuquota", q);
+      if (period !== 0) set.set("cpuperiod", period);
+    }
+  } catch (err) {
+    if (err instanceof Deny) return { ok: false, violation: err.violation };
+    throw err;
   }
-  const swapWhy = max !== undefined ? swapDetail(swap, "memswap", max) : undefined;
-  if (swapWhy !== undefined) return { ok: false, violation: { rule: "hardening.memory", field: "memswap", detail: swapWhy } };
-  const effective = mem !== 0 ? mem : (memory.default ?? max);
-  const out: Array<readonly [string, string]> = query.filter(([k]) => k !== "memory" && k !== "memswap");
-  if (effective !== undefined) out.push(["memory", String(effective)]);
-  if (swap !== 0) out.push(["memswap", String(swap)]);
+
+  const out: Array<readonly [string, string]> = query.filter(([k]) => !BUILD_LIMIT_KEYS.has(k) || !decided(k, h));
+  for (const [k, v] of set) out.push([k, String(v)]);
   return { ok: true, query: out };
+}
+
+/** The build query keys hardenBuildQuery may decide (all their values leave the query; the decided ones come back). */
+const BUILD_LIMIT_KEYS: ReadonlySet<string> = new Set(["memory", "memswap", "cpuquota", "cpuperiod"]);
+
+function decided(key: string, h: HardeningConfig): boolean {
+  return key.startsWith("mem") ? h.memory !== undefined : h.nanoCpus !== undefined;
+}
+
+/** Go's strconv.ParseInt(s, 10, 64), 0 when it fails (empty, not a number, out of int64's range). */
+function goInt64OrZero(raw: string | undefined): number {
+  if (raw === undefined || !/^[+-]?[0-9]+$/.test(raw)) return 0;
+  const n = BigInt(raw);
+  return n < -(2n ** 63n) || n > 2n ** 63n - 1n ? 0 : Number(n);
 }

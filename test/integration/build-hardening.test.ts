@@ -1,5 +1,5 @@
 // Classic-builder RUN steps run in containers whose limits come from the build's query, not from
-// a create body: a profile's mutate.memory bounds apply to them too, checked inside the build.
+// a create body: a profile's mutate.memory and mutate.cpus bounds apply to them too, checked inside the build.
 
 import fs from "node:fs";
 import os from "node:os";
@@ -30,17 +30,19 @@ beforeAll(async () => {
       "    allow: [ping, system:read, build, images:read, images:write, containers:read, containers:write]",
       "    mutate:",
       "      memory: { default: 256m, max: 512m }",
+      "      cpus: { default: 0.5, max: 1 }",
     ].join("\n"),
   );
   proxy = await startProxyWithConfig(config, daemon);
   fs.writeFileSync(
     path.join(dir, "Dockerfile"),
-    `FROM ${image}\nRUN echo "limit=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)"\n`,
+    `FROM ${image}\nRUN echo "limit=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)" && ` +
+      `echo "cpu=$(cut -d' ' -f1 /sys/fs/cgroup/cpu.max 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us)"\n`,
   );
 });
 afterAll(async () => {
   await proxy?.stop();
-  await docker(daemon, ["rmi", "-f", `${tag}:a`, `${tag}:b`, `${tag}:c`]);
+  await docker(daemon, ["rmi", "-f", `${tag}:a`, `${tag}:b`, `${tag}:c`, `${tag}:d`]);
 });
 
 function build(args: string[]): Promise<{ code: number; out: string }> {
@@ -60,6 +62,19 @@ describe("build containers under mutate.memory", () => {
     const r = await build(["-t", `${tag}:a`]);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`limit=${256 * 1048576}`);
+    expect(r.out).toContain("cpu=50000"); // half a CPU of the default 100 ms period
+  });
+
+  it("a build asking for more CPU than the maximum, or unlimited CPU, is refused, and builds nothing", async () => {
+    for (const args of [["--cpu-quota", "200000"], ["--cpu-quota", "-1"], ["--cpu-quota", "20000", "--cpu-period", "10000"]]) {
+      const r = await build(["-t", `${tag}:d`, ...args]);
+      expect(r.code, args.join(" ")).not.toBe(0);
+      expect(r.out).toMatch(/dockgate: ImageBuild denied for profile builder: cpuquota=.* \(rule hardening\.cpus\)/);
+      expect((await docker(daemon, ["image", "inspect", `${tag}:d`])).code).not.toBe(0);
+    }
+    const ok = await build(["-t", `${tag}:d`, "--cpu-quota", "100000"]);
+    expect(ok.code, ok.out).toBe(0);
+    expect(ok.out).toContain("cpu=100000");
   });
 
   it("a build asking for more than the maximum is refused, and builds nothing", async () => {

@@ -690,25 +690,43 @@ describe("property: any body shape comes out hardened, parseable and read the sa
 });
 
 describe("hardenBuildQuery (classic-builder RUN containers)", () => {
-  const bounds = { default: 256 * MiB, max: 512 * MiB };
-  it("sets the default when the build asks for none (or 0, or not a number)", () => {
-    for (const q of [[], [["memory", "0"]], [["memory", "lots"]]] as Array<Array<[string, string]>>) {
-      const r = hardenBuildQuery([["t", "x"], ...q], bounds);
+  const mem = { ...NONE, memory: { default: 256 * MiB, max: 512 * MiB } };
+  it("sets the default when the build asks for none (or 0, or not an int64)", () => {
+    for (const q of [[], [["memory", "0"]], [["memory", "lots"]], [["memory", "99999999999999999999"]]] as Array<Array<[string, string]>>) {
+      const r = hardenBuildQuery([["t", "x"], ...q], mem);
       expect(r).toEqual({ ok: true, query: [["t", "x"], ["memory", String(256 * MiB)]] });
     }
   });
   it("keeps a value up to the max, as the one value the daemon reads", () => {
-    expect(hardenBuildQuery([["memory", String(300 * MiB)], ["memory", "9999999999999"]], bounds)).toEqual({ ok: true, query: [["memory", String(300 * MiB)]] });
+    expect(hardenBuildQuery([["memory", String(300 * MiB)], ["memory", "9999999999999"]], mem)).toEqual({ ok: true, query: [["memory", String(300 * MiB)]] });
   });
   it("refuses more than the max, unlimited memory, and unlimited swap", () => {
-    expect(hardenBuildQuery([["memory", String(GiB)]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memory" } });
-    expect(hardenBuildQuery([["memory", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory" } });
-    expect(hardenBuildQuery([["memswap", "-1"]], bounds)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
+    expect(hardenBuildQuery([["memory", String(GiB)]], mem)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memory" } });
+    expect(hardenBuildQuery([["memory", "-1"]], mem)).toMatchObject({ ok: false, violation: { rule: "hardening.memory" } });
+    expect(hardenBuildQuery([["memswap", "-1"]], mem)).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
   });
-  it("refuses a memswap above twice the max (the daemon reads int64 overflow as its maximum); keeps one within", () => {
-    for (const v of [String(GiB + 1), "1125899906842624", "99999999999999999999", "+9223372036854775807"]) {
-      expect(hardenBuildQuery([["memswap", v]], bounds), v).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
+  it("refuses a memswap above twice the max; keeps one within; one the daemon reads as 0 (out of int64) is dropped", () => {
+    for (const v of [String(GiB + 1), "1125899906842624", "+9223372036854775807"]) {
+      expect(hardenBuildQuery([["memswap", v]], mem), v).toMatchObject({ ok: false, violation: { rule: "hardening.memory", field: "memswap" } });
     }
-    expect(hardenBuildQuery([["memswap", String(GiB)]], bounds)).toEqual({ ok: true, query: [["memory", String(256 * MiB)], ["memswap", String(GiB)]] });
+    expect(hardenBuildQuery([["memswap", String(GiB)]], mem)).toEqual({ ok: true, query: [["memory", String(256 * MiB)], ["memswap", String(GiB)]] });
+    expect(hardenBuildQuery([["memswap", "99999999999999999999"]], mem)).toEqual({ ok: true, query: [["memory", String(256 * MiB)]] });
+  });
+  const cpu = { ...NONE, nanoCpus: { default: 1e9, max: 2e9 } };
+  it("CPU: the default as a quota of the build's period (or 100 ms) when none is asked for", () => {
+    expect(hardenBuildQuery([["t", "x"]], cpu)).toEqual({ ok: true, query: [["t", "x"], ["cpuquota", "100000"]] });
+    expect(hardenBuildQuery([["cpuperiod", "50000"], ["cpuperiod", "1"]], cpu)).toEqual({ ok: true, query: [["cpuquota", "50000"], ["cpuperiod", "50000"]] });
+    expect(hardenBuildQuery([["cpuperiod", "100"]], cpu)).toMatchObject({ ok: false, violation: { rule: "hardening.cpus", field: "cpuperiod" } });
+  });
+  it("CPU: a quota up to the max is kept; above, or unlimited, is refused", () => {
+    expect(hardenBuildQuery([["cpuquota", "200000"]], cpu)).toEqual({ ok: true, query: [["cpuquota", "200000"]] });
+    expect(hardenBuildQuery([["cpuquota", "200001"]], cpu)).toMatchObject({ ok: false, violation: { rule: "hardening.cpus", field: "cpuquota" } });
+    expect(hardenBuildQuery([["cpuquota", "100000"], ["cpuperiod", "10000"]], cpu)).toMatchObject({ ok: false, violation: { rule: "hardening.cpus", field: "cpuquota" } });
+    expect(hardenBuildQuery([["cpuquota", "-1"]], cpu)).toMatchObject({ ok: false, violation: { rule: "hardening.cpus", field: "cpuquota" } });
+  });
+  it("leaves the other kind alone when only one is hardened", () => {
+    expect(hardenBuildQuery([["cpuquota", "-1"]], mem)).toEqual({ ok: true, query: [["cpuquota", "-1"], ["memory", String(256 * MiB)]] });
+    expect(hardenBuildQuery([["memory", "-1"]], cpu)).toEqual({ ok: true, query: [["memory", "-1"], ["cpuquota", "100000"]] });
   });
 });
+
