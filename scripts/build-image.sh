@@ -47,8 +47,10 @@ if [ ! -s "$rootfs_tar" ]; then
   debootstrap --variant=minbase bookworm "$work" "$mirror" >"$cache/debootstrap.log" 2>&1 ||
     { tail -n 20 "$cache/debootstrap.log" >&2; exit 1; }
   rm -rf "$work"/var/cache/apt/archives/*.deb "$work"/var/lib/apt/lists/*
-  tar -C "$work" --numeric-owner -cf "$rootfs_tar.tmp" .
-  mv "$rootfs_tar.tmp" "$rootfs_tar"
+  # Written aside and renamed: a concurrent run sees either no tarball or a complete one.
+  part="$(mktemp "$rootfs_tar.XXXXXX")"
+  tar -C "$work" --numeric-owner -cf "$part" .
+  mv "$part" "$rootfs_tar"
   rm -rf "$work"
   trap - EXIT
 else
