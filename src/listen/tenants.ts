@@ -21,7 +21,6 @@
 // marker (a crash during a delete) are removed.
 
 import http from "node:http";
-import { unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
 import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
@@ -320,21 +319,23 @@ export class Tenants {
         handle: undefined,
         deleting: undefined,
       };
+      if (this.tenants.has(name)) continue; // a retry of a restore that got this far
       this.tenants.set(name, tenant);
       const usable = this.settings.profiles.includes(profile) && this.host.config().profiles.get(profile)?.ownership?.label === label;
       const expired = expires !== undefined && expires.getTime() <= Date.now();
-      if (this.settings.onRestart === "clean" || expired || !usable) {
-        const why = expired ? "ttl expired" : !usable ? `profile ${profile} is no longer allowed for tenants (or its owner label changed)` : "onRestart: clean";
-        await this.delete(name, why);
-        continue;
-      }
+      // One tenant that cannot come back (its socket path taken, a cleanup that fails) does not
+      // keep the others from it: it stays listed as closed, DELETE retries its cleanup.
       try {
-        unlinkSync(tenant.socket); // our own socket from before the restart
-      } catch {
-        // absent: nothing to clear
+        if (this.settings.onRestart === "clean" || expired || !usable) {
+          const why = expired ? "ttl expired" : !usable ? `profile ${profile} is no longer allowed for tenants (or its owner label changed)` : "onRestart: clean";
+          await this.delete(name, why);
+          continue;
+        }
+        await this.open(tenant); // our socket file from before the restart is stale: listenUnix replaces it
+        this.logger.info({ tenant: name, profile, socket: tenant.socket }, "tenant restored");
+      } catch (err) {
+        this.logger.error({ tenant: name, err: (err as Error).message }, "tenant could not be restored");
       }
-      await this.open(tenant);
-      this.logger.info({ tenant: name, profile, socket: tenant.socket }, "tenant restored");
     }
     // Objects of tenants without a marker (a crash during a delete): nobody can reach them.
     for (const label of new Set(this.settings.profiles.map((p) => this.labelOf(p)))) {
