@@ -15,7 +15,8 @@
 //      parsed once and re-serialized (gojson toJson) only when ownership changed it. Operations
 //      ownership cannot scope are denied (rule ownership.unsupported).
 //   7. images (ContainerCreate, every profile; refs.ts pinImages): the images the body names are
-//      resolved with the daemon, checked (WORKDIR under /proc: containers.workdir) and forwarded
+//      resolved with the daemon, checked (WORKDIR under /proc: containers.workdir; under
+//      rules.images.allow, the name written or the image's own references: images.reference) and forwarded
 //      as the ids that were checked; what a step rewrote to an id is recorded for read-back
 //      (readback.ts: inspect, list and system df show the client's spelling).
 //
@@ -42,7 +43,8 @@ import {
   unsupportedDenial,
 } from "./ownership.js";
 import { DF_READBACK, INSPECT_READBACK, LIST_READBACK, recordRewrites, spellings, type Spellings } from "./readback.js";
-import { type RefResolver, pinImages, resolverFor } from "./refs.js";
+import { type ImagePolicyCheck, type RefResolver, pinImages, resolverFor } from "./refs.js";
+import { createImageViolation } from "./inspect/image-policy.js";
 import { hideOwner } from "./hide-owner.js";
 import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf } from "./redact.js";
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
@@ -405,7 +407,7 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
         before ??= spellings(value);
         const next = i + 1;
         const v = value;
-        return pinImages(v, step.resolver, req.operation, plan.name).then(
+        return pinImages(v, step.resolver, req.operation, plan.name, imagePolicy(plan, req)).then(
           (d) => (d ? refused(d) : run(v, rewritten, next, before)),
           (err: unknown) => refused(inspectError(plan, req, err)),
         );
@@ -452,6 +454,15 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
       }
       return run(value, false, 0, undefined);
     },
+  };
+}
+
+/** A create's images under the profile's `images.allow` (image-policy.ts), or nothing to check. */
+function imagePolicy(plan: ProfilePlan, req: RequestView): ImagePolicyCheck | undefined {
+  if (plan.rules.images.allow.length === 0) return undefined;
+  return (field, written, refs) => {
+    const v = createImageViolation(field, written, refs, plan.rules);
+    return v ? violationDenial(req.operation, plan.name, v) : undefined;
   };
 }
 

@@ -25,7 +25,8 @@
 //
 // Images: name → id is never cached (tags move; a re-tag between check and use is the attack). What
 // is learned about an image id (its config: WORKDIR) is kept for good in a bounded LRU: an image id
-// is the digest of that config, so it cannot change.
+// is the digest of that config, so it cannot change. Its references (RepoTags, RepoDigests) do
+// change: a create under an image policy asks the daemon every time (image(ref, true)).
 //
 
 import { DaemonError, type DaemonClient, type DaemonEvent } from "./daemon.js";
@@ -68,7 +69,7 @@ export interface ImageFacts {
 }
 
 /** An image reference resolved: its facts, or the daemon's refusal (404 No such image, 400 invalid reference) in its words. */
-export type ImageResolution = { found: true; facts: ImageFacts } | { found: false; status: number; message: string };
+export type ImageResolution = { found: true; facts: ImageFacts; refs?: readonly string[] } | { found: false; status: number; message: string };
 
 const IMAGE_CACHE_MAX = 4096;
 const IMAGE_ID = /^(?:sha256:)?([0-9a-f]{64})$/;
@@ -90,6 +91,8 @@ export interface VolumeJson {
 }
 interface ImageJson {
   Id?: string;
+  RepoTags?: unknown;
+  RepoDigests?: unknown;
   Config?: { WorkingDir?: unknown } | null;
 }
 interface ExecJson {
@@ -237,11 +240,12 @@ export class RefResolver {
 
   /**
    * Resolves an image reference as the daemon's GetImage would (name[:tag], name@digest, id, id
-   * prefix). A full id is answered from the facts cache; anything else asks the daemon every time.
+   * prefix). A full id is answered from the facts cache unless `withRefs` (the image's current
+   * RepoTags and RepoDigests are wanted: they change); anything else asks the daemon every time.
    * Throws DaemonError when the daemon cannot answer.
    */
-  image(ref: string): Promise<ImageResolution> {
-    const full = IMAGE_ID.exec(ref);
+  image(ref: string, withRefs = false): Promise<ImageResolution> {
+    const full = withRefs ? null : IMAGE_ID.exec(ref);
     if (full) {
       const hit = this.images.get(`sha256:${full[1]!}`);
       if (hit !== undefined) {
@@ -275,7 +279,8 @@ export class RefResolver {
     this.images.delete(id);
     this.images.set(id, facts);
     if (this.images.size > IMAGE_CACHE_MAX) this.images.delete(this.images.keys().next().value!);
-    return { found: true, facts };
+    const refs = [r.json.RepoTags, r.json.RepoDigests].flatMap((l) => (Array.isArray(l) ? l.filter((x): x is string => typeof x === "string") : []));
+    return { found: true, facts, refs };
   }
 
   close(): void {
@@ -316,13 +321,17 @@ export function resolverFor(daemon: DaemonClient): RefResolver {
  * body does not show; one under /proc is refused like a WorkingDir in the body (rule
  * containers.workdir). An image the daemon does not have is answered in its words (404 `No such
  * image: x`, which the docker CLI reads as "pull it"): forwarding the name would let an image
- * tagged with it in between be created unchecked.
+ * tagged with it in between be created unchecked. With `policy` (rules.images.allow), each image
+ * is also checked against the profile's image policy with its current references.
  */
-export async function pinImages(value: GoValue | undefined, resolver: RefResolver, operation: string, profile: string): Promise<Denial | undefined> {
+/** The image policy's check of an image a create names, given the image's references (engine.ts builds it from rules.images). */
+export type ImagePolicyCheck = (field: string, written: string, refs: readonly string[]) => Denial | undefined;
+
+export async function pinImages(value: GoValue | undefined, resolver: RefResolver, operation: string, profile: string, policy?: ImagePolicyCheck): Promise<Denial | undefined> {
   if (!(value instanceof GoObject)) return undefined; // no body, or not an object: the daemon refuses it
   const image = value.get("Image");
   if (typeof image === "string" && image !== "") {
-    const r = await resolveImage(image, "Image", resolver, operation, profile);
+    const r = await resolveImage(image, "Image", resolver, operation, profile, policy);
     if ("denial" in r) return r.denial;
     const own = value.get("WorkingDir");
     if ((typeof own !== "string" || own === "") && isProcWorkdir(r.facts.workdir)) {
@@ -343,7 +352,7 @@ export async function pinImages(value: GoValue | undefined, resolver: RefResolve
       const type = m.get("Type");
       const source = m.get("Source");
       if (typeof type !== "string" || type.toLowerCase() !== "image" || typeof source !== "string" || source === "") continue;
-      const r = await resolveImage(source, `HostConfig.Mounts[${i}].Source`, resolver, operation, profile);
+      const r = await resolveImage(source, `HostConfig.Mounts[${i}].Source`, resolver, operation, profile, policy);
       if ("denial" in r) return r.denial;
       if (r.facts.id !== source) m.set("Source", r.facts.id);
     }
@@ -351,14 +360,15 @@ export async function pinImages(value: GoValue | undefined, resolver: RefResolve
   return undefined;
 }
 
-async function resolveImage(ref: string, field: string, resolver: RefResolver, operation: string, profile: string): Promise<{ facts: ImageFacts } | { denial: Denial }> {
+async function resolveImage(ref: string, field: string, resolver: RefResolver, operation: string, profile: string, policy: ImagePolicyCheck | undefined): Promise<{ facts: ImageFacts } | { denial: Denial }> {
   let r: ImageResolution;
   try {
-    r = await resolver.image(ref);
+    r = await resolver.image(ref, policy !== undefined);
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
     return { denial: { status: 502, message: `dockgate: ${operation} denied for profile ${profile}: image ${JSON.stringify(ref)} could not be checked: ${why} (rule policy.lookup)`, rule: "policy.lookup", field } };
   }
   if (!r.found) return { denial: { status: r.status, message: r.message, rule: "images.not-found", field } };
-  return { facts: r.facts };
+  const denial = policy?.(field, ref, r.refs ?? []);
+  return denial ? { denial } : { facts: r.facts };
 }

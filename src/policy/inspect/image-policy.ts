@@ -3,7 +3,8 @@
 // or send: pull (ImageCreate fromImage + tag), push (ImagePush {name} + tag), registry login
 // (SystemAuth serveraddress), the X-Registry-Auth header's serveraddress (pull, push),
 // /distribution/{name}/json, image search (the term's registry), and plugin pull, upgrade
-// (`remote`) and push ({name}).
+// (`remote`) and push ({name}); and, with the image the daemon resolved it to in hand, the images
+// a container create runs (createImageViolation, called from the create's image step: refs.ts).
 //
 // Two settings:
 //   * localRegistries (default false): a registry on a loopback, link-local or unspecified
@@ -240,6 +241,33 @@ function checkImage(field: string, shown: string, ref: ImageRef, rules: RuleSett
     field,
     detail: `${field}=${quote(shown)}: image ${ref.host}/${ref.path} is not among the images this profile allows (images.allow)${pinned ? "; it is allowed by digest only: name it @sha256:..." : ""}`,
   };
+}
+
+/**
+ * An image a container create names (`Image`, an image mount's Source), as the daemon resolved it:
+ * under `images.allow` the name the client wrote must be allowed when the daemon found it by that
+ * name (it is among the image's RepoTags / RepoDigests); a name the daemon found by id instead
+ * (`sha256:<id>`, an id, an id prefix, or a hex name with no such tag) runs an image the client
+ * did not name, so one of that image's own RepoTags / RepoDigests must be allowed. Registries are
+ * not contacted by a create: localRegistries does not apply.
+ */
+export function createImageViolation(field: string, written: string, refs: readonly string[], rules: RuleSettings): Violation | null {
+  const allow = rules.images.allow;
+  if (allow.length === 0) return null;
+  const ref = parseImageRef(written);
+  const key = refKey(ref.tag === undefined && ref.digest === undefined ? { ...ref, tag: "latest" } : ref);
+  const own = refs.map(parseImageRef);
+  if (own.some((r) => refKey(r) === key)) return checkImage(field, written, ref, rules);
+  if (own.some((r) => allow.some((p) => matches(r, p)))) return null;
+  return {
+    rule: ALLOW_RULE,
+    field,
+    detail: `${field}=${quote(written)}: it names image ${own.length === 0 ? "with no repository tags" : `${own.map((r) => `${r.host}/${r.path}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}`} by id, and none of its references is among the images this profile allows (images.allow)`,
+  };
+}
+
+function refKey(r: ImageRef): string {
+  return `${r.host}/${r.path}${r.tag === undefined ? "" : `:${r.tag}`}${r.digest === undefined ? "" : `@${r.digest}`}`;
 }
 
 /** A registry the daemon would talk to for a whole-registry request (login, search). */
