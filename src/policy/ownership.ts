@@ -23,7 +23,10 @@
 //   references     every one goes through claim(): the resolver (refs.ts), then the owner check,
 //                  then the full id in the reference's place. In a ContainerCreate body: a network
 //                  (NetworkMode, EndpointsConfig keys) must be the client's (rewritten to its full
-//                  id; bridge/host/none/default and mutate.network are shared, by name only);
+//                  id; bridge/host/none/default and mutate.network are shared, by name only;
+//                  each endpoint also gets NetworkID = that id, as the daemon otherwise keeps a
+//                  not yet started container's network by name and looks the name up again at
+//                  start: see pinEndpoint);
 //                  containers named by `container:<x>` namespace modes (when the rules allow
 //                  joins), VolumesFrom and Links must be the client's (rewritten to `container:<id>`,
 //                  `<id>[:mode]`, `<id>:<alias>`; endpoint Links are DNS aliases inside the network
@@ -600,6 +603,12 @@ const CONTAINER_CREATE: OwnedOperation = {
         const c = await claimNetwork(nm, "HostConfig.NetworkMode", req, client, ctx, 400);
         if (!c.ok) return c;
         if (c.id !== nm) hc.set("NetworkMode", c.id);
+        // Without an endpoint the daemon would record the network by name only: pin it (below).
+        if (isFullId(c.id) && (endpoints === undefined || endpoints.size === 0) && (ncv === undefined || ncv === null || ncv instanceof GoObject)) {
+          const pinned = new GoObject([[c.id, new GoObject([["NetworkID", c.id]])]]);
+          if (ncv instanceof GoObject) ncv.set("EndpointsConfig", pinned);
+          else o.set("NetworkingConfig", new GoObject([["EndpointsConfig", pinned]]));
+        }
       }
     }
     if (endpoints) {
@@ -609,6 +618,7 @@ const CONTAINER_CREATE: OwnedOperation = {
         const c = await claimNetwork(name, field, req, client, ctx, 400);
         if (!c.ok) return c;
         if (c.id !== name) resolved.set(name, c.id);
+        if (ep instanceof GoObject && isFullId(c.id)) pinEndpoint(ep, c.id);
         // Endpoint links are DNS aliases inside that network (resolved by container name at run
         // time, so they stay as written): the linked containers must be the client's.
         if (ep instanceof GoObject) {
@@ -721,8 +731,29 @@ function namesNetworkById(ep: GoObject): boolean {
   return id !== undefined && id !== null && id !== "";
 }
 
+/**
+ * The daemon keeps a not yet started container's networks by NAME (create, and connect while
+ * stopped: NetworkSettings.Networks is keyed by the network's name whatever it was given) and
+ * resolves that name again at start, unless the endpoint carries a NetworkID (daemon
+ * getNetworkID: NetworkID first for user-defined networks). Removed and re-created under that
+ * name by another tenant in between, the name would join the other tenant's network. So the
+ * endpoint is given the id that was checked (the client's own NetworkID was refused before).
+ */
+function pinEndpoint(ep: GoObject, id: string): void {
+  ep.set("NetworkID", id);
+}
+
+/** NetworkConnect: the full id its `pre` checked, for its `body` (the same request object). */
+const connecting = new WeakMap<RequestView, string>();
+const BY_NETWORK = byParam("network", "id");
+
 const NETWORK_ATTACH: OwnedOperation = {
-  pre: byParam("network", "id").pre!,
+  async pre(req, client, ctx) {
+    const r = await BY_NETWORK.pre!(req, client, ctx);
+    const id = r.ok ? /^\/networks\/([0-9a-f]{64})\/connect$/.exec(r.rewrite?.path ?? "")?.[1] : undefined;
+    if (id !== undefined) connecting.set(req, id);
+    return r;
+  },
   async body(value, req, client, ctx) {
     if (!(value instanceof GoObject)) return { ok: true, value: value ?? null }; // the daemon refuses it
     const container = value.get("Container");
@@ -738,6 +769,12 @@ const NETWORK_ATTACH: OwnedOperation = {
     if (ep instanceof GoObject) {
       const l = await claimContainerList(ep.get("Links"), "EndpointConfig.Links", req, client, ctx, undefined, (e) => parseLink(e)?.name);
       if (!l.ok) return l;
+    }
+    // The path was rewritten to the full id that was checked (pre): pin the endpoint to it too.
+    const network = connecting.get(req);
+    if (network !== undefined && (ep === undefined || ep === null || ep instanceof GoObject)) {
+      if (ep instanceof GoObject) pinEndpoint(ep, network);
+      else value.set("EndpointConfig", new GoObject([["NetworkID", network]]));
     }
     return { ok: true, value };
   },
