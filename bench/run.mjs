@@ -46,7 +46,8 @@ if (opt.help) {
                      container list/logs/archive/attach and events for every row to be measured
   --quick            ~1 minute version (fewer rounds, shorter slots, smaller streams)
   --rounds N         interleaved rounds per measurement (default 6, quick 3)
-  --only LIST        comma list of phases: ping,cpu,stub,list,logs,archive,attach,memory
+  --only LIST        comma list of phases: ping,cpu,stub,list,create,logs,images,archive,attach,
+                     attachbulk,memory
   --max-seconds N    hard stop for the whole run (default 420, quick 150)
   --keep-logs DIR    copy dockgate's log files there before cleanup
   --dockgate FILE    dockgate entry point (default: dist/cli/main.js)`);
@@ -59,7 +60,7 @@ const MAX_SECONDS = parseInt(opt["max-seconds"] ?? (QUICK ? "150" : "420"), 10);
 const IMAGE = opt.image ?? process.env.DOCKGATE_BENCH_IMAGE ?? "dgtest:latest";
 const CONFIG = path.resolve(opt.config ?? path.join(ROOT, "config/ci.yaml"));
 const PHASES = new Set(
-  (opt.only ?? "ping,cpu,stub,list,logs,archive,attach,memory").split(",").map((s) => s.trim()),
+  (opt.only ?? "ping,cpu,stub,list,create,logs,images,archive,attach,attachbulk,memory").split(",").map((s) => s.trim()),
 );
 
 const P = QUICK
@@ -73,7 +74,11 @@ const P = QUICK
       archiveBytes: 40 * 1000 * 1000,
       archiveRounds: 2,
       attachRtts: 100,
-      budgetMs: { cpu: 8000, stub: 12000, logs: 15000, archive: 8000, attach: 5000 },
+      createOps: 40,
+      attachBytes: 16 * 1024 * 1024,
+      imageGets: 20,
+      streamRounds: 2,
+      budgetMs: { cpu: 8000, stub: 12000, logs: 15000, archive: 8000, attach: 5000, create: 15000, attachBulk: 15000, images: 10000 },
       idleConns: 1000,
       eventStreams: 200,
     }
@@ -87,7 +92,11 @@ const P = QUICK
       archiveBytes: 150 * 1000 * 1000,
       archiveRounds: 3,
       attachRtts: 200,
-      budgetMs: { cpu: 30000, stub: 45000, logs: 70000, archive: 30000, attach: 15000 },
+      createOps: 100,
+      attachBytes: 64 * 1024 * 1024,
+      imageGets: 20,
+      streamRounds: 3,
+      budgetMs: { cpu: 30000, stub: 45000, logs: 70000, archive: 30000, attach: 15000, create: 60000, attachBulk: 60000, images: 40000 },
       idleConns: 1000,
       eventStreams: 200,
     };
@@ -95,6 +104,8 @@ const P = QUICK
 const CPU_CONC = 16; // concurrency of the fixed-count CPU/request run against the daemon
 const STUB_CONC = 64;
 const LIST_CONC = 4;
+const CREATE_CONC = 4;
+const CPU_SECTION = "proxy process CPU (/proc/PID/stat utime+stime)";
 const REQ_TIMEOUT = 30000;
 
 // Node 24 for every child process (dockgate needs it; the pipe and stub use the same runtime).
@@ -648,6 +659,7 @@ function bigTar(name, size) {
 // Phases
 
 async function phasePing(T) {
+  const pingCpu = [];
   for (const conc of [1, 16, 64]) {
     log(`/_ping c=${conc}: ${ROUNDS} rounds x ${P.pingSlotMs} ms per target`);
     const res = await interleave(ROUNDS, [T.direct, T.dockgate, T.pipe], (t) =>
@@ -674,6 +686,17 @@ async function phasePing(T) {
       unit: "ms",
       v: { direct: s.direct.p99, dockgate: s.dockgate.p99, pipe: s.pipe.p99 },
     });
+    pingCpu.push({ conc, dockgate: s.dockgate.cpuUsPerReq, pipe: s.pipe.cpuUsPerReq });
+  }
+  // Their CPU per request (over the timed slots, so request counts differ between targets).
+  for (const x of pingCpu) {
+    addRow({
+      section: CPU_SECTION,
+      metric: `daemon /_ping c=${x.conc} (timed slots)`,
+      unit: "us/req",
+      v: { direct: undefined, dockgate: x.dockgate, pipe: x.pipe },
+      target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (v) => v <= 1.5 },
+    });
   }
 }
 
@@ -694,7 +717,7 @@ async function phaseCpu(T) {
   const s = Object.fromEntries([...res].map(([k, v]) => [k, summarizeLoad(v)]));
   noteErrors("cpu /_ping", s);
   addRow({
-    section: "proxy process CPU per request (/proc/PID/stat utime+stime)",
+    section: CPU_SECTION,
     metric: `daemon /_ping c=${CPU_CONC} (${res.get("dockgate").length}x${P.cpuCount})`,
     unit: "us/req",
     v: { direct: undefined, dockgate: s.dockgate.cpuUsPerReq, pipe: s.pipe.cpuUsPerReq },
@@ -795,35 +818,19 @@ async function phaseLogs(T) {
   const res = await interleave(P.logsRounds, [T.direct, T.dockgate, T.pipe], async (t) => {
     const c = await HttpConn.connect(t.sock);
     try {
+      const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
       const t0 = performance.now();
       const r = await c.request(req, { timeoutMs: 300000 });
       const ms = performance.now() - t0;
-      return { status: r.status, bytes: r.bytes, ms };
+      return { status: r.status, got: r.bytes, ms, cpu: cpuSecondsSince(t, ticks0) };
     } finally {
       c.close();
     }
   }, P.budgetMs.logs);
-  const mbs = {};
-  const got = {};
-  const spreads = [];
-  for (const [name, runs] of res) {
-    const bad = runs.find((x) => x.status !== 200);
-    if (bad) problems.push(`logs via ${name}: HTTP ${bad.status}`);
-    const rates = runs.map((x) => x.bytes / 1e6 / (x.ms / 1000));
-    mbs[name] = bad ? NaN : median(rates);
-    spreads.push(spreadOf(rates));
-    got[name] = runs.map((x) => x.bytes);
-  }
+  const got = Object.fromEntries([...res].map(([name, runs]) => [name, runs.map((x) => x.got)]));
   const all = Object.values(got).flat();
-  if (new Set(all.filter((b, i) => b > 0)).size > 1) problems.push(`logs: byte counts differ: ${JSON.stringify(got)}`);
-  addRow({
-    section: "streams",
-    metric: `logs download ${(all[0] / 1e6).toFixed(0)} MB`,
-    unit: "MB/s",
-    v: { direct: mbs.direct, dockgate: mbs.dockgate, pipe: mbs.pipe },
-    spread: worst(...spreads),
-    target: { text: "dg >= 0.9x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x >= 0.9 },
-  });
+  if (new Set(all.filter((b) => b > 0)).size > 1) problems.push(`logs: byte counts differ: ${JSON.stringify(got)}`);
+  streamRows(res, `logs download ${(all[0] / 1e6).toFixed(0)} MB`, NaN, 200, "per GB");
 }
 
 async function phaseArchive(T) {
@@ -849,31 +856,17 @@ async function phaseArchive(T) {
   const res = await interleave(P.archiveRounds, [T.direct, T.dockgate, T.pipe], async (t) => {
     const c = await HttpConn.connect(t.sock);
     try {
+      const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
       const t0 = performance.now();
       const r = await c.request(head, { body: tar, collect: true, timeoutMs: 300000 });
       const ms = performance.now() - t0;
-      return { status: r.status, ms, body: r.body?.toString().slice(0, 200) };
+      if (r.status !== 200) problems.push(`archive via ${t.name}: ${r.body?.toString().slice(0, 200)}`);
+      return { status: r.status, ms, got: tar.length, cpu: cpuSecondsSince(t, ticks0) };
     } finally {
       c.close();
     }
   }, P.budgetMs.archive);
-  const mbs = {};
-  const spreads = [];
-  for (const [name, runs] of res) {
-    const bad = runs.find((x) => x.status !== 200);
-    if (bad) problems.push(`archive via ${name}: HTTP ${bad.status} ${bad.body ?? ""}`.trim());
-    const rates = runs.map((x) => tar.length / 1e6 / (x.ms / 1000));
-    mbs[name] = bad ? NaN : median(rates);
-    spreads.push(spreadOf(rates));
-  }
-  addRow({
-    section: "streams",
-    metric: `archive upload ${(tar.length / 1e6).toFixed(0)} MB`,
-    unit: "MB/s",
-    v: { direct: mbs.direct, dockgate: mbs.dockgate, pipe: mbs.pipe },
-    spread: worst(...spreads),
-    target: { text: "dg >= 0.9x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x >= 0.9 },
-  });
+  streamRows(res, `archive upload ${(tar.length / 1e6).toFixed(0)} MB`, tar.length, 200, "per GB");
 }
 
 async function attachRtts(t, id, n) {
@@ -944,6 +937,256 @@ async function phaseAttach(T) {
   }
   addRow({ section: "streams", metric: "attach echo round trip p50", unit: "ms", v: p50 });
   addRow({ section: "streams", metric: "attach echo round trip p99", unit: "ms", v: p99 });
+}
+
+/** CPU seconds of a proxy process (NaN for the daemon itself) since `t0` ticks. */
+function cpuSecondsSince(t, ticks0) {
+  return t.pid ? (cpuTicks(t.pid) - ticks0) / CLK_TCK : NaN;
+}
+
+/** A create body shaped like the docker CLI's for `docker run`, padded to about 2.4 KB. */
+function createBody() {
+  const env = [];
+  for (let i = 0; env.join("").length < 800; i++) env.push(`BENCH_VAR_${i}=value-${i}-${"x".repeat(24)}`);
+  return Buffer.from(
+    JSON.stringify({
+      Hostname: "", Domainname: "", User: "", AttachStdin: false, AttachStdout: true, AttachStderr: true,
+      Tty: false, OpenStdin: false, StdinOnce: false, Env: env, Cmd: ["true"], Image: IMAGE, Volumes: {},
+      WorkingDir: "", Entrypoint: null, OnBuild: null,
+      Labels: { "dockgate-bench": RUN_ID, "dockgate-bench.pid": String(process.pid) },
+      HostConfig: {
+        Binds: null, ContainerIDFile: "", LogConfig: { Type: "", Config: {} }, NetworkMode: "default",
+        PortBindings: {}, RestartPolicy: { Name: "no", MaximumRetryCount: 0 }, AutoRemove: false,
+        VolumeDriver: "", VolumesFrom: null, ConsoleSize: [0, 0], CapAdd: null, CapDrop: null,
+        CgroupnsMode: "", Dns: [], DnsOptions: [], DnsSearch: [], ExtraHosts: null, GroupAdd: null,
+        IpcMode: "", Cgroup: "", Links: null, OomScoreAdj: 0, PidMode: "", Privileged: false,
+        PublishAllPorts: false, ReadonlyRootfs: false, SecurityOpt: null, UTSMode: "", UsernsMode: "",
+        ShmSize: 0, Isolation: "", CpuShares: 0, Memory: 0, NanoCpus: 0, CgroupParent: "",
+        BlkioWeight: 0, BlkioWeightDevice: [], BlkioDeviceReadBps: [], BlkioDeviceWriteBps: [],
+        BlkioDeviceReadIOps: [], BlkioDeviceWriteIOps: [], CpuPeriod: 0, CpuQuota: 0,
+        CpuRealtimePeriod: 0, CpuRealtimeRuntime: 0, CpusetCpus: "", CpusetMems: "", Devices: [],
+        DeviceCgroupRules: null, DeviceRequests: null, MemoryReservation: 0, MemorySwap: 0,
+        MemorySwappiness: -1, OomKillDisable: false, PidsLimit: 0, Ulimits: [], CpuCount: 0,
+        CpuPercent: 0, IOMaximumIOps: 0, IOMaximumBandwidth: 0, MaskedPaths: null, ReadonlyPaths: null,
+      },
+      NetworkingConfig: { EndpointsConfig: {} },
+    }),
+  );
+}
+
+async function phaseCreate(T) {
+  const body = createBody();
+  const createHead = Buffer.from(
+    reqHead("POST", "/v1.41/containers/create", { "Content-Type": "application/json", "Content-Length": String(body.length) }),
+  );
+  const targets = [T.direct, T.dockgate, T.pipe];
+  log(`container create (${body.length} B body) + delete c=${CREATE_CONC}: ${ROUNDS} rounds x ${P.createOps} ops per target`);
+  const createOps = async (t, count) => {
+    const conns = await openConns(t.sock, CREATE_CONC);
+    let left = count;
+    let errs = 0;
+    const statuses = {};
+    try {
+      const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
+      const t0 = performance.now();
+      await Promise.all(
+        conns.map(async (c) => {
+          while (left > 0) {
+            left--;
+            const r = await c.request(createHead, { body, collect: true, timeoutMs: REQ_TIMEOUT });
+            if (r.status !== 201) {
+              errs++;
+              statuses[r.status] = `${r.body?.toString().slice(0, 200)}`;
+              if (errs > 10) throw new Error(`create via ${t.name}: ${JSON.stringify(statuses)}`);
+              continue;
+            }
+            const id = JSON.parse(r.body.toString()).Id;
+            containers.add(id);
+            const d = await c.request(reqHead("DELETE", `/v1.41/containers/${id}?force=1`), { timeoutMs: REQ_TIMEOUT });
+            if (d.status !== 204) {
+              errs++;
+              statuses[`delete ${d.status}`] = 1;
+            } else containers.delete(id);
+          }
+        }),
+      );
+      const ms = performance.now() - t0;
+      return { ops: count, ms, cpu: cpuSecondsSince(t, ticks0), errs, statuses };
+    } finally {
+      for (const c of conns) c.close();
+    }
+  };
+  // Warm-up (not counted): the first creates through a fresh process pay for its JIT.
+  for (const t of targets) await createOps(t, 2 * CREATE_CONC);
+  const res = await interleave(ROUNDS, targets, (t) => createOps(t, P.createOps), P.budgetMs.create);
+  const ops = {};
+  const cpu = {};
+  const spreads = [];
+  for (const [name, runs] of res) {
+    const e = runs.reduce((a, x) => a + x.errs, 0);
+    if (e) problems.push(`create via ${name}: ${e} errors ${JSON.stringify(Object.assign({}, ...runs.map((x) => x.statuses)))}`);
+    const rates = runs.map((x) => x.ops / (x.ms / 1000));
+    ops[name] = median(rates);
+    spreads.push(spreadOf(rates));
+    const n = runs.reduce((a, x) => a + x.ops, 0);
+    cpu[name] = (runs.reduce((a, x) => a + x.cpu, 0) * 1e6) / n;
+  }
+  const section = "daemon workloads";
+  addRow({
+    section,
+    metric: `container create (${(body.length / 1000).toFixed(1)} KB) + delete c=${CREATE_CONC}`,
+    unit: "ops/s",
+    v: { direct: ops.direct, dockgate: ops.dockgate, pipe: ops.pipe },
+    spread: worst(...spreads),
+  });
+  addRow({
+    section: CPU_SECTION,
+    metric: `container create + delete c=${CREATE_CONC} (${res.get("dockgate").length}x${P.createOps})`,
+    unit: "us/op",
+    v: { direct: undefined, dockgate: cpu.dockgate, pipe: cpu.pipe },
+    target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.5 },
+  });
+}
+
+/**
+ * Attach to a `cat` container, write `bytes` of stdin and read them back (stdout frames, no TTY):
+ * the hijacked stream in bulk. Resolves {status, ms, got}.
+ */
+async function attachBulk(t, id, bytes) {
+  const c = await HttpConn.connect(t.sock);
+  try {
+    const r = await c.request(
+      reqHead("POST", `/v1.41/containers/${id}/attach?stream=1&stdin=1&stdout=1&stderr=1`, {
+        "Content-Length": "0",
+        Connection: "Upgrade",
+        Upgrade: "tcp",
+      }),
+      { timeoutMs: 10000, collect: true },
+    );
+    if (r.status !== 101) return { status: r.status, ms: NaN, got: 0 };
+    // stdcopy framing: 8-byte header (stream, 0, 0, 0, big-endian size), then the payload.
+    let got = 0;
+    let hdr = Buffer.alloc(0);
+    let inFrame = 0;
+    let wake = null;
+    const feed = (d) => {
+      let i = 0;
+      while (i < d.length) {
+        if (inFrame > 0) {
+          const n = Math.min(inFrame, d.length - i);
+          inFrame -= n;
+          got += n;
+          i += n;
+          continue;
+        }
+        const need = 8 - hdr.length;
+        hdr = Buffer.concat([hdr, d.subarray(i, i + need)]);
+        i += Math.min(need, d.length - i);
+        if (hdr.length === 8) {
+          inFrame = hdr.readUInt32BE(4);
+          hdr = Buffer.alloc(0);
+        }
+      }
+      if (got >= bytes && wake) wake();
+    };
+    const done = new Promise((res, rej) => {
+      wake = res;
+      c.onClose = () => rej(new Error(`attach stream closed after ${got} bytes`));
+      setTimeout(() => rej(new Error(`attach bulk timed out after ${got} bytes`)), 120000).unref();
+    });
+    const t0 = performance.now();
+    c.onRaw = feed;
+    if (r.rest.length) feed(r.rest);
+    const piece = Buffer.alloc(64 * 1024, "dockgate-bench attach payload 0123456789abcdef\n");
+    for (let off = 0; off < bytes; off += piece.length) {
+      const p = bytes - off < piece.length ? piece.subarray(0, bytes - off) : piece;
+      if (!c.sock.write(p)) await new Promise((res) => c.sock.once("drain", res));
+    }
+    await done;
+    return { status: 101, ms: performance.now() - t0, got };
+  } finally {
+    c.close();
+  }
+}
+
+async function phaseAttachBulk(T) {
+  const targets = [T.direct, T.dockgate, T.pipe];
+  const ids = {};
+  for (const t of targets) {
+    ids[t.name] = await createContainer({
+      Cmd: ["cat"], OpenStdin: true, StdinOnce: false, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: false,
+    });
+    await startContainer(ids[t.name]);
+  }
+  const bytes = P.attachBytes;
+  log(`attach bulk: ${bytes / 1048576} MiB echoed, ${P.streamRounds} rounds per target`);
+  const res = await interleave(P.streamRounds, targets, async (t) => {
+    const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
+    const r = await attachBulk(t, ids[t.name], bytes);
+    return { ...r, cpu: cpuSecondsSince(t, ticks0) };
+  }, P.budgetMs.attachBulk);
+  streamRows(res, `hijacked attach, ${bytes / 1048576} MiB echoed`, bytes, 101, "per GB echoed");
+}
+
+async function phaseImages(T) {
+  const targets = [T.direct, T.dockgate, T.pipe];
+  const req = Buffer.from(reqHead("GET", `/v1.41/images/${encodeURIComponent(IMAGE)}/get`));
+  const n = P.imageGets;
+  log(`image downloads: ${n} x GET /images/${IMAGE}/get per round, ${P.streamRounds} rounds per target`);
+  const res = await interleave(P.streamRounds, targets, async (t) => {
+    const c = await HttpConn.connect(t.sock);
+    try {
+      const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
+      const t0 = performance.now();
+      let bytes = 0;
+      let status = 200;
+      for (let i = 0; i < n; i++) {
+        const r = await c.request(req, { timeoutMs: 120000 });
+        bytes += r.bytes;
+        if (r.status !== 200) status = r.status;
+      }
+      return { status, ms: performance.now() - t0, got: bytes, cpu: cpuSecondsSince(t, ticks0) };
+    } finally {
+      c.close();
+    }
+  }, P.budgetMs.images);
+  const per = res.get("direct")[0]?.got / n;
+  streamRows(res, `${n} image downloads of ${(per / 1e6).toFixed(1)} MB`, NaN, 200, "per GB");
+}
+
+/**
+ * Throughput (MB/s, 10^6 bytes) and proxy CPU per GB rows of a stream phase whose runs are
+ * {status, ms, got, cpu}; `bytes` is the payload per run (NaN: use what each run got).
+ */
+function streamRows(res, label, bytes, okStatus, perWhat) {
+  const mbs = {};
+  const cpu = {};
+  const spreads = [];
+  for (const [name, runs] of res) {
+    const bad = runs.find((x) => x.status !== okStatus);
+    if (bad) problems.push(`${label} via ${name}: HTTP ${bad.status}`);
+    const size = (x) => (Number.isFinite(bytes) ? bytes : x.got);
+    const rates = runs.map((x) => size(x) / 1e6 / (x.ms / 1000));
+    mbs[name] = bad ? NaN : median(rates);
+    spreads.push(spreadOf(rates));
+    const total = runs.reduce((a, x) => a + size(x), 0);
+    cpu[name] = bad ? NaN : runs.reduce((a, x) => a + x.cpu, 0) / (total / 1e9);
+  }
+  addRow({
+    section: "streams",
+    metric: label,
+    unit: "MB/s",
+    v: { direct: mbs.direct, dockgate: mbs.dockgate, pipe: mbs.pipe },
+    spread: worst(...spreads),
+    target: { text: "dg >= 1.0x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x >= 1.0 },
+  });
+  addRow({
+    section: CPU_SECTION,
+    metric: `${label}, ${perWhat}`,
+    unit: "s/GB",
+    v: { direct: undefined, dockgate: cpu.dockgate, pipe: cpu.pipe },
+    target: { text: "dg <= 1.25x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.25 },
+  });
 }
 
 async function memoryRun(kind, mode, n) {
@@ -1101,9 +1344,12 @@ async function main() {
     ["cpu", phaseCpu],
     ["stub", phaseStub],
     ["list", phaseList],
+    ["create", phaseCreate],
     ["logs", phaseLogs],
+    ["images", phaseImages],
     ["archive", phaseArchive],
     ["attach", phaseAttach],
+    ["attachbulk", phaseAttachBulk],
   ];
   for (const [name, fn] of phases) {
     if (!PHASES.has(name)) continue;

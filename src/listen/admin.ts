@@ -10,7 +10,7 @@
 import { chmodSync } from "node:fs";
 import http from "node:http";
 import net from "node:net";
-import { Agent, request } from "undici";
+import type { Agent } from "undici";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
 import { listenUnix } from "./listeners.js";
@@ -121,13 +121,20 @@ function reply(res: http.ServerResponse, status: number, type: string, body: str
   res.end(body);
 }
 
-/** GET /_ping on the daemon through undici (one small pool per upstream socket). */
+/** GET /_ping on the daemon through undici (one small pool per upstream socket; undici is loaded on the first check, see policy/daemon.ts). */
 class DaemonPing {
   private agent: Agent | undefined;
   private path = "";
 
   /** undefined when the daemon answered OK, else why not. */
   async ping(upstream: string): Promise<string | undefined> {
+    let undici;
+    try {
+      undici = await import("undici");
+    } catch (err) {
+      return `cannot reach the Docker daemon at ${upstream}: ${(err as Error).message}`;
+    }
+    const { Agent, request } = undici;
     if (upstream !== this.path || this.agent === undefined) {
       void this.agent?.close().catch(() => {});
       this.path = upstream;

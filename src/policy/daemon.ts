@@ -8,9 +8,17 @@
 //
 // One DaemonClient per upstream socket, shared by every gate built for it (config reloads build a
 // new gate; the pool and the event subscription carry over). closeDaemonClients() ends them all.
+//
+// undici is imported on the first request, not at start: it is the largest module dockgate loads
+// (about 5 MB of heap, 14 MB of RSS, 0.2 s), and a serve whose profiles never ask the daemon
+// anything (no ownership, no image checks) does not need it.
 
 import net from "node:net";
-import { Client, Pool } from "undici";
+import type { Client, Pool } from "undici";
+
+type Undici = typeof import("undici");
+let undici: Promise<Undici> | undefined;
+const loadUndici = (): Promise<Undici> => (undici ??= import("undici"));
 
 /** How long one lookup may take before the decision fails (502). */
 export const LOOKUP_TIMEOUT_MS = 10_000;
@@ -42,19 +50,24 @@ export class DaemonError extends Error {
 }
 
 export class DaemonClient {
-  private readonly pool: Pool;
-  private events: { client: Client; listeners: Set<EventListener>; states: Set<StateListener>; live: boolean } | undefined;
+  private pool: Pool | undefined;
+  private events: { client: Client | undefined; listeners: Set<EventListener>; states: Set<StateListener>; live: boolean } | undefined;
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly socketPath: string) {
-    this.pool = new Pool("http://docker", {
-      socketPath,
+  constructor(readonly socketPath: string) {}
+
+  private async getPool(): Promise<Pool> {
+    if (this.pool !== undefined) return this.pool;
+    const { Pool } = await loadUndici();
+    this.pool ??= new Pool("http://docker", {
+      socketPath: this.socketPath,
       connections: 16,
       headersTimeout: LOOKUP_TIMEOUT_MS,
       bodyTimeout: LOOKUP_TIMEOUT_MS,
       connectTimeout: LOOKUP_TIMEOUT_MS,
     });
+    return this.pool;
   }
 
   /** One request; throws DaemonError when the daemon cannot be reached or does not answer in time. */
@@ -62,7 +75,9 @@ export class DaemonClient {
     if (this.closed) throw new DaemonError("the daemon client is closed");
     const payload = body === undefined ? undefined : JSON.stringify(body);
     try {
-      const res = await this.pool.request({
+      const pool = await this.getPool();
+      if (this.closed) throw new DaemonError("the daemon client is closed");
+      const res = await pool.request({
         method: method as "GET",
         path,
         headers: payload === undefined ? { host: "docker" } : { host: "docker", "content-type": "application/json" },
@@ -99,30 +114,7 @@ export class DaemonClient {
    */
   subscribe(filters: Record<string, string[]>, onEvent: EventListener, onState?: StateListener): () => void {
     if (this.events === undefined) {
-      // The stream's socket does not keep the process alive (a one-shot `dockgate explain` exits).
-      const socketPath = this.socketPath;
-      const client = new Client("http://docker", {
-        headersTimeout: LOOKUP_TIMEOUT_MS,
-        bodyTimeout: 0,
-        connect(_options, callback) {
-          const socket = net.connect(socketPath);
-          socket.unref();
-          let settled = false;
-          socket.once("connect", () => {
-            if (!settled) {
-              settled = true;
-              callback(null, socket);
-            }
-          });
-          socket.once("error", (err) => {
-            if (!settled) {
-              settled = true;
-              callback(err, null);
-            }
-          });
-        },
-      });
-      this.events = { client, listeners: new Set(), states: new Set(), live: false };
+      this.events = { client: undefined, listeners: new Set(), states: new Set(), live: false };
       void this.runEvents(filters, EVENTS_RETRY_MS);
     }
     const ev = this.events;
@@ -132,6 +124,34 @@ export class DaemonClient {
       ev.listeners.delete(onEvent);
       if (onState) ev.states.delete(onState);
     };
+  }
+
+  /** The event stream's own connection (not the pool's: it stays open). */
+  private async eventsClient(): Promise<Client> {
+    const { Client } = await loadUndici();
+    // The stream's socket does not keep the process alive (a one-shot `dockgate explain` exits).
+    const socketPath = this.socketPath;
+    return new Client("http://docker", {
+      headersTimeout: LOOKUP_TIMEOUT_MS,
+      bodyTimeout: 0,
+      connect(_options, callback) {
+        const socket = net.connect(socketPath);
+        socket.unref();
+        let settled = false;
+        socket.once("connect", () => {
+          if (!settled) {
+            settled = true;
+            callback(null, socket);
+          }
+        });
+        socket.once("error", (err) => {
+          if (!settled) {
+            settled = true;
+            callback(err, null);
+          }
+        });
+      },
+      });
   }
 
   /** Whether the event subscription is connected right now. */
@@ -151,8 +171,10 @@ export class DaemonClient {
     if (!ev || this.closed) return;
     let delivered = false;
     try {
+      const client = (ev.client ??= await this.eventsClient());
+      if (this.closed) return;
       const query = `filters=${encodeURIComponent(JSON.stringify(filters))}`;
-      const res = await ev.client.request({ method: "GET", path: `/events?${query}`, headers: { host: "docker" } });
+      const res = await client.request({ method: "GET", path: `/events?${query}`, headers: { host: "docker" } });
       if (res.statusCode !== 200) {
         await res.body.text().catch(() => "");
         throw new DaemonError(`events: HTTP ${res.statusCode}`);
@@ -192,7 +214,7 @@ export class DaemonClient {
     clearTimeout(this.retryTimer);
     const ev = this.events;
     this.events = undefined;
-    await Promise.all([this.pool.destroy().catch(() => {}), ev?.client.destroy().catch(() => {})]);
+    await Promise.all([this.pool?.destroy().catch(() => {}), ev?.client?.destroy().catch(() => {})]);
   }
 }
 

@@ -1,7 +1,7 @@
 // matchRoute: method + decoded path → operation id, as the daemon's router routes it.
 
 import { describe, expect, it } from "vitest";
-import { KNOWN_OPERATIONS, matchRoute } from "../../src/api/routes.js";
+import { KNOWN_OPERATIONS, matchRoute, templatesOverlap } from "../../src/api/routes.js";
 import { SPEC_ROUTES } from "../../src/api/spec-routes.js";
 
 function ok(method: string, path: string) {
@@ -194,4 +194,21 @@ describe("the spec table", () => {
       else expect(r.status).toBe(404);
     },
   );
+});
+
+describe("route overlap (checked when the table is built, so a request takes the first match)", () => {
+  it.each([
+    ["/images/{name}", "/images/{name}/json", true], // a name may contain "/"
+    ["/images/{name}/json", "/images/{name}/get", false],
+    ["/images/{name}/push", "/images/{name}/x/push", true],
+    ["/containers/{id}", "/containers/{id}/json", false], // an id is one segment
+    ["/containers/{id}/start", "/containers/{id}/{op}", true],
+    ["/containers/{id}/start", "/containers/{id}/stop", false],
+    ["/containers/{id}/json", "/containers/json", false],
+    ["/containers/{id}", "/containers/json", true],
+    ["/plugins/{name}/json", "/plugins/{name}", true],
+  ])("%s vs %s: %s", (a, b, want) => {
+    expect(templatesOverlap(a, b)).toBe(want);
+    expect(templatesOverlap(b, a)).toBe(want);
+  });
 });
