@@ -179,13 +179,21 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
   { id: "buildkit.frontend", setting: "buildkitFrontends", describe: "a BuildKit build selecting a frontend image (`# syntax=` in the Dockerfile, BUILDKIT_SYNTAX) not in buildkitFrontends: the daemon would pull and run it as the build's frontend" },
   { id: "buildkit.platform", describe: "a BuildKit build's platform that is not os/arch[/variant]" },
   { id: "buildkit.session", describe: "a BuildKit build naming a session (session=) that is not open on a /session connection of the same client, or /session with a missing, malformed or already open session id (X-Docker-Expose-Session-Uuid)" },
-  { id: "buildkit.session-method", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
-  { id: "buildkit.dockerfile", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
   { id: "images.fetch-url", setting: "fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
   { id: "networks.driver", setting: "networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
   { id: "networks.options", setting: "networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
   { id: "plugins.manage", setting: "plugins", describe: "installing, upgrading, creating, configuring or enabling plugins (they run with the privileges they declare)" },
   { id: "services.plugin", setting: "plugins", describe: "a service whose TaskTemplate runs a plugin (Runtime=plugin / PluginSpec) or is a NetworkAttachmentSpec" },
+]);
+
+/**
+ * Rule ids refused inside a relayed BuildKit session (src/policy/buildkit/session-calls.ts): the
+ * daemon's call gets gRPC PERMISSION_DENIED with the message, and the build fails with it.
+ * (`buildkit.frontend` is refused there too, for a Dockerfile's `# syntax=` line.)
+ */
+export const SESSION_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
+  { id: "buildkit.session-method", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
+  { id: "buildkit.dockerfile", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
 ]);
 
 // ---------------------------------------------------------------------------------------------

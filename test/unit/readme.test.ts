@@ -8,12 +8,12 @@ import { GATE_RULES } from "../../src/policy/engine.js";
 import { LIMIT_RULES } from "../../src/policy/limits.js";
 import { HARDENING_RULES } from "../../src/policy/mutate.js";
 import { OWNERSHIP_RULES } from "../../src/policy/ownership.js";
-import { RULES } from "../../src/policy/rules.js";
+import { RULES, SESSION_RULES } from "../../src/policy/rules.js";
 
 const readme = fs.readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 
 describe("README", () => {
-  const ruleIds = [...RULES, ...GATE_RULES, ...OWNERSHIP_RULES, ...HARDENING_RULES, ...LIMIT_RULES].map((r) => r.id);
+  const ruleIds = [...RULES, ...SESSION_RULES, ...GATE_RULES, ...OWNERSHIP_RULES, ...HARDENING_RULES, ...LIMIT_RULES].map((r) => r.id);
   it.each([...ruleIds, "http.malformed", "request.target", "endpoint.unknown", "body.size", "upstream.unreachable", "policy.lookup"])(
     "documents rule %s",
     (id) => {
