@@ -187,11 +187,19 @@ export const RULES: ReadonlyArray<{ id: string; setting?: keyof RuleSettings; de
 ]);
 
 /**
- * Rule ids refused inside a relayed BuildKit session (src/policy/buildkit/session-calls.ts): the
- * daemon's call gets gRPC PERMISSION_DENIED with the message, and the build fails with it.
- * (`buildkit.frontend` is refused there too, for a Dockerfile's `# syntax=` line.)
+ * Rule ids refused inside relayed BuildKit gRPC streams: the client's /session
+ * (src/policy/buildkit/session-calls.ts) and /grpc (src/policy/buildkit/control.ts). The call gets
+ * gRPC PERMISSION_DENIED with the message, which the client prints. (`buildkit.frontend`,
+ * `buildkit.session`, `build.network`, `build.outputs`, `build.cgroup-parent`, `build.remote` are
+ * refused there too, for the same things in a Dockerfile or a SolveRequest.)
  */
 export const SESSION_RULES: ReadonlyArray<{ id: string; describe: string }> = Object.freeze([
+  { id: "buildkit.method", describe: "a /grpc method dockgate does not relay (Solve, Status, ListWorkers, Info, DiskUsage, Health are; Prune with the BuildPrune grant and no ownership; Session and build history never)" },
+  { id: "buildkit.decode", describe: "a /grpc request dockgate cannot decode, or with a field its schema does not know (compressed, truncated, SourcePolicy, ...)" },
+  { id: "buildkit.entitlement", describe: "a Solve asking for security.insecure or device (never allowed) or an unknown entitlement, or raw LLB exec ops in insecure mode or with CDI devices" },
+  { id: "buildkit.llb", describe: "raw LLB with a source scheme dockgate does not know (docker-image, git, http(s), local, oci-layout are known) or an op field it does not know" },
+  { id: "buildkit.frontend-attr", describe: "a Solve frontend attribute dockgate does not know" },
+  { id: "buildkit.cache", describe: "a cache import or export type other than inline, local, registry (registry exports need images:push)" },
   { id: "buildkit.session-method", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
   { id: "buildkit.dockerfile", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
 ]);

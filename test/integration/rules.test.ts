@@ -1414,7 +1414,6 @@ describe("gate rules", () => {
     ["SwarmInit", "POST", "/v1.41/swarm/init", { body: { ListenAddr: "127.0.0.1:2377" } }],
     ["ServiceCreate", "POST", "/v1.41/services/create", { body: { Name: "x", TaskTemplate: { ContainerSpec: { Image: image } } } }],
     ["SecretCreate", "POST", "/v1.41/secrets/create", { body: { Name: "x", Data: "eA==" } }],
-    ["Grpc", "POST", "/grpc", {}],
     ["ImagePush", "POST", "/v1.41/images/x/push", {}],
   ];
   for (const [op, method, target, send] of notGranted) {
