@@ -200,3 +200,32 @@ describe("/grpc through the ci profile", () => {
     expect(garbage.message).toMatch(/cannot decode.*\(rule buildkit\.decode\)/);
   });
 });
+
+describe("native HTTP/2 on the API socket (PRI * HTTP/2.0)", () => {
+  it("is answered with GOAWAY HTTP_1_1_REQUIRED (not an auth failure); the client falls back to /grpc", async () => {
+    const native = http2.connect("http://docker", { createConnection: () => net.createConnection(proxy.socket) });
+    const goaway = new Promise<{ code: number; data: string }>((resolve) => native.on("goaway", (code, _last, data) => resolve({ code, data: data?.toString() ?? "" })));
+    native.on("error", () => {});
+    const outcome = await new Promise<{ status?: number; error?: string }>((resolve) => {
+      const req = native.request({ ":method": "POST", ":path": "/moby.buildkit.v1.Control/ListWorkers", "content-type": "application/grpc", te: "trailers" });
+      req.on("response", (h) => resolve({ status: Number(h[":status"]) }));
+      req.on("error", (e: Error) => resolve({ error: e.message }));
+      req.on("close", () => resolve({ error: "closed" }));
+      req.end(frame(Buffer.alloc(0)));
+    });
+    expect(outcome.status).toBeUndefined(); // no HTTP status at all, so no 401/403 to read as an auth failure
+    const g = await goaway;
+    expect(g.code).toBe(http2.constants.NGHTTP2_HTTP_1_1_REQUIRED);
+    expect(g.data).toContain("use HTTP/1.1 (BuildKit: POST /grpc)");
+    native.destroy();
+    expect(proxy.records.some((r) => r.rule === "http2.native" && r.method === "PRI")).toBe(true);
+    // The fallback: h2c over /grpc, relayed.
+    const fallback = await grpcClient(proxy.socket);
+    try {
+      const workers = await call(fallback, "/moby.buildkit.v1.Control/ListWorkers", Buffer.alloc(0));
+      expect(workers.status, workers.message).toBe(0);
+    } finally {
+      fallback.destroy();
+    }
+  });
+});
