@@ -114,6 +114,10 @@ describe("SolveRequest", () => {
       return d.check(frame(b(1, ref)));
     };
     expect(await status(client("a"), "ref-of-a")).toEqual({ kind: "pass" });
+    // A Status sent before its Solve (buildx sends both at once) waits for it.
+    const early = status(client("a"), "ref-later");
+    await solve(Buffer.concat([b(1, "ref-later"), b(6, "dockerfile.v0")]));
+    expect(await early).toEqual({ kind: "pass" });
     expect(await status(client("b"), "ref-of-a")).toMatchObject({ kind: "refuse" });
     expect(await solve(Buffer.from([0x0a, 0x05, 0x01]))).toMatchObject({ message: expect.stringContaining("(rule buildkit.decode)") });
     // the same ref from another client is refused

@@ -10,7 +10,7 @@
 //   inspected  Solve: the whole SolveRequest is decoded (BuildKit's api/services/control/
 //              control.proto, solver/pb/ops.proto; field numbers are BuildKit's) and refused
 //              unless every part is known and allowed; Status: only for a build this client's
-//              own Solve started
+//              own Solve started (a Status sent with its Solve waits up to 5 s for it)
 //   refused    Session (a session over the control API: /session is the bound one),
 //              ListenBuildHistory / UpdateBuildHistory (every tenant's builds), anything else
 // A message that does not decode, or that has a field this schema does not know, is refused.
@@ -275,12 +275,38 @@ async function solveDecision(body: Buffer, ctx: ControlContext, registry: Sessio
     if (prev !== undefined && prev !== ownerOf(ctx.client)) return denied(ctx, `Solve: ref ${JSON.stringify(r.ref)} is another client's build`, "buildkit.session");
     SOLVES.set(r.ref, ownerOf(ctx.client));
     if (SOLVES.size > MAX_SOLVES) SOLVES.delete(SOLVES.keys().next().value!); // the oldest
+    solveStarted(r.ref);
 
   }
   return { kind: "pass" };
 }
 
-function statusDecision(body: Buffer, ctx: ControlContext): Exclude<CallDecision, { kind: "inspect" }> {
+/** Status calls waiting for the Solve that starts their ref (clients send both at once). */
+const REF_WAITERS = new Map<string, Set<() => void>>();
+const REF_WAIT_MS = 5000;
+
+function solveStarted(ref: string): void {
+  const w = REF_WAITERS.get(ref);
+  if (w) for (const wake of w) wake();
+}
+
+function waitForSolve(ref: string): Promise<void> {
+  if (SOLVES.has(ref)) return Promise.resolve();
+  return new Promise((resolve) => {
+    let set = REF_WAITERS.get(ref);
+    if (!set) REF_WAITERS.set(ref, (set = new Set()));
+    const wake = (): void => {
+      clearTimeout(timer);
+      set.delete(wake);
+      if (set.size === 0) REF_WAITERS.delete(ref);
+      resolve();
+    };
+    const timer = setTimeout(wake, REF_WAIT_MS);
+    set.add(wake);
+  });
+}
+
+async function statusDecision(body: Buffer, ctx: ControlContext): Promise<Exclude<CallDecision, { kind: "inspect" }>> {
   let ref = "";
   try {
     for (const f of fields(unary(body))) {
@@ -291,6 +317,7 @@ function statusDecision(body: Buffer, ctx: ControlContext): Exclude<CallDecision
     if (err instanceof WireError) return denied(ctx, `Status request dockgate cannot decode: ${err.message}`, "buildkit.decode");
     throw err;
   }
+  await waitForSolve(ref);
   if (SOLVES.get(ref) !== ownerOf(ctx.client)) return denied(ctx, `Status of build ${JSON.stringify(ref)}: not a build this client started`, "buildkit.session");
   return { kind: "pass" };
 }
