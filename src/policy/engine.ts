@@ -130,8 +130,8 @@ export interface GateOptions {
   /** The daemon client ownership lookups use (default: the shared one for config.upstream). */
   daemon?: DaemonClient;
   /**
-   * Ask the daemon for the image's WORKDIR on container create (default true). `explain` turns it
-   * off: it decides without a daemon.
+   * Ask the daemon for the image's WORKDIR on container create, and bind BuildKit builds to live
+   * sessions (default true). `explain` turns it off: it decides without a daemon.
    */
   checkImages?: boolean;
 }
@@ -174,7 +174,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
       const verdict = decide(req, client);
-      if (req.operation === "Session" || req.operation === "ImageBuild") {
+      // Without the daemon (explain) there are no live connections, hence no sessions to bind to.
+      if ((req.operation === "Session" || req.operation === "ImageBuild") && checkImages) {
         const plan = plans.get(client.profile);
         return plan === undefined ? verdict : withSessionBinding(verdict, req, client, plan.name, plan.audit);
       }
