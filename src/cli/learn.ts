@@ -329,8 +329,8 @@ const SETTING_RISK: Readonly<Record<SettingName, string>> = {
 
 /** Operations never granted active: what they do is not inspected and reaches the host. */
 const DANGEROUS_OPERATIONS: ReadonlyMap<string, string> = new Map([
-  ["Session", "BuildKit is not inspected, and the daemon grants BuildKit the network.host and device entitlements by default; grant only to trusted clients, or build with DOCKER_BUILDKIT=0"],
-  ["Grpc", "BuildKit is not inspected, and the daemon grants BuildKit the network.host and device entitlements by default; grant only to trusted clients, or build with DOCKER_BUILDKIT=0"],
+  ["Session", "BuildKit builds are inspected (see the README's Builds section), but RUN steps run whatever the Dockerfile says and the build cache is shared; grant `buildkit` deliberately"],
+  ["Grpc", "BuildKit builds are inspected (see the README's Builds section), but RUN steps run whatever the Dockerfile says and the build cache is shared; grant `buildkit` deliberately"],
   ["SwarmJoin", "joining a swarm lets its managers run any service on this host, uninspected"],
 ]);
 

@@ -81,10 +81,8 @@ export const GROUPS: ReadonlyMap<string, GroupInfo> = new Map<string, GroupInfo>
 
   ["build", g("POST /build (classic builder, and BuildKit builds with `buildkit`) and build cache prune",
     "ImageBuild", "BuildPrune")],
-  ["buildkit", g("BuildKit builds through /build?version=2: the client's /session, relayed call by call (Dockerfile read, build bound to its own session)",
-    "Session")],
-  ["buildkit:grpc", g("BuildKit's /grpc (docker buildx, compose v2): not inspected; the daemon grants BuildKit network.host and device entitlements by default",
-    "Grpc")],
+  ["buildkit", g("BuildKit: the client's /session and /grpc, relayed call by call and inspected (Dockerfile read, Solve decoded, builds bound to their own session)",
+    "Session", "Grpc")],
 
   ["networks:read", g("list and inspect networks", "NetworkList", "NetworkInspect")],
   ["networks:write", g("create, remove, connect, disconnect, prune networks",

@@ -720,9 +720,6 @@ class Reader {
       }
     }
 
-    if (a && allow.has("Grpc")) {
-      this.warn(a.key, `profile "${name}" grants BuildKit's /grpc (buildkit:grpc), which dockgate does not inspect; the daemon allows BuildKit the network.host and device entitlements by default`);
-    }
 
     let mode = DEFAULTS.profileMode;
     const md = m.get("mode");
@@ -753,6 +750,13 @@ class Reader {
           this.error(this.nodeAtPath(ru.value, path) ?? ru.key, `${where}.rules${formatPath(path)}: ${message}`);
         });
         this.rulesNodes.set(name, ru.value);
+        // Settings that open a BuildKit entitlement or frontend (the rest of BuildKit is inspected).
+        if (rules.buildNetworkHost && (allow.has("Session") || allow.has("Grpc"))) {
+          this.warn(this.nodeAtPath(ru.value, ["buildNetworkHost"]) ?? ru.key, `profile "${name}" sets buildNetworkHost: BuildKit builds may ask for the network.host entitlement and run steps on the host's network`);
+        }
+        if (rules.buildkitFrontends.length > 0) {
+          this.warn(this.nodeAtPath(ru.value, ["buildkitFrontends"]) ?? ru.key, `profile "${name}" allows BuildKit frontend images: the daemon pulls and runs them with the build's session and entitlements`);
+        }
       }
     }
 

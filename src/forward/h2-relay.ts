@@ -28,7 +28,11 @@ export interface ResponseFilter {
 
 export type CallDecision =
   | { kind: "pass"; filter?: ResponseFilter }
-  | { kind: "refuse"; code: number; message: string };
+  | { kind: "refuse"; code: number; message: string }
+  /** Read the whole request body first (at most maxBytes), then decide on exactly those bytes. */
+  | { kind: "inspect"; maxBytes: number; check(body: Buffer): Decided | Promise<Decided> };
+
+type Decided = Exclude<CallDecision, { kind: "inspect" }>;
 
 export interface RelayOptions {
   /** The side that opens streams (an HTTP/2 client), and bytes already read from it. */
@@ -138,67 +142,132 @@ export function relayH2(o: RelayOptions): () => void {
       decision = { kind: "refuse", code: GRPC_INTERNAL, message: `dockgate: the call could not be checked: ${(err as Error).message}` };
     }
     o.onCall?.(String(headers[":path"] ?? ""), decision);
+    const refuseCall = (code: number, message: string): void => {
+      if (!stream.destroyed) stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(code, message) }, { endStream: true });
+    };
     if (decision.kind === "refuse") {
-      stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(decision.code, decision.message) }, { endStream: true });
+      refuseCall(decision.code, decision.message);
       return;
     }
-    const filter = decision.filter;
-    const req = client.request(requestHeaders(rawHeaders), {
-      endStream: (flags & NGHTTP2_FLAG_END_STREAM) !== 0,
-    });
-    req.on("error", () => {});
-    stream.pipe(req);
-    let trailers: http2.OutgoingHttpHeaders | undefined;
-    let refusal: string | undefined;
-    const refuse = (message: string): void => {
-      refusal = message;
-      req.close(NGHTTP2_CANCEL);
-      if (!stream.headersSent) {
-        stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(GRPC_PERMISSION_DENIED, message) }, { endStream: true });
-      } else stream.end();
-    };
-    const send = (r: FilterResult): boolean => {
-      if (!r.ok) {
-        refuse(r.message);
-        return false;
-      }
-      for (const b of r.out) if (!stream.write(b)) req.pause();
-      return true;
-    };
-    stream.on("drain", () => req.resume());
-    stream.on("wantTrailers", () => {
-      stream.sendTrailers(refusal !== undefined ? statusHeaders(GRPC_PERMISSION_DENIED, refusal) : (trailers ?? statusHeaders(GRPC_INTERNAL, "dockgate: the session ended the call without a status")));
-    });
-    req.on("response", (h, rflags) => {
-      if (refusal !== undefined) return;
-      const out = forwardable(h, [":status"]);
-      if ((rflags & NGHTTP2_FLAG_END_STREAM) !== 0) {
-        stream.respond(out, { endStream: true }); // trailers-only: the status is in these headers
-        return;
-      }
-      stream.respond(out, { waitForTrailers: true });
-    });
-    req.on("trailers", (t) => (trailers = forwardable(t, [])));
-    req.on("data", (chunk: Buffer) => {
-      if (refusal !== undefined) return;
-      if (filter) send(filter.data(chunk));
-      else if (!stream.write(chunk)) req.pause();
-    });
-    req.on("end", () => {
-      if (refusal !== undefined || stream.destroyed) return;
-      if (filter && !send(filter.end())) return;
-      if (stream.headersSent && !stream.writableEnded) stream.end();
-    });
-    req.on("close", () => {
-      if (refusal === undefined && !stream.destroyed && !stream.writableEnded && !stream.headersSent) {
-        stream.close(req.rstCode || NGHTTP2_CANCEL);
-      } else if (refusal === undefined && !stream.destroyed && !stream.writableEnded) {
-        stream.end();
-      }
-    });
-    stream.on("close", () => {
-      if (!req.destroyed) req.close(NGHTTP2_CANCEL);
-    });
+    if (decision.kind === "inspect") {
+      const { maxBytes, check } = decision;
+      const parts: Buffer[] = [];
+      let size = 0;
+      stream.on("data", (c: Buffer) => {
+        size += c.length;
+        if (size > maxBytes) {
+          stream.removeAllListeners("data");
+          refuseCall(GRPC_PERMISSION_DENIED, `dockgate: the request is larger than the ${maxBytes} bytes dockgate reads`);
+          return;
+        }
+        parts.push(c);
+      });
+      stream.on("end", () => {
+        if (size > maxBytes) return;
+        const body = Buffer.concat(parts);
+        const settle = (d: Decided): void => {
+          if (stream.destroyed) return;
+          if (d.kind === "refuse") refuseCall(d.code, d.message);
+          else forward(d, body);
+        };
+        let r: Decided | Promise<Decided>;
+        try {
+          r = check(body);
+        } catch (err) {
+          r = { kind: "refuse", code: GRPC_INTERNAL, message: `dockgate: the call could not be checked: ${(err as Error).message}` };
+        }
+        if (r instanceof Promise) r.then(settle, (err: Error) => settle({ kind: "refuse", code: GRPC_INTERNAL, message: `dockgate: the call could not be checked: ${err.message}` }));
+        else settle(r);
+      });
+      return;
+    }
+    forward(decision, undefined);
+
+    /** Forwards the call: the request body as inspected (`body`), or piped as it comes. */
+    function forward(d: Extract<CallDecision, { kind: "pass" }>, body: Buffer | undefined): void {
+      const filter = d.filter;
+      const req = client.request(requestHeaders(rawHeaders), {
+        endStream: body === undefined ? (flags & NGHTTP2_FLAG_END_STREAM) !== 0 : body.length === 0,
+      });
+      req.on("error", () => {});
+      if (body === undefined) stream.pipe(req);
+      else if (body.length > 0) req.end(body);
+      let trailers: http2.OutgoingHttpHeaders | undefined;
+      let refusal: string | undefined;
+      const refuse = (message: string): void => {
+        refusal = message;
+        req.close(NGHTTP2_CANCEL);
+        if (!stream.headersSent) {
+          stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(GRPC_PERMISSION_DENIED, message) }, { endStream: true });
+        } else stream.end();
+      };
+      const send = (r: FilterResult): boolean => {
+        if (!r.ok) {
+          refuse(r.message);
+          return false;
+        }
+        for (const b of r.out) if (!stream.write(b)) req.pause();
+        return true;
+      };
+      stream.on("drain", () => req.resume());
+      stream.on("wantTrailers", () => {
+        stream.sendTrailers(refusal !== undefined ? statusHeaders(GRPC_PERMISSION_DENIED, refusal) : (trailers ?? statusHeaders(GRPC_INTERNAL, "dockgate: the session ended the call without a status")));
+      });
+      // node:http2 may emit a response's first data before its 'response' event (which it defers
+      // a tick): what comes before the headers are relayed waits for them.
+      let responded = false;
+      let early: Array<() => void> | null = [];
+      const inOrder = (step: () => void): void => {
+        if (early !== null) early.push(step);
+        else step();
+      };
+      req.on("response", (h, rflags) => {
+        if (refusal !== undefined || responded) return;
+        responded = true;
+        const out = forwardable(h, [":status"]);
+        if ((rflags & NGHTTP2_FLAG_END_STREAM) !== 0) {
+          stream.respond(out, { endStream: true }); // trailers-only: the status is in these headers
+          early = null;
+          return;
+        }
+        stream.respond(out, { waitForTrailers: true });
+        const queued = early ?? [];
+        early = null;
+        for (const step of queued) step();
+      });
+      req.on("trailers", (t) => (trailers = forwardable(t, [])));
+      req.on("data", (chunk: Buffer) =>
+        inOrder(() => {
+          if (refusal !== undefined || stream.destroyed) return;
+          if (filter) send(filter.data(chunk));
+          else if (!stream.write(chunk)) req.pause();
+        }),
+      );
+      req.on("end", () =>
+        inOrder(() => {
+          if (refusal !== undefined || stream.destroyed) return;
+          if (filter && !send(filter.end())) return;
+          if (stream.headersSent && !stream.writableEnded) stream.end();
+        }),
+      );
+      req.on("close", () => {
+        const step = (): void => {
+          if (refusal === undefined && !stream.destroyed && !stream.writableEnded && !stream.headersSent) {
+            stream.close(req.rstCode || NGHTTP2_CANCEL);
+          } else if (refusal === undefined && !stream.destroyed && !stream.writableEnded) {
+            stream.end();
+          }
+        };
+        // Closed without a response (reset): nothing queued can be relayed any more.
+        if (!responded) {
+          early = null;
+          step();
+        } else inOrder(step);
+      });
+      stream.on("close", () => {
+        if (!req.destroyed) req.close(NGHTTP2_CANCEL);
+      });
+    }
   });
   return close;
 }

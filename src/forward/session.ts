@@ -19,6 +19,7 @@ import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
 import { HeadReader, parseRequestHead, type RequestHead } from "../http/request-head.js";
 import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
 import type { BodyPrefixCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
+import { HTTP11_REQUIRED_REPLY, HTTP2_REFUSAL_MESSAGE, isHttp2Preface } from "./h2-preface.js";
 import { parseResponseHead } from "./response-head.js";
 
 /** Operations whose successful response turns the connection into a raw stream. */
@@ -280,6 +281,10 @@ export class Session {
     this.clearHeadTimer();
     this.pending = got.next < buf.length ? buf.subarray(got.next) : null;
     this.headBytes = got.head;
+    if (this.queue.length === 0 && isHttp2Preface(got.head)) {
+      this.refuseHttp2();
+      return false;
+    }
     const text = got.head.toString("latin1", 0, got.head.length - 4);
     let head: RequestHead;
     try {
@@ -698,6 +703,20 @@ export class Session {
       this.currentExchange = null;
       this.afterRequest(exchange, this.afterBody);
     }
+  }
+
+  /** HTTP/2 with prior knowledge: the HTTP/2 answer that makes clients fall back (h2-preface.ts). */
+  private refuseHttp2(): void {
+    const ex = this.newExchange("PRI", "*");
+    ex.record.rule = "http2.native";
+    ex.record.message = HTTP2_REFUSAL_MESSAGE;
+    ex.record.decision = "deny";
+    ex.record.bytesOut = HTTP11_REQUIRED_REPLY.length;
+    this.pending = null;
+    this.inState = In.Stopped;
+    this.client.write(HTTP11_REQUIRED_REPLY);
+    this.log(ex, "deny");
+    this.closeClientAfterWrites();
   }
 
   /** A malformed request: answer 4xx in order and close, never forward. */

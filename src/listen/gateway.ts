@@ -17,7 +17,7 @@ import { type ExchangeRecord, Session, type SessionHooks } from "../forward/sess
 import { type Logger, logExchange } from "../observe/log.js";
 import { Metrics } from "../observe/metrics.js";
 import { Limiter } from "../policy/limits.js";
-import { sessionTakeover } from "../policy/buildkit/session-relay.js";
+import { grpcTakeover, sessionTakeover } from "../policy/buildkit/session-relay.js";
 import type { Client, Denial, Gate } from "../policy/verdict.js";
 import { type AdminServer, adminKey, openAdmin } from "./admin.js";
 import { type Accepted, type OpenListener, clientOf, listenerKey, openListener } from "./listeners.js";
@@ -84,7 +84,10 @@ export async function startGateway(
 
   const hooks: SessionHooks = {
     // BuildKit sessions are relayed call by call under the client's profile as it is now.
-    upgrades: new Map([["Session", sessionTakeover((client) => current.profiles.get(client.profile)?.rules)]]),
+    upgrades: new Map([
+      ["Session", sessionTakeover((client) => current.profiles.get(client.profile)?.rules)],
+      ["Grpc", grpcTakeover((client) => current.profiles.get(client.profile))],
+    ]),
     gate: limiter.wrap(gate),
     upstreamPath: config.upstream,
     limits: sessionLimits(config),

@@ -151,7 +151,8 @@ export interface GateOptions {
   daemon?: DaemonClient;
   /**
    * Resolve the images a container create names with the daemon, check them (WORKDIR) and forward
-   * their ids (default true). `explain` turns it off: it decides without a daemon.
+   * their ids, and bind BuildKit builds to live sessions (default true). `explain` turns it off:
+   * it decides without a daemon.
    */
   checkImages?: boolean;
 }
@@ -185,7 +186,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
         case "Session":
         case "ImageBuild":
           // A BuildKit build may use only a session its own client opened (buildkit/sessions.ts).
-          return withSessionBinding(verdict, req, client, plan.name, plan.audit);
+          // Without the daemon (explain) there are no live connections, hence no sessions to bind to.
+          return checkImages ? withSessionBinding(verdict, req, client, plan.name, plan.audit) : verdict;
         default:
           return verdict;
       }

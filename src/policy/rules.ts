@@ -252,6 +252,14 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "buildkit.session", stage: "inspect", describe: "a BuildKit build naming a session (session=) that is not open on a /session connection of the same client, or /session with a missing, malformed or already open session id (X-Docker-Expose-Session-Uuid)" },
   { id: "buildkit.session-method", stage: "inspect", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
   { id: "buildkit.dockerfile", stage: "inspect", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
+  // Inside relayed BuildKit gRPC streams (/session: buildkit/session-calls.ts; /grpc: buildkit/control.ts): gRPC PERMISSION_DENIED with the message.
+  { id: "buildkit.method", stage: "inspect", describe: "a /grpc method dockgate does not relay (Solve, Status, ListWorkers, Info, DiskUsage, Health are; Prune with the BuildPrune grant and no ownership; Session and build history never)" },
+  { id: "buildkit.decode", stage: "inspect", describe: "a /grpc request dockgate cannot decode, or with a field its schema does not know (compressed, truncated, SourcePolicy, ...)" },
+  { id: "buildkit.entitlement", stage: "inspect", describe: "a Solve asking for security.insecure or device (never allowed) or an unknown entitlement, or raw LLB exec ops in insecure mode or with CDI devices" },
+  { id: "buildkit.llb", stage: "inspect", describe: "raw LLB with a source scheme dockgate does not know (docker-image, git, http(s), local, oci-layout are known) or an op field it does not know" },
+  { id: "buildkit.frontend-attr", stage: "inspect", describe: "a Solve frontend attribute dockgate does not know" },
+  { id: "buildkit.cache", stage: "inspect", describe: "a cache import or export type other than inline, local, registry (registry exports need images:push)" },
+  { id: "http2.native", stage: "http", describe: "HTTP/2 with prior knowledge on the API socket: answered with HTTP_1_1_REQUIRED so clients fall back to HTTP/1.1 (BuildKit: POST /grpc)" },
   { id: "images.fetch-url", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
   { id: "networks.driver", stage: "inspect", needs: "rules.networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
   { id: "networks.options", stage: "inspect", needs: "rules.networkOptions", describe: "NetworkCreate Options key not in networkOptions (e.g. com.docker.network.bridge.name can take over a host bridge)" },
@@ -303,6 +311,7 @@ export function catalogued(id: string): string {
   if (!BY_ID.has(id)) throw new Error(`rule id ${JSON.stringify(id)} is not in the rule catalog (src/policy/rules.ts)`);
   return id;
 }
+
 
 // ---------------------------------------------------------------------------------------------
 // Names

@@ -165,7 +165,7 @@ describe("BuildKit builds refused through the ci profile", () => {
     const ctx = context("syntax-arg", [`FROM ${image}`, "RUN true", ""].join("\n"));
     const r = await docker(["build", "--build-arg", "BUILDKIT_SYNTAX=docker/dockerfile:1.4", "-t", `${RUN}:syntaxarg`, ctx]);
     expect(r.code).not.toBe(0);
-    expect(r.stderr).toMatch(/dockgate: ImageBuild denied for profile ci: build argument BUILDKIT_SYNTAX="docker\/dockerfile:1.4" selects a custom BuildKit frontend.*\(rule buildkit\.frontend\)/);
+    expect(r.stderr).toMatch(/dockgate: ImageBuild denied for profile ci: buildargs BUILDKIT_SYNTAX="docker\/dockerfile:1.4" selects a custom BuildKit frontend.*\(rule buildkit\.frontend\)/);
     expect(await daemonStatus(`/images/${RUN}:syntaxarg/json`)).toBe(404);
   });
 });

@@ -10,7 +10,7 @@
 // The TABLE is keyed by rule id and checked against RULES: a rule without a denied case and a
 // legitimate neighbour fails the suite.
 
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
@@ -1035,8 +1035,31 @@ const TABLE: Record<string, RuleCases> = {
   },
 
   "build.buildkit": {
-    deny: [denyBuild("version=2 (BuildKit)", "version=2", "version")],
-    allow: [buildAllow("version=1 (the classic builder)", "version=1")],
+    deny: [{ ...denyBuild("version=2 (BuildKit) with buildkit: false", "version=2&session=x&remote=client-session", "version"), via: "fixture" }],
+    allow: [{ ...buildAllow("version=1 (the classic builder)", "version=1"), via: "fixture" }],
+  },
+
+  // BuildKit builds through /build?version=2 need a session: the legitimate sides are real builds
+  // with the docker CLI 20.10's built-in BuildKit.
+  "buildkit.parameter": {
+    deny: [denyBuild("an unknown parameter (frontend=gateway.v0)", "version=2&session=x&remote=client-session&frontend=gateway.v0", "frontend")],
+    allow: [buildkitAllow("with target, labels, cache-from, no-cache", ["--target", "only", "--label", "a=b", "--cache-from", "x:1", "--no-cache"])],
+  },
+  "buildkit.build-arg": {
+    deny: [denyBuild("BUILDKIT_UNKNOWN build argument", "version=2&session=x&remote=client-session&buildargs=" + encodeURIComponent(json({ BUILDKIT_UNKNOWN: "1" })), 'buildargs["BUILDKIT_UNKNOWN"]')],
+    allow: [buildkitAllow("with BUILDKIT_INLINE_CACHE=1 and a plain build argument", ["--build-arg", "BUILDKIT_INLINE_CACHE=1", "--build-arg", "A=b"])],
+  },
+  "buildkit.frontend": {
+    deny: [denyBuild("BUILDKIT_SYNTAX naming a frontend image", "version=2&session=x&remote=client-session&buildargs=" + encodeURIComponent(json({ BUILDKIT_SYNTAX: "docker/dockerfile:1" })), 'buildargs["BUILDKIT_SYNTAX"]')],
+    allow: [buildkitAllow("with the built-in frontend", [])],
+  },
+  "buildkit.platform": {
+    deny: [denyBuild("a platform that is not os/arch", "version=2&session=x&remote=client-session&platform=" + encodeURIComponent("linux/amd64;evil"), "platform")],
+    allow: [buildkitAllow("--platform linux/amd64", ["--platform", "linux/amd64"])],
+  },
+  "buildkit.session": {
+    deny: [denyBuild("a session nobody opened", `version=2&remote=client-session&session=${RUN}-none`, "session")],
+    allow: [buildkitAllow("with its own session", [])],
   },
 
   "build.cgroup-parent": {
@@ -1060,8 +1083,8 @@ const TABLE: Record<string, RuleCases> = {
 
   "build.outputs": {
     deny: [
-      denyBuild("outputs type local", "outputs=" + encodeURIComponent(json([{ Type: "local", Attrs: { dest: "/tmp/x" } }])), "outputs"),
-      denyBuild("outputs type tar", "outputs=" + encodeURIComponent(json([{ Type: "tar", Attrs: { dest: "/tmp/x.tar" } }])), "outputs"),
+      denyBuild("outputs type oci", "outputs=" + encodeURIComponent(json([{ Type: "oci", Attrs: { dest: "/tmp/x" } }])), "outputs"),
+      denyBuild("outputs type registry", "outputs=" + encodeURIComponent(json([{ Type: "registry", Attrs: { name: "example.com/x" } }])), "outputs"),
       denyBuild("outputs not JSON", "outputs=local", "outputs"),
     ],
     allow: [buildAllow("outputs empty", "outputs=")],
@@ -1222,6 +1245,35 @@ const TABLE: Record<string, RuleCases> = {
     ],
   },
 };
+
+/** A BuildKit build by the docker CLI 20.10 (DOCKER_BUILDKIT=1) through the proxy: the image exists after. */
+function buildkitAllow(label: string, args: string[]): AllowCase {
+  return {
+    label: `ImageBuild (BuildKit) ${label}`,
+    async run(p) {
+      const tag = unique("bk");
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), "dgt-bk-"));
+      fs.writeFileSync(path.join(dir, "Dockerfile"), `FROM ${image} AS only\nRUN echo built > /built\n`);
+      try {
+        const env = { ...process.env, DOCKER_HOST: `unix://${p.socket}`, DOCKER_BUILDKIT: "1", PATH: `/usr/bin:${process.env.PATH ?? ""}` };
+        delete env.DOCKER_CONTEXT;
+        // Asynchronously: the proxy runs in this process.
+        const out = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+          const c = spawn("/usr/bin/docker", ["build", ...args, "-t", tag, dir], { env, stdio: ["ignore", "ignore", "pipe"], timeout: 60_000 });
+          let stderr = "";
+          c.stderr.on("data", (b: Buffer) => (stderr += b.toString()));
+          c.on("error", reject);
+          c.on("close", (code) => resolve({ code, stderr }));
+        });
+        expect(out.code, out.stderr).toBe(0);
+        expect(await exists("images", tag)).toBe(true);
+      } finally {
+        await onDaemon(`/images/${tag}?force=1`, { method: "DELETE" });
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
 
 function buildAllow(label: string, query: string): AllowCase {
   return {
@@ -1427,7 +1479,6 @@ describe("gate rules", () => {
     ["SwarmInit", "POST", "/v1.41/swarm/init", { body: { ListenAddr: "127.0.0.1:2377" } }],
     ["ServiceCreate", "POST", "/v1.41/services/create", { body: { Name: "x", TaskTemplate: { ContainerSpec: { Image: image } } } }],
     ["SecretCreate", "POST", "/v1.41/secrets/create", { body: { Name: "x", Data: "eA==" } }],
-    ["Session", "POST", "/session", {}],
     ["ImagePush", "POST", "/v1.41/images/x/push", {}],
   ];
   for (const [op, method, target, send] of notGranted) {

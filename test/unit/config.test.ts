@@ -129,16 +129,17 @@ describe("valid configs", () => {
       "    profile: p",
       "profiles:",
       "  p:",
-      "    allow: [ping, buildkit, buildkit:grpc]",
+      "    allow: [ping, buildkit]",
+      "    rules: { buildNetworkHost: true }",
       "  q:",
       "    allow: []",
     ));
     expect(c.warnings).toEqual([
       't.yaml:3:38: warning: listener "a".unix.mode 0666 lets every local user connect',
       't.yaml:6:5: warning: listener "b".tcp listens on 0.0.0.0 without TLS: anyone in the allowed ranges who can reach it gets the profile',
-      't.yaml:10:5: warning: profile "p" grants BuildKit\'s /grpc (buildkit:grpc), which dockgate does not inspect; the daemon allows BuildKit the network.host and device entitlements by default',
-      't.yaml:11:3: warning: profile "q" is not used by any listener',
-      't.yaml:12:12: warning: profile "q" allows nothing: every request through it is denied',
+      't.yaml:11:14: warning: profile "p" sets buildNetworkHost: BuildKit builds may ask for the network.host entitlement and run steps on the host\'s network',
+      't.yaml:12:3: warning: profile "q" is not used by any listener',
+      't.yaml:13:12: warning: profile "q" allows nothing: every request through it is denied',
     ]);
   });
 
@@ -604,17 +605,18 @@ describe("shipped configs", () => {
     expect(p.allow.has("ContainerArchive")).toBe(false);
     expect(p.allow.has("ContainerExport")).toBe(false);
   });
-  it("ci grants inspected BuildKit (/session), not /grpc, swarm, plugins or secrets", () => {
+  it("ci grants inspected BuildKit (/session, /grpc), not swarm, plugins or secrets", () => {
     for (const file of ["ci.yaml", "ci-tenant.yaml"]) {
       const c = loadConfig(join(CONFIG_DIR, file));
       expect(c.warnings ?? [], file).toEqual([]);
       const p = [...c.profiles.values()][0]!;
       expect(p.allow.has("Session"), file).toBe(true);
+      expect(p.allow.has("Grpc"), file).toBe(true);
       expect(p.allow.has("ImageBuild"), file).toBe(true);
       expect(p.rules.buildkit, file).toBe(true);
     }
     const p = [...loadConfig(join(CONFIG_DIR, "ci.yaml")).profiles.values()][0]!;
-    for (const op of ["Grpc", "SwarmInit", "PluginPull", "SecretCreate", "ServiceCreate"]) expect(p.allow.has(op)).toBe(false);
+    for (const op of ["SwarmInit", "PluginPull", "SecretCreate", "ServiceCreate"]) expect(p.allow.has(op)).toBe(false);
     for (const op of ["ContainerCreate", "ContainerExec", "ExecStart", "ContainerAttach", "ContainerArchive", "PutContainerArchive", "ImageBuild", "ImageCreate", "ImageGet", "ImageLoad", "ImageCommit", "ContainerExport", "NetworkCreate", "VolumeCreate", "SystemDataUsage"]) {
       expect(p.allow.has(op)).toBe(true);
     }

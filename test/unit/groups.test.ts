@@ -54,7 +54,7 @@ describe("operation groups", () => {
         expect(g.operations, `${name} has ${op}`).not.toContain(op);
       }
     }
-    expect(groupsOf("Grpc")).toEqual(["buildkit:grpc"]);
+    expect(groupsOf("Grpc")).toEqual(["buildkit"]);
     expect(groupsOf("Session")).toEqual(["buildkit"]);
     expect(groupsOf("ContainerExport")).toEqual(["containers:files"]);
   });

@@ -206,7 +206,7 @@ describe("allow: the operations used", () => {
     expect(yaml).toMatch(/^ {6}# - NetworkInspect +# networks:read/m);
     expect(yaml).toMatch(/^ {6}# - SwarmInit +# swarm:write: POST \/swarm\/init \(denied: endpoint.allow\)$/m);
     expect(yaml).toMatch(/^ {6}# - SystemInfo +# system:read: GET \/info \(errors: upstream.unreachable\)$/m);
-    expect(yaml).toMatch(/^ {6}# REVIEW: Grpc was used, but is not granted: BuildKit is not inspected/m);
+    expect(yaml).toMatch(/^ {6}# REVIEW: Grpc was used, but is not granted: BuildKit builds are inspected/m);
     expect(yaml).toMatch(/^ {6}# - Session +# buildkit: POST \/session/m);
   });
 

@@ -14,10 +14,10 @@ const SRC = join(ROOT, "src");
 
 /**
  * Quoted strings of the rule id shape (`word.word-word`) in src/ that are not rule ids: dockgate's
- * own labels (`dockgate.*`, never a rule id's family) and these (a log key, a registry name). Every other such literal is taken
+ * own labels (`dockgate.*`, never a rule id's family) and these (a log key, a registry name, BuildKit entitlements and frontends). Every other such literal is taken
  * for a rule id, so a new one cannot slip past by being spelled differently.
  */
-const NOT_RULE_IDS = new Set(["log.level", "docker.io"]);
+const NOT_RULE_IDS = new Set(["log.level", "docker.io", "network.host", "security.insecure", "dockerfile.v0", "gateway.v0"]);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
@@ -29,7 +29,7 @@ function sources(dir: string): string[] {
 function emittedIds(source: string): Set<string> {
   const text = source.replace(/^\s*\/\*[\s\S]*?\*\//gm, "").replace(/^\s*\/\/.*$/gm, "").replace(/\s\/\/\s.*$/gm, "");
   const ids = new Set<string>();
-  for (const m of text.matchAll(/["'`]([a-z]+\.[a-z][a-z-]*)["'`]/g)) ids.add(m[1]!);
+  for (const m of text.matchAll(/["'`|]([a-z][a-z0-9]*\.[a-z][a-z0-9-]*)["'`]/g)) ids.add(m[1]!);
   for (const m of text.matchAll(/\(rule ([a-z]+\.[a-z][a-z-]*)\)/g)) ids.add(m[1]!);
   for (const id of ids) if (NOT_RULE_IDS.has(id) || id.startsWith("dockgate.")) ids.delete(id);
   return ids;

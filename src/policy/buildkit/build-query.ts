@@ -75,14 +75,14 @@ function checkBuildArgs(v: string, rules: RuleSettings): Violation | null {
   if (!(parsed instanceof GoObject)) return { rule: "body.type", field: "buildargs", detail: "buildargs must be a JSON object" };
   for (const [name, value] of parsed.entries()) {
     if (value !== null && typeof value !== "string") {
-      return { rule: "body.type", field: `buildargs[${quote(name)}]`, detail: `build argument ${quote(name)} must be a string or null` };
+      return { rule: "body.type", field: `buildargs[${quote(name)}]`, detail: `buildargs ${quote(name)} must be a string or null` };
     }
     if (FRONTEND_ARGS.has(name)) {
       if (value === null || frontendAllowed(value, rules)) continue;
-      return { rule: "buildkit.frontend", field: `buildargs[${quote(name)}]`, detail: `build argument ${name}=${quote(value)} selects a custom BuildKit frontend, which is not in buildkitFrontends` };
+      return { rule: "buildkit.frontend", field: `buildargs[${quote(name)}]`, detail: `buildargs ${name}=${quote(value)} selects a custom BuildKit frontend, which is not in buildkitFrontends` };
     }
     if (name.toUpperCase().startsWith("BUILDKIT_") && !BUILDKIT_ARGS.has(name)) {
-      return { rule: "buildkit.build-arg", field: `buildargs[${quote(name)}]`, detail: `build argument ${quote(name)} is not one of the BuildKit options dockgate knows (${[...BUILDKIT_ARGS.keys()].join(", ")})` };
+      return { rule: "buildkit.build-arg", field: `buildargs[${quote(name)}]`, detail: `buildargs ${quote(name)} is not one of the BuildKit options dockgate knows (${[...BUILDKIT_ARGS.keys()].join(", ")})` };
     }
   }
   return null;

@@ -1,11 +1,14 @@
-// The /session takeover: after the daemon's 101, the client's BuildKit session is relayed call by
-// call (src/forward/h2-relay.ts, the daemon is the HTTP/2 client) and recorded as open for the
-// client that opened it (./sessions.ts) until either side closes.
+// The takeovers of BuildKit's upgrades, relayed call by call by src/forward/h2-relay.ts:
+// /session (the daemon is the HTTP/2 client; recorded as open for the client that opened it,
+// ./sessions.ts, until either side closes) and /grpc (the client is the HTTP/2 client calling
+// BuildKit's control API, ./control.ts).
 
 import { relayH2 } from "../../forward/h2-relay.js";
 import type { Takeover } from "../../forward/session.js";
+import type { ProfileConfig } from "../../config/types.js";
 import type { RuleSettings } from "../rules.js";
 import type { Client } from "../verdict.js";
+import { decideControlCall } from "./control.js";
 import { decideSessionCall } from "./session-calls.js";
 import { SESSIONS, sessionRequestId } from "./sessions.js";
 
@@ -38,6 +41,24 @@ export function sessionTakeover(rulesOf: (client: Client) => RuleSettings | unde
         SESSIONS.close(id.id);
         t.done();
       },
+    });
+  };
+}
+
+/** `profileOf` gives the client's profile now (undefined: the profile is gone). */
+export function grpcTakeover(profileOf: (client: Client) => ProfileConfig | undefined): (t: Takeover) => void {
+  return (t) => {
+    relayH2({
+      caller: t.clientSocket,
+      callerBytes: t.fromClient,
+      callee: t.upstream,
+      calleeBytes: t.fromUpstream,
+      decide: (headers) => {
+        const p = profileOf(t.client);
+        if (p === undefined) return { kind: "refuse", code: 7, message: `dockgate: profile ${t.client.profile} no longer exists` };
+        return decideControlCall(headers, { rules: p.rules, profile: p.name, client: t.client, allow: p.allow, ownership: p.ownership !== undefined });
+      },
+      onClose: () => t.done(),
     });
   };
 }
