@@ -71,10 +71,29 @@ export function recordRewrites(before: Spellings, value: GoValue | undefined): b
   for (const [k] of labels.entries()) {
     if (k !== READBACK_LABEL && k.toLowerCase() === READBACK_LABEL) return `Labels: label ${JSON.stringify(k)} differs from dockgate's ${JSON.stringify(READBACK_LABEL)} only in case`;
   }
-  if (any) labels.set(READBACK_LABEL, JSON.stringify(changed));
-  else if (!labels.delete(READBACK_LABEL)) return false;
+  // Always set, "{}" when nothing was rewritten: a container inherits its image's labels, and an
+  // image may carry this one (pulled, built, committed); the body's label is the one kept.
+  labels.set(READBACK_LABEL, any ? JSON.stringify(changed) : "{}");
   value.set("Labels", labels);
   return true;
+}
+
+const ID = "[0-9a-f]{64}";
+/**
+ * What dockgate writes in each field it rewrites (the "given" side of a record), and what the
+ * client may have written there: a record of any other shape was not written by dockgate (the
+ * daemon also shows containers created without it, whose labels may come from any image), and
+ * is not read back. A predefined network or a host namespace is never a rewrite.
+ */
+const SHAPES: ReadonlyArray<[RegExp, RegExp, (given: string, wrote: string) => boolean]> = [
+  [/^Image$|^HostConfig\.Mounts\.\d+\.Source$/, new RegExp(`^sha256:${ID}$`), (_g, w) => w !== ""],
+  [/^HostConfig\.(?:NetworkMode|PidMode|IpcMode|UTSMode|UsernsMode|Cgroup)$/, new RegExp(`^container:${ID}$`), (_g, w) => w.startsWith("container:")],
+  [/^HostConfig\.NetworkMode$/, new RegExp(`^${ID}$`), (_g, w) => !["", "default", "bridge", "host", "none"].includes(w) && !w.startsWith("container:")],
+  [/^HostConfig\.VolumesFrom\.\d+$/, new RegExp(`^${ID}(?::|$)`), (g, w) => g.slice(64) === (w.includes(":") ? w.slice(w.indexOf(":")) : "")],
+];
+
+function dockgateWrote(field: string, given: string, wrote: string): boolean {
+  return SHAPES.some(([f, g, w]) => f.test(field) && g.test(given) && w(given, wrote));
 }
 
 type Json = Record<string, unknown>;
@@ -99,6 +118,7 @@ function restore(container: Json, config: Json, labels: unknown): void {
   for (const [field, pair] of Object.entries(rec)) {
     if (!Array.isArray(pair) || typeof pair[0] !== "string" || typeof pair[1] !== "string") continue;
     const [given, wrote] = pair as [string, string];
+    if (!dockgateWrote(field, given, wrote)) continue;
     // `Image`, `HostConfig.F`, `HostConfig.F.i`, `HostConfig.Mounts.i.Source`: walk to the holder.
     const keys = field === "Image" ? ["Image"] : field.split(".");
     let holder: unknown = field === "Image" ? config : container;

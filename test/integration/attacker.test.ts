@@ -22,6 +22,7 @@ let dir: string;
 let gateway: Gateway;
 let A: string;
 let B: string;
+let V: string; // a read-only viewer (no ownership), e.g. an auditing tool
 
 interface Reply {
   status: number;
@@ -68,7 +69,12 @@ listeners:
   - name: tenant-b
     unix: { path: ${dir}/b.sock, mode: "0600" }
     profile: tenant
+  - name: viewer
+    unix: { path: ${dir}/v.sock, mode: "0600" }
+    profile: viewer
 profiles:
+  viewer:
+    allow: [ping, containers:read]
   tenant:
     allow: [ping, system:read, events, containers:read, containers:write, containers:attach, containers:files, exec,
             images:read, images:write, build, networks:read, networks:write, volumes:read, volumes:write]
@@ -78,6 +84,7 @@ profiles:
   gateway = await startGateway(config, createGate(config), pino({ level: "silent" }));
   A = path.join(dir, "a.sock");
   B = path.join(dir, "b.sock");
+  V = path.join(dir, "v.sock");
 });
 
 afterAll(async () => {
@@ -87,6 +94,8 @@ afterAll(async () => {
   for (const c of (list.json ?? []) as Array<{ Id: string }>) await onDaemon("DELETE", `/containers/${c.Id}?force=1&v=1`);
   const nets = await onDaemon("GET", `/networks?${q({ filters: JSON.stringify({ label: [LABEL] }) })}`);
   for (const n of (nets.json ?? []) as Array<{ Id: string }>) await onDaemon("DELETE", `/networks/${n.Id}`);
+  for (const c of [`${tag}-victim`, `${tag}-src`]) await onDaemon("DELETE", `/containers/${c}?force=1`);
+  await onDaemon("DELETE", `/images/${tag}-evil:1?force=1`);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -144,3 +153,39 @@ async function createOk(name: string, extra: Record<string, unknown>): Promise<{
   expect(r.status, r.body).toBe(201);
   return r.json;
 }
+
+describe("a dockgate.refs label dockgate did not write", () => {
+  // An image can carry any label (pulled from a registry, built, committed); containers inherit
+  // their image's labels. dockgate reads `dockgate.refs` back into inspect and list answers.
+  let evil: string; // the image id
+  const forged = (name: string) => JSON.stringify({ Image: [name, "alpine:3.19"], "HostConfig.NetworkMode": ["host", "bridge"], "HostConfig.PidMode": ["host", ""] });
+
+  beforeAll(async () => {
+    const src = await onDaemon("POST", `/containers/create?name=${tag}-src`, { Image: image });
+    expect(src.status, src.body).toBe(201);
+    const c = await onDaemon("POST", `/commit?${q({ container: src.json.Id, repo: `${tag}-evil`, tag: "1" })}`, { Labels: { "dockgate.refs": forged(`${tag}-evil:1`) } });
+    expect(c.status, c.body).toBe(201);
+    evil = c.json.Id;
+  });
+
+  it("does not make dockgate misreport a container's image or host namespaces", async () => {
+    // Started directly on the daemon (a runner's own job, a deploy), read through dockgate.
+    const v = await onDaemon("POST", `/containers/create?name=${tag}-victim`, { Image: `${tag}-evil:1`, HostConfig: { NetworkMode: "host", PidMode: "host" } });
+    expect(v.status, v.body).toBe(201);
+    expect((await onDaemon("GET", `/containers/${v.json.Id}/json`)).json.Config.Labels["dockgate.refs"]).toBe(forged(`${tag}-evil:1`));
+    const seen = (await api(V, "GET", `/v1.41/containers/${v.json.Id}/json`)).json;
+    expect([seen.Config.Image, seen.HostConfig.NetworkMode, seen.HostConfig.PidMode]).toEqual([`${tag}-evil:1`, "host", "host"]);
+    const listed = (await api(V, "GET", `/v1.41/containers/json?all=1&${q({ filters: JSON.stringify({ id: [v.json.Id] }) })}`)).json;
+    expect(listed.map((c: any) => [c.Image, c.HostConfig.NetworkMode])).toEqual([[`${tag}-evil:1`, "host"]]);
+  });
+
+  it("a container created through dockgate never keeps the image's label", async () => {
+    for (const ref of [evil, `${tag}-evil:1`]) {
+      const r = await api(A, "POST", "/v1.41/containers/create", { Image: ref });
+      expect(r.status, r.body).toBe(201);
+      const stored = (await onDaemon("GET", `/containers/${r.json.Id}/json`)).json.Config.Labels["dockgate.refs"];
+      expect(stored).not.toBe(forged(`${tag}-evil:1`));
+      expect((await api(A, "GET", `/v1.41/containers/${r.json.Id}/json`)).json.Config.Image).toBe(ref);
+    }
+  });
+});
