@@ -17,7 +17,7 @@ function rewrite(body: object, change: (o: GoObject) => void): { result: boolean
 }
 
 describe("recording", () => {
-  it("records each rewritten field as [given, written], and "{}" when nothing changed (the image's own label never stands in)", () => {
+  it("records each rewritten field as [given, written], and {} when nothing changed (the image's own label never stands in)", () => {
     const r = rewrite({ Image: "busybox", HostConfig: { NetworkMode: "net" }, Labels: { a: "b" } }, (o) => {
       o.set("Image", ID);
       (o.get("HostConfig") as GoObject).set("NetworkMode", NET);
