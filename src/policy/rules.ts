@@ -175,8 +175,8 @@ export const DEFAULT_RULES: RuleSettings = deepFreeze({
 // here; test/unit/rule-catalog.test.ts fails when src/ emits an id this list lacks, and the
 // denial constructors call catalogued() so an uncatalogued id fails the request that uses it.
 
-/** Where a rule is decided, in request order. */
-export type RuleStage = "http" | "gate" | "inspect" | "hardening" | "ownership" | "limits" | "daemon";
+/** Where a rule is decided, in request order (`stream`: inside a relayed BuildKit gRPC stream, answered as a gRPC status). */
+export type RuleStage = "http" | "gate" | "inspect" | "stream" | "hardening" | "ownership" | "limits" | "daemon";
 
 export interface RuleInfo {
   readonly id: string;
@@ -250,15 +250,15 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "buildkit.frontend", stage: "inspect", needs: "rules.buildkitFrontends", describe: "a BuildKit build selecting a frontend image (`# syntax=` in the Dockerfile, BUILDKIT_SYNTAX) not in buildkitFrontends: the daemon would pull and run it as the build's frontend" },
   { id: "buildkit.platform", stage: "inspect", describe: "a BuildKit build's platform that is not os/arch[/variant]" },
   { id: "buildkit.session", stage: "inspect", describe: "a BuildKit build naming a session (session=) that is not open on a /session connection of the same client, or /session with a missing, malformed or already open session id (X-Docker-Expose-Session-Uuid)" },
-  { id: "buildkit.session-method", stage: "inspect", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
-  { id: "buildkit.dockerfile", stage: "inspect", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
+  { id: "buildkit.session-method", stage: "stream", describe: "the daemon calling a gRPC method of the client's session that dockgate does not relay (file sync, file send, auth, secrets, ssh, upload, health are relayed)" },
+  { id: "buildkit.dockerfile", stage: "stream", describe: "a Dockerfile sent over the session that dockgate cannot read (larger than 1 MiB, compressed, or not in the file-sync wire format)" },
   // Inside relayed BuildKit gRPC streams (/session: buildkit/session-calls.ts; /grpc: buildkit/control.ts): gRPC PERMISSION_DENIED with the message.
-  { id: "buildkit.method", stage: "inspect", describe: "a /grpc method dockgate does not relay (Solve, Status, ListWorkers, Info, DiskUsage, Health are; Prune with the BuildPrune grant and no ownership; Session and build history never)" },
-  { id: "buildkit.decode", stage: "inspect", describe: "a /grpc request dockgate cannot decode, or with a field its schema does not know (compressed, truncated, SourcePolicy, ...)" },
-  { id: "buildkit.entitlement", stage: "inspect", describe: "a Solve asking for security.insecure or device (never allowed) or an unknown entitlement, or raw LLB exec ops in insecure mode or with CDI devices" },
-  { id: "buildkit.llb", stage: "inspect", describe: "raw LLB with a source scheme dockgate does not know (docker-image, git, http(s), local, oci-layout are known) or an op field it does not know" },
-  { id: "buildkit.frontend-attr", stage: "inspect", describe: "a Solve frontend attribute dockgate does not know" },
-  { id: "buildkit.cache", stage: "inspect", describe: "a cache import or export type other than inline, local, registry (registry exports need images:push)" },
+  { id: "buildkit.method", stage: "stream", describe: "a /grpc method dockgate does not relay (Solve, Status, ListWorkers, Info, DiskUsage, Health are; Prune with the BuildPrune grant and no ownership; Session and build history never)" },
+  { id: "buildkit.decode", stage: "stream", describe: "a /grpc request dockgate cannot decode, or with a field its schema does not know (compressed, truncated, SourcePolicy, ...)" },
+  { id: "buildkit.entitlement", stage: "stream", describe: "a Solve asking for security.insecure or device (never allowed) or an unknown entitlement, or raw LLB exec ops in insecure mode or with CDI devices" },
+  { id: "buildkit.llb", stage: "stream", describe: "raw LLB with a source scheme dockgate does not know (docker-image, git, http(s), local, oci-layout are known) or an op field it does not know" },
+  { id: "buildkit.frontend-attr", stage: "stream", describe: "a Solve frontend attribute dockgate does not know" },
+  { id: "buildkit.cache", stage: "stream", describe: "a cache import or export type other than inline, local, registry (registry exports need images:push)" },
   { id: "http2.native", stage: "http", describe: "HTTP/2 with prior knowledge on the API socket: answered with HTTP_1_1_REQUIRED so clients fall back to HTTP/1.1 (BuildKit: POST /grpc)" },
   { id: "images.fetch-url", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageCreate fromSrc=<URL> (the daemon downloads it) not under a fetchUrls prefix; fromSrc=- (upload) is allowed" },
   { id: "networks.driver", stage: "inspect", needs: "rules.networkDrivers", describe: "NetworkCreate with a driver not in networkDrivers (macvlan/ipvlan attach to host interfaces) or a non-default IPAM driver" },
