@@ -4,7 +4,8 @@
 // (SystemAuth serveraddress), the X-Registry-Auth header's serveraddress (pull, push),
 // /distribution/{name}/json, image search (the term's registry), and plugin pull, upgrade
 // (`remote`) and push ({name}); and, with the image the daemon resolved it to in hand, the images
-// a container create runs (createImageViolation, called from the create's image step: refs.ts).
+// a container create runs (createImageViolation, called from the create's image step: refs.ts),
+// and the tags a `docker load` archive would create (loadTagViolation, from image-load.ts).
 //
 // Two settings:
 //   * localRegistries (default false): a registry on a loopback, link-local or unspecified
@@ -264,6 +265,16 @@ export function createImageViolation(field: string, written: string, refs: reado
     field,
     detail: `${field}=${quote(written)}: it names image ${own.length === 0 ? "with no repository tags" : `${own.map((r) => `${r.host}/${r.path}`).filter((v, i, a) => a.indexOf(v) === i).join(", ")}`} by id, and none of its references is among the images this profile allows (images.allow)`,
   };
+}
+
+/**
+ * A repository tag a `docker load` would create (image-load.ts reads them from the archive):
+ * under `images.allow` it must be allowed. Loading contacts no registry: localRegistries does not
+ * apply.
+ */
+export function loadTagViolation(field: string, tag: string, rules: RuleSettings): Violation | null {
+  if (rules.images.allow.length === 0) return null;
+  return checkImage(field, tag, parseImageRef(tag), { ...rules, images: { ...rules.images, localRegistries: true } });
 }
 
 function refKey(r: ImageRef): string {
