@@ -153,8 +153,8 @@ class TarScanner {
     let i = 0;
     while (i < data.length) {
       if (this.trailer >= 0) {
+        this.trailer += data.length - i;
         for (; i < data.length; i++) if (data[i] !== 0) throw new ArchiveError("data after the end-of-archive blocks");
-        this.trailer += data.length;
         if (this.trailer > TRAILER_BYTES) throw new ArchiveError("more than 1 MiB of padding after the end-of-archive blocks");
         return null;
       }

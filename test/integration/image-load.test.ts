@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { docker } from "../harness/docker.js";
 import type { TestProxy } from "../harness/proxy.js";
+import { TAR_END as END, tarEntry as entry, tarWithout } from "../harness/tar.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -27,42 +28,6 @@ let proxy: TestProxy;
 let okTar: Buffer;
 let badTar: Buffer;
 
-// ---- tar surgery (USTAR headers, as Go's archive/tar writes them) ----------------------------
-
-function header(name: string, size: number, type = "0", link = ""): Buffer {
-  const h = Buffer.alloc(512);
-  h.write(name, 0, 100, "latin1");
-  h.write("0000644\0", 100, "latin1");
-  h.write("0000000\0", 108, "latin1");
-  h.write("0000000\0", 116, "latin1");
-  h.write(size.toString(8).padStart(11, "0") + "\0", 124, "latin1");
-  h.write("00000000000\0", 136, "latin1");
-  h.write(type, 156, "latin1");
-  h.write(link, 157, 100, "latin1");
-  h.write("ustar\0" + "00", 257, "latin1");
-  h.fill(0x20, 148, 156);
-  let sum = 0;
-  for (const b of h) sum += b;
-  h.write(sum.toString(8).padStart(6, "0") + "\0 ", 148, "latin1");
-  return h;
-}
-
-function entry(name: string, data: string | Buffer, type = "0", link = ""): Buffer {
-  const body = typeof data === "string" ? Buffer.from(data) : data;
-  return Buffer.concat([header(name, body.length, type, link), body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
-}
-
-/** The archive's entries without its end-of-archive blocks. */
-function withoutEnd(tar: Buffer): Buffer {
-  let off = 0;
-  while (off + 512 <= tar.length && !tar.subarray(off, off + 512).every((b) => b === 0)) {
-    const size = parseInt(tar.toString("latin1", off + 124, off + 136).replace(/\0.*$/, "").trim() || "0", 8);
-    off += 512 + Math.ceil(size / 512) * 512;
-  }
-  return tar.subarray(0, off);
-}
-
-const END = Buffer.alloc(1024);
 const manifestOf = (tar: Buffer) => JSON.parse(execFileSync("tar", ["-xOf", "-", "manifest.json"], { input: tar }).toString()) as Array<{ RepoTags: string[] }>;
 
 function badManifest(tar: Buffer, tag: string): string {
@@ -138,7 +103,7 @@ describe("docker load through an image policy", () => {
   });
 
   it("a second ./manifest.json later in the archive: the daemon would read it; dockgate refuses it", async () => {
-    const tricky = Buffer.concat([withoutEnd(okTar), entry("./manifest.json", badManifest(okTar, `${BAD}:2`)), END]);
+    const tricky = Buffer.concat([tarWithout(okTar), entry("./manifest.json", badManifest(okTar, `${BAD}:2`)), END]);
     const r = await load(proxy.socket, tricky, "second.tar");
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain(`RepoTags="${BAD}:2"`);
@@ -152,10 +117,10 @@ describe("docker load through an image policy", () => {
 
   it("odd archives are refused (rule images.load-archive) and load nothing", async () => {
     const cases: Array<[string, Buffer, string]> = [
-      ["symlink manifest", Buffer.concat([entry("evil.json", badManifest(okTar, `${BAD}:2`)), withoutEnd(stripEntries(okTar, ["manifest.json"])), entry("manifest.json", "", "2", "evil.json"), END]), "is not a regular file"],
-      ["tags after the end", Buffer.concat([withoutEnd(okTar), END, entry("manifest.json", badManifest(okTar, `${BAD}:2`)), END]), "data after the end-of-archive"],
-      ["below a symlinked directory", Buffer.concat([withoutEnd(okTar), entry("d", "", "2", "."), entry("d/manifest.json", badManifest(okTar, `${BAD}:2`)), END]), "a symbolic link in the archive"],
-      ["legacy repositories", Buffer.concat([withoutEnd(stripEntries(okTar, ["manifest.json", "repositories"])), entry("repositories", JSON.stringify({ [BAD]: { "2": "x" } })), END]), `repositories="${BAD}:2"`],
+      ["symlink manifest", Buffer.concat([entry("evil.json", badManifest(okTar, `${BAD}:2`)), tarWithout(okTar, ["manifest.json"]), entry("manifest.json", "", "2", "evil.json"), END]), "is not a regular file"],
+      ["tags after the end", Buffer.concat([tarWithout(okTar), END, entry("manifest.json", badManifest(okTar, `${BAD}:2`)), END]), "data after the end-of-archive"],
+      ["below a symlinked directory", Buffer.concat([tarWithout(okTar), entry("d", "", "2", "."), entry("d/manifest.json", badManifest(okTar, `${BAD}:2`)), END]), "a symbolic link in the archive"],
+      ["legacy repositories", Buffer.concat([tarWithout(okTar, ["manifest.json", "repositories"]), entry("repositories", JSON.stringify({ [BAD]: { "2": "x" } })), END]), `repositories="${BAD}:2"`],
       ["xz", execFileSync("xz", ["-c"], { input: okTar }), "xz-compressed"],
       ["bzip2", execFileSync("bzip2", ["-c"], { input: okTar }), "bzip2-compressed"],
     ];
@@ -171,19 +136,5 @@ describe("docker load through an image policy", () => {
 
 /** The archive with its manifest.json replaced by `manifest`. */
 function rewriteManifest(tar: Buffer, manifest: string): Buffer {
-  return Buffer.concat([withoutEnd(stripEntries(tar, ["manifest.json"])), entry("manifest.json", manifest), END]);
-}
-
-/** The archive without the entries `files`. */
-function stripEntries(tar: Buffer, files: string[]): Buffer {
-  const parts: Buffer[] = [];
-  let off = 0;
-  while (off + 512 <= tar.length && !tar.subarray(off, off + 512).every((b) => b === 0)) {
-    const name = tar.toString("latin1", off, off + 100).replace(/\0.*$/s, "");
-    const size = parseInt(tar.toString("latin1", off + 124, off + 136).replace(/\0.*$/s, "").trim() || "0", 8);
-    const len = 512 + Math.ceil(size / 512) * 512;
-    if (!files.includes(name)) parts.push(tar.subarray(off, off + len));
-    off += len;
-  }
-  return Buffer.concat([...parts, END]);
+  return Buffer.concat([tarWithout(tar, ["manifest.json"]), entry("manifest.json", manifest), END]);
 }
