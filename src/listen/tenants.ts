@@ -14,18 +14,33 @@
 // build's cache is the built image's untagged parents, which go with it. The listing is repeated
 // until a pass finds nothing, so a create that was in flight when the socket closed is not left.
 //
+// Images cannot be labelled once they exist, so the tags a tenant creates by load, pull, tag,
+// commit or import are recorded (before the request goes to the daemon; a load's tags when its
+// archive was read, before its end is sent) in a state file next to its socket,
+// `<directory>/.<name>.images.json` (written atomically: a temporary file renamed over it), with
+// the ids of the images that existed when the tenant was made. A delete then untags each recorded
+// tag that still exists: the daemon removes the image with its last tag unless a container uses
+// it. A tag is kept when it is the only tag of an image that existed before the tenant (removing
+// it would remove that image) or another tenant recorded the same tag. A tenant restored without
+// a state file counts every image as existing before it.
+//
 // Restart: every tenant has a marker volume `dockgate-tenant.<name>` labelled with its name,
 // profile and expiry, but not with the owner label (its clients never see it). At start the
 // markers are read back: each tenant gets its socket again (`onRestart: restore`) or is removed
 // (`clean`); an expired one is removed either way. Objects whose owner is a `tenant:` with no
 // marker (a crash during a delete) are removed.
 
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { join } from "node:path";
 import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
 import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
 import type { Logger } from "../observe/log.js";
 import { DaemonError, daemonClient, type DaemonClient } from "../policy/daemon.js";
+import { parseImageRef } from "../policy/inspect/image-policy.js";
+import { queryValues } from "../policy/inspect/util.js";
+import type { BodyStreamCheck, Client, RequestView, Verdict } from "../policy/verdict.js";
 
 /** What the gateway gives tenants: a listener served like the config's, closed with its connections. */
 export interface TenantHost {
@@ -61,6 +76,12 @@ interface Tenant {
   handle: { close(): Promise<void> } | undefined;
   /** A delete in progress (its promise, so a second one waits for the same result). */
   deleting: Promise<DeleteResult> | undefined;
+  /** Tags its requests created (as the client wrote them), persisted in its state file. */
+  tags: Set<string>;
+  /** Ids of the images that existed when it was made; undefined: unknown (every image counts as older). */
+  before: Set<string> | undefined;
+  /** The state file's writes, in order. */
+  saving: Promise<void>;
 }
 
 export interface DeleteResult {
@@ -135,14 +156,21 @@ export class Tenants {
       timer: undefined,
       handle: undefined,
       deleting: undefined,
+      tags: new Set(),
+      before: undefined,
+      saving: Promise.resolve(),
     };
     this.tenants.set(name, tenant); // reserved while the marker and socket are made
     try {
       await this.writeMarker(tenant);
-      await this.open(tenant);
+      // Taken before the socket exists: nothing of the tenant's is among them.
+      tenant.before = new Set((await list<{ Id: string }>(this.daemon, "/images/json?all=1")).map((i) => i.Id));
+      await this.open(tenant); // makes the directory, like every unix listener's
+      await this.save(tenant);
     } catch (err) {
       this.tenants.delete(name);
       await this.removeMarker(name).catch(() => {});
+      await rm(this.statePath(name), { force: true }).catch(() => {});
       throw err instanceof TenantError ? err : new TenantError(err instanceof DaemonError ? 502 : 500, `cannot create tenant ${name}: ${(err as Error).message}`);
     }
     this.logger.info({ tenant: name, profile, socket: tenant.socket, expires: tenant.expires?.toISOString() }, "tenant created");
@@ -185,7 +213,9 @@ export class Tenants {
     t.handle = undefined;
     await handle?.close(); // no connection of the tenant's is left to create anything
     const result = await this.removeOwned(t.name, t.owner, t.label);
+    await this.untagRecorded(t, result);
     await this.removeMarker(t.name);
+    await rm(this.statePath(t.name), { force: true });
     this.tenants.delete(t.name);
     this.logger.info({ tenant: t.name, why, removed: result.removed, kept: result.kept }, "tenant removed");
     return result;
@@ -248,6 +278,108 @@ export class Tenants {
       volumes: (volumes.json?.Volumes ?? []).map((v) => v.Name),
       images: images.flatMap((i) => ((i.RepoTags ?? []).filter((t) => t !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
     };
+  }
+
+  // ── images by record: the state file ──
+
+  private statePath(name: string): string {
+    return join(this.settings.directory, `.${name}.images.json`);
+  }
+
+  /** Writes the tenant's state file atomically (a temporary file renamed over it), after earlier writes. */
+  private save(t: Tenant): Promise<void> {
+    const body = JSON.stringify({ tags: [...t.tags], before: t.before === undefined ? null : [...t.before] });
+    const file = this.statePath(t.name);
+    const write = async (): Promise<void> => {
+      const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+      await writeFile(tmp, body, { mode: 0o600 });
+      await rename(tmp, file);
+    };
+    t.saving = t.saving.then(write, write);
+    return t.saving;
+  }
+
+  private async load(name: string): Promise<{ tags: Set<string>; before: Set<string> | undefined }> {
+    let text: string;
+    try {
+      text = await readFile(this.statePath(name), "utf8");
+    } catch {
+      return { tags: new Set(), before: undefined };
+    }
+    const v = JSON.parse(text) as { tags?: unknown; before?: unknown };
+    const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : []);
+    return { tags: new Set(strings(v.tags)), before: Array.isArray(v.before) ? new Set(strings(v.before)) : undefined };
+  }
+
+  /**
+   * The gate's verdict for a tenant's request, with the tags it would create recorded first (a
+   * load's when its archive has been read, before its end goes to the daemon). Other clients'
+   * verdicts pass unchanged.
+   */
+  attribute(req: RequestView, client: Client, verdict: Verdict | Promise<Verdict>): Verdict | Promise<Verdict> {
+    if (!client.owner.startsWith(OWNER_PREFIX)) return verdict;
+    const t = this.tenants.get(client.owner.slice(OWNER_PREFIX.length));
+    if (t === undefined || (req.operation !== "ImageLoad" && createdTags(req).length === 0)) return verdict;
+    const after = async (v: Verdict): Promise<Verdict> => {
+      if (v.kind === "deny") return v;
+      if (req.operation !== "ImageLoad") {
+        await this.note(t, createdTags(req));
+        return v;
+      }
+      if (v.kind !== "allow" || v.bodyStream === undefined) return v;
+      const inner = v.bodyStream;
+      const bodyStream: BodyStreamCheck = {
+        rewrites: inner.rewrites,
+        open: () => {
+          const s = inner.open();
+          return {
+            push: (chunk) => s.push(chunk),
+            end: async () => {
+              const step = await s.end();
+              if (step.ok && step.creates !== undefined && step.creates.length > 0) await this.note(t, step.creates);
+              return step;
+            },
+          };
+        },
+      };
+      return { ...v, bodyStream };
+    };
+    return verdict instanceof Promise ? verdict.then(after) : after(verdict);
+  }
+
+  private async note(t: Tenant, tags: readonly string[]): Promise<void> {
+    const before = t.tags.size;
+    for (const tag of tags) t.tags.add(tag);
+    if (t.tags.size !== before) await this.save(t);
+  }
+
+  /** Untags what the tenant's requests tagged (after its containers are gone); see the file's head. */
+  private async untagRecorded(t: Tenant, result: DeleteResult): Promise<void> {
+    const d = this.daemon;
+    const kept = new Set(result.kept);
+    const others = new Set([...this.tenants.values()].filter((u) => u !== t).flatMap((u) => [...u.tags].map(refKey)));
+    for (const tag of t.tags) {
+      const r = await d.getJson<{ Id: string; RepoTags?: string[] | null }>(`/images/${encodeURIComponent(tag)}/json`);
+      if (r.status === 404) continue; // gone already (the label pass, or someone else)
+      if (r.json === undefined) throw new DaemonError(`image ${tag}: the daemon answered ${r.status} ${r.message ?? ""}`);
+      // The name may resolve to an image by id or digest rather than by this tag: only a tag is removed.
+      const key = refKey(tag);
+      const tags = r.json.RepoTags ?? [];
+      // Reported as the daemon shows it (the CLI sends docker.io/library/x for x).
+      const shown = tags.find((x) => refKey(x) === key);
+      if (shown === undefined) continue;
+      const last = tags.length <= 1;
+      if (last && (t.before === undefined || t.before.has(r.json.Id))) {
+        kept.add(`tag ${shown}: the only tag of image ${r.json.Id}, which existed before the tenant`);
+        continue;
+      }
+      if (last && others.has(key)) {
+        kept.add(`tag ${shown}: another tenant tagged it too`);
+        continue;
+      }
+      if (await remove(d, `/images/${encodeURIComponent(tag)}`, kept, `tag ${shown}`)) result.removed.images.push(shown);
+    }
+    result.kept = [...kept];
   }
 
   // ── the marker, the socket, the timer ──
@@ -318,6 +450,8 @@ export class Tenants {
         timer: undefined,
         handle: undefined,
         deleting: undefined,
+        ...(await this.load(name)),
+        saving: Promise.resolve(),
       };
       if (this.tenants.has(name)) continue; // a retry of a restore that got this far
       this.tenants.set(name, tenant);
@@ -414,6 +548,27 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
     });
     req.on("error", reject);
   });
+}
+
+/** The tags ImageTag, ImageCreate (pull, import) and ImageCommit would create, as the client wrote them. */
+function createdTags(req: RequestView): string[] {
+  const first = (key: string): string => queryValues(req, key)[0] ?? "";
+  const tagged = (repo: string, tag: string): string[] => (repo === "" ? [] : [tag !== "" ? `${repo}:${tag}` : parseImageRef(repo).tag !== undefined || repo.includes("@") ? repo : `${repo}:latest`]);
+  switch (req.operation) {
+    case "ImageTag":
+    case "ImageCommit":
+      return tagged(first("repo"), first("tag"));
+    case "ImageCreate":
+      return first("fromImage") !== "" ? tagged(first("fromImage"), first("tag")) : tagged(first("repo"), first("tag"));
+    default:
+      return [];
+  }
+}
+
+/** A reference as the daemon normalizes it (alpine:3 is docker.io/library/alpine:3). */
+function refKey(name: string): string {
+  const r = parseImageRef(name);
+  return `${r.host}/${r.path}:${r.tag ?? ""}@${r.digest ?? ""}`;
 }
 
 function filter(label: string, owner: string): string {

@@ -185,8 +185,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
           // The body's first bytes are checked as it streams (archive.ts).
           return plan.rules.compressedArchives ? verdict : withArchivePrefixCheck(verdict, plan.name, plan.audit);
         case "ImageLoad":
-          // The archive's repository tags are checked as it streams (image-load.ts).
-          return plan.rules.images.allow.length === 0 ? verdict : withLoadCheck(verdict, plan.rules, plan.audit, (v) => violationDenial(req.operation, plan.name, v));
+          // The archive's repository tags are checked (and, under ownership, reported) as it streams (image-load.ts).
+          return plan.rules.images.allow.length === 0 && plan.layers?.ownership === undefined ? verdict : withLoadCheck(verdict, plan.rules, plan.audit, (v) => violationDenial(req.operation, plan.name, v));
         case "Session":
         case "ImageBuild":
           // A BuildKit build may use only a session its own client opened (buildkit/sessions.ts).

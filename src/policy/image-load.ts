@@ -1,6 +1,7 @@
 // `docker load` (POST /images/load) under an image policy: the repository tags the archive would
 // create are checked against `images.allow` as the body streams (a BodyStreamCheck), and the
-// daemon never receives the archive's end before every tag was allowed.
+// daemon never receives the archive's end before every tag was allowed. Under ownership the
+// allowed tags are reported on the last step (BodyStep.creates) for per-job tenants to record.
 //
 // What the daemon reads (moby image/tarexport/load.go, 20.10 and current; containerd's
 // core/images/archive importer for the containerd image store):
@@ -145,6 +146,9 @@ class TarScanner {
   private first = true;
   /** Zero bytes from the end-of-archive block on (held back). */
   private trailer = -1;
+
+  /** Every tag the archive names (allowed ones: a refusal ends the scan). */
+  readonly tags = new Set<string>();
 
   constructor(private readonly checkTag: TagCheck) {}
 
@@ -301,6 +305,7 @@ class TarScanner {
     for (const [source, tag] of tagsOf(file, doc)) {
       const v = this.checkTag(source, tag);
       if (v) return v;
+      this.tags.add(tag);
     }
     return null;
   }
@@ -446,7 +451,7 @@ class LoadStream implements BodyStream {
     }
     // Audit mode forwarded the body as it came, trailer included.
     const rest = this.step(this.audit ? [] : [tail]);
-    return rest.ok ? { ...rest, forward: [...head.forward, ...rest.forward] } : rest;
+    return rest.ok ? { ...rest, forward: [...head.forward, ...rest.forward], creates: [...this.tar.tags] } : rest;
   }
 
   /** The first bytes are in: how to read the rest. */
@@ -507,8 +512,9 @@ class LoadStream implements BodyStream {
 }
 
 /**
- * ImageLoad under a profile with `images.allow`: an allow gets the streamed tag check; denials
- * stand as they are.
+ * ImageLoad under a profile with `images.allow` or ownership: an allow gets the streamed tag check
+ * (under ownership without `allow` every tag passes, but the archive must still be readable:
+ * its tags are what a per-job tenant's cleanup untags); denials stand as they are.
  */
 export function withLoadCheck(
   verdict: Verdict | Promise<Verdict>,

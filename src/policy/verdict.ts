@@ -94,8 +94,12 @@ export interface BodyStreamCheck {
   open(): BodyStream;
 }
 
-/** One step of a BodyStream: bytes to send upstream now, or a denial. */
-export type BodyStep = { ok: true; forward: readonly Buffer[]; audit?: Denial } | { ok: false; denial: Denial };
+/**
+ * One step of a BodyStream: bytes to send upstream now, or a denial. `creates`, on the last step,
+ * names the images the body makes the daemon create (docker load's tags): per-job tenants record
+ * them before the body's end is sent (listen/tenants.ts).
+ */
+export type BodyStep = { ok: true; forward: readonly Buffer[]; audit?: Denial; creates?: readonly string[] } | { ok: false; denial: Denial };
 
 export interface BodyStream {
   /** The body's next bytes. */
