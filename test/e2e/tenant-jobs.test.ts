@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { compose } from "../harness/compose.js";
 import { docker } from "../harness/docker.js";
+import { TAR_END, tarEntry } from "../harness/tar.js";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -187,6 +188,8 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(await ok(A, ["load", "-i", path.join(dir, "new.tar")])).toContain(`Loaded image: ${tag}-new:1`);
     expect(await ok(A, ["load", "-i", path.join(dir, "old.tar")])).toContain(`Loaded image: ${tag}-old:1`);
     await ok(A, ["tag", image, `${tag}-mine:1`]);
+    fs.writeFileSync(path.join(dir, "rootfs.tar"), Buffer.concat([tarEntry("hello", "hi\n"), TAR_END]));
+    await ok(A, ["import", path.join(dir, "rootfs.tar"), `${tag}-imp:1`]);
     await ok(A, ["run", "--rm", `${tag}-new:1`, "true"]);
 
     fs.mkdirSync(composeDir);
@@ -248,13 +251,13 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(removed.containers.sort()).toEqual([`${project}_app_1`, `${tag}-done`, `${tag}-web`].sort());
     expect(removed.networks.sort()).toEqual([`${project}_back`, `${tag}-net`].sort());
     expect(removed.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`, "dockgate-tenant.forged"].sort());
-    expect(removed.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`, `${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`].sort());
+    expect(removed.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`, `${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`].sort());
     expect(JSON.parse(del.stdout).kept).toEqual([]);
     // The image that existed before stays, without the job's tags; the job's state file is gone.
     const still = JSON.parse((await docker(daemon, ["image", "inspect", "-f", "{{json .RepoTags}}", image])).stdout) as string[];
     expect(still).toContain(image);
     expect(still.filter((t) => t.startsWith(tag))).toEqual([]);
-    for (const t of [`${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`]) expect((await docker(daemon, ["image", "inspect", t])).code, t).not.toBe(0);
+    for (const t of [`${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`]) expect((await docker(daemon, ["image", "inspect", t])).code, t).not.toBe(0);
     expect(fs.readdirSync(path.join(dir, "tenants"))).toEqual([]);
     expect(fs.existsSync(A)).toBe(false);
     expect(await list()).toEqual([]);

@@ -8,6 +8,7 @@
 
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { gzipSync, zstdCompressSync } from "node:zlib";
@@ -100,6 +101,29 @@ describe("docker load through an image policy", () => {
       expect(r.stderr, name).toContain("(rule images.reference)");
       expect(await exists(`${BAD}:1`), name).toBe(false);
     }
+  });
+
+  it("a Content-Length body (not chunked): the allowed one loads, the denied one gets dockgate's JSON 403", async () => {
+    const post = (body: Buffer) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = http.request(
+          { socketPath: proxy.socket, method: "POST", path: "/v1.41/images/load?quiet=1", agent: false, headers: { host: "docker", "content-type": "application/x-tar", "content-length": String(body.length) } },
+          (res) => {
+            let text = "";
+            res.on("data", (c: Buffer) => (text += c.toString()));
+            res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+          },
+        );
+        req.on("error", reject);
+        req.end(body);
+      });
+    const denied = await post(badTar);
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.text).message).toMatch(new RegExp(`^dockgate: ImageLoad denied for profile p: manifest\\.json\\[0\\]\\.RepoTags="${BAD}:1": .*\\(rule images\\.reference\\)$`));
+    expect(await exists(`${BAD}:1`)).toBe(false);
+    const allowed = await post(okTar);
+    expect(allowed.status, allowed.text).toBe(200);
+    expect(allowed.text).toContain(`Loaded image: ${OK}:1`);
   });
 
   it("a second ./manifest.json later in the archive: the daemon would read it; dockgate refuses it", async () => {
