@@ -16,11 +16,12 @@
 //
 // Images cannot be labelled once they exist, so the tags a tenant creates by load, pull, tag,
 // commit or import are recorded (before the request goes to the daemon; a load's tags when its
-// archive was read, before its end is sent) in a state file next to its socket,
-// `<directory>/.<name>.images.json` (written atomically: a temporary file renamed over it), with
-// the ids of the images that existed when the tenant was made. A delete then untags each recorded
-// tag that still exists: the daemon removes the image with its last tag unless a container uses
-// it. A tag is kept when it is the only tag of an image that existed before the tenant (removing
+// archive was read, before its end is sent), each with the image it pointed to then (or none), in
+// a state file next to its socket, `<directory>/.<name>.images.json` (written atomically: a
+// temporary file renamed over it), with the ids of the images that existed when the tenant was
+// made. A delete then untags each recorded tag that points elsewhere than before the tenant's
+// first request naming it (a request that failed, or a pull of what was there, changed nothing
+// and is left alone): the daemon removes the image with its last tag unless a container uses it. A tag is kept when it is the only tag of an image that existed before the tenant (removing
 // it would remove that image) or another tenant recorded the same tag. A tenant restored without
 // a state file counts every image as existing before it.
 //
@@ -76,8 +77,8 @@ interface Tenant {
   handle: { close(): Promise<void> } | undefined;
   /** A delete in progress (its promise, so a second one waits for the same result). */
   deleting: Promise<DeleteResult> | undefined;
-  /** Tags its requests created (as the client wrote them), persisted in its state file. */
-  tags: Set<string>;
+  /** Tags its requests created (as the client wrote them) → the image id each pointed to before (null: none); persisted in its state file. */
+  tags: Map<string, string | null>;
   /** Ids of the images that existed when it was made; undefined: unknown (every image counts as older). */
   before: Set<string> | undefined;
   /** The state file's writes, in order. */
@@ -156,7 +157,7 @@ export class Tenants {
       timer: undefined,
       handle: undefined,
       deleting: undefined,
-      tags: new Set(),
+      tags: new Map(),
       before: undefined,
       saving: Promise.resolve(),
     };
@@ -288,7 +289,7 @@ export class Tenants {
 
   /** Writes the tenant's state file atomically (a temporary file renamed over it), after earlier writes. */
   private save(t: Tenant): Promise<void> {
-    const body = JSON.stringify({ tags: [...t.tags], before: t.before === undefined ? null : [...t.before] });
+    const body = JSON.stringify({ tags: Object.fromEntries(t.tags), before: t.before === undefined ? null : [...t.before] });
     const file = this.statePath(t.name);
     const write = async (): Promise<void> => {
       const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
@@ -299,16 +300,20 @@ export class Tenants {
     return t.saving;
   }
 
-  private async load(name: string): Promise<{ tags: Set<string>; before: Set<string> | undefined }> {
+  private async load(name: string): Promise<{ tags: Map<string, string | null>; before: Set<string> | undefined }> {
     let text: string;
     try {
       text = await readFile(this.statePath(name), "utf8");
     } catch {
-      return { tags: new Set(), before: undefined };
+      return { tags: new Map(), before: undefined };
     }
     const v = JSON.parse(text) as { tags?: unknown; before?: unknown };
-    const strings = (x: unknown): string[] => (Array.isArray(x) ? x.filter((s): s is string => typeof s === "string") : []);
-    return { tags: new Set(strings(v.tags)), before: Array.isArray(v.before) ? new Set(strings(v.before)) : undefined };
+    const tags = new Map<string, string | null>();
+    if (v.tags !== null && typeof v.tags === "object") {
+      for (const [tag, prior] of Object.entries(v.tags)) if (typeof prior === "string" || prior === null) tags.set(tag, prior);
+    }
+    const before = Array.isArray(v.before) ? new Set(v.before.filter((s): s is string => typeof s === "string")) : undefined;
+    return { tags, before };
   }
 
   /**
@@ -347,30 +352,40 @@ export class Tenants {
     return verdict instanceof Promise ? verdict.then(after) : after(verdict);
   }
 
+  /** Records tags not recorded yet, with the image each points to now (before the request). */
   private async note(t: Tenant, tags: readonly string[]): Promise<void> {
-    const before = t.tags.size;
-    for (const tag of tags) t.tags.add(tag);
-    if (t.tags.size !== before) await this.save(t);
+    const fresh = [...new Set(tags)].filter((tag) => !t.tags.has(tag));
+    if (fresh.length === 0) return;
+    for (const tag of fresh) t.tags.set(tag, (await this.imageOf(tag))?.Id ?? null);
+    await this.save(t);
+  }
+
+  /** The image a name resolves to, or undefined (404). */
+  private async imageOf(name: string): Promise<{ Id: string; RepoTags?: string[] | null } | undefined> {
+    const r = await this.daemon.getJson<{ Id: string; RepoTags?: string[] | null }>(`/images/${encodeURIComponent(name)}/json`);
+    if (r.status === 404) return undefined;
+    if (r.json === undefined) throw new DaemonError(`image ${name}: the daemon answered ${r.status} ${r.message ?? ""}`);
+    return r.json;
   }
 
   /** Untags what the tenant's requests tagged (after its containers are gone); see the file's head. */
   private async untagRecorded(t: Tenant, result: DeleteResult): Promise<void> {
     const d = this.daemon;
     const kept = new Set(result.kept);
-    const others = new Set([...this.tenants.values()].filter((u) => u !== t).flatMap((u) => [...u.tags].map(refKey)));
-    for (const tag of t.tags) {
-      const r = await d.getJson<{ Id: string; RepoTags?: string[] | null }>(`/images/${encodeURIComponent(tag)}/json`);
-      if (r.status === 404) continue; // gone already (the label pass, or someone else)
-      if (r.json === undefined) throw new DaemonError(`image ${tag}: the daemon answered ${r.status} ${r.message ?? ""}`);
+    const others = new Set([...this.tenants.values()].filter((u) => u !== t).flatMap((u) => [...u.tags.keys()].map(refKey)));
+    for (const [tag, prior] of t.tags) {
+      const image = await this.imageOf(tag);
+      // Gone already (the label pass, or someone else), or where it was before the tenant's request.
+      if (image === undefined || image.Id === prior) continue;
       // The name may resolve to an image by id or digest rather than by this tag: only a tag is removed.
       const key = refKey(tag);
-      const tags = r.json.RepoTags ?? [];
+      const tags = image.RepoTags ?? [];
       // Reported as the daemon shows it (the CLI sends docker.io/library/x for x).
       const shown = tags.find((x) => refKey(x) === key);
       if (shown === undefined) continue;
       const last = tags.length <= 1;
-      if (last && (t.before === undefined || t.before.has(r.json.Id))) {
-        kept.add(`tag ${shown}: the only tag of image ${r.json.Id}, which existed before the tenant`);
+      if (last && (t.before === undefined || t.before.has(image.Id))) {
+        kept.add(`tag ${shown}: the only tag of image ${image.Id}, which existed before the tenant`);
         continue;
       }
       if (last && others.has(key)) {

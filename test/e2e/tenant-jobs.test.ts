@@ -135,6 +135,8 @@ beforeAll(async () => {
   await ok(["tag", image, `${tag}-old:1`]);
   await ok(["save", "-o", path.join(dir, "old.tar"), `${tag}-old:1`]);
   await ok(["rmi", `${tag}-old:1`]);
+  // A tag someone else put on the test image: the job names it but does not change it.
+  await ok(["tag", image, `${tag}-keep:1`]);
   baseline = await snapshot();
   await serve();
 });
@@ -143,6 +145,7 @@ afterAll(async () => {
   // A failed test may leave tenants: deleting them is what this file tests, so it is also the cleanup.
   if (served) for (const t of await list().catch(() => [])) await tenants("delete", t.name);
   await stopServe();
+  await docker(daemon, ["rmi", `${tag}-keep:1`]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -191,6 +194,9 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     fs.writeFileSync(path.join(dir, "rootfs.tar"), Buffer.concat([tarEntry("hello", "hi\n"), TAR_END]));
     await ok(A, ["import", path.join(dir, "rootfs.tar"), `${tag}-imp:1`]);
     await ok(A, ["run", "--rm", `${tag}-new:1`, "true"]);
+    // Requests naming someone else's tag that leave it where it was: a failed tag, a no-op one.
+    expect((await docker(A, ["tag", `${tag}-nonexistent:1`, `${tag}-keep:1`])).code).not.toBe(0);
+    await ok(A, ["tag", image, `${tag}-keep:1`]);
 
     fs.mkdirSync(composeDir);
     fs.writeFileSync(
@@ -256,7 +262,7 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     // The image that existed before stays, without the job's tags; the job's state file is gone.
     const still = JSON.parse((await docker(daemon, ["image", "inspect", "-f", "{{json .RepoTags}}", image])).stdout) as string[];
     expect(still).toContain(image);
-    expect(still.filter((t) => t.startsWith(tag))).toEqual([]);
+    expect(still.filter((t) => t.startsWith(tag))).toEqual([`${tag}-keep:1`]);
     for (const t of [`${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`]) expect((await docker(daemon, ["image", "inspect", t])).code, t).not.toBe(0);
     expect(fs.readdirSync(path.join(dir, "tenants"))).toEqual([]);
     expect(fs.existsSync(A)).toBe(false);
