@@ -194,7 +194,7 @@ export class Tenants {
   async list(): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     for (const t of this.tenants.values()) {
-      out.push({ ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+      out.push({ ...this.describe(t), holds: await this.holdings(t) });
     }
     return out;
   }
@@ -264,9 +264,10 @@ export class Tenants {
     return { name, removed, kept: [...kept] };
   }
 
-  async holdings(owner: string, label: string): Promise<Holdings> {
+  /** What the tenant holds: its objects by label, and the recorded tags it changed (as a delete would find them). */
+  async holdings(t: Tenant): Promise<Holdings> {
     const d = this.daemon;
-    const f = filter(label, owner);
+    const f = filter(t.label, t.owner);
     const [containers, networks, volumes, images] = await Promise.all([
       list<{ Id: string; Names?: string[] }>(d, `/containers/json?all=1&filters=${f}`),
       list<{ Name: string }>(d, `/networks?filters=${f}`),
@@ -277,7 +278,12 @@ export class Tenants {
       containers: containers.map((c) => displayName(c.Names, c.Id)),
       networks: networks.map((n) => n.Name),
       volumes: (volumes.json?.Volumes ?? []).map((v) => v.Name),
-      images: images.flatMap((i) => ((i.RepoTags ?? []).filter((t) => t !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
+      images: [
+        ...new Set([
+          ...images.flatMap((i) => ((i.RepoTags ?? []).filter((tag) => tag !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
+          ...(await this.recordedTags(t)).map((r) => r.shown),
+        ]),
+      ],
     };
   }
 
@@ -368,22 +374,34 @@ export class Tenants {
     return r.json;
   }
 
+  /** The recorded tags that exist and point elsewhere than before the tenant's request, as the daemon shows them. */
+  private async recordedTags(t: Tenant): Promise<Array<{ tag: string; shown: string; image: { Id: string; RepoTags: string[] } }>> {
+    const out: Array<{ tag: string; shown: string; image: { Id: string; RepoTags: string[] } }> = [];
+    for (const [tag, prior] of t.tags) {
+      const image = await this.imageOf(tag);
+      // Gone already (the label pass, or someone else), or where it was before the tenant's request.
+      if (image === undefined || image.Id === prior) continue;
+      // The name may resolve to an image by id or digest rather than by this tag: only a tag counts.
+      const key = refKey(tag);
+      const tags = image.RepoTags ?? [];
+      // As the daemon shows it (the CLI sends docker.io/library/x for x).
+      const shown = tags.find((x) => refKey(x) === key);
+      if (shown !== undefined) out.push({ tag, shown, image: { Id: image.Id, RepoTags: tags } });
+    }
+    return out;
+  }
+
   /** Untags what the tenant's requests tagged (after its containers are gone); see the file's head. */
   private async untagRecorded(t: Tenant, result: DeleteResult): Promise<void> {
     const d = this.daemon;
     const kept = new Set(result.kept);
     const others = new Set([...this.tenants.values()].filter((u) => u !== t).flatMap((u) => [...u.tags.keys()].map(refKey)));
-    for (const [tag, prior] of t.tags) {
-      const image = await this.imageOf(tag);
-      // Gone already (the label pass, or someone else), or where it was before the tenant's request.
-      if (image === undefined || image.Id === prior) continue;
-      // The name may resolve to an image by id or digest rather than by this tag: only a tag is removed.
+    for (const { tag, shown, image } of await this.recordedTags(t)) {
+      // Inspected again: untagging an earlier one may have changed this one's image.
+      const now = await this.imageOf(tag);
+      if (now === undefined || now.Id !== image.Id) continue;
       const key = refKey(tag);
-      const tags = image.RepoTags ?? [];
-      // Reported as the daemon shows it (the CLI sends docker.io/library/x for x).
-      const shown = tags.find((x) => refKey(x) === key);
-      if (shown === undefined) continue;
-      const last = tags.length <= 1;
+      const last = (now.RepoTags ?? []).length <= 1;
       if (last && (t.before === undefined || t.before.has(image.Id))) {
         kept.add(`tag ${shown}: the only tag of image ${image.Id}, which existed before the tenant`);
         continue;
@@ -522,7 +540,7 @@ export class Tenants {
       if (req.method === "GET") {
         const t = this.tenants.get(name);
         if (t === undefined) throw new TenantError(404, `no such tenant: ${name}`);
-        return json(res, 200, { ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+        return json(res, 200, { ...this.describe(t), holds: await this.holdings(t) });
       }
       throw methodNotAllowed(res, "GET, DELETE", req.method, path);
     } catch (err) {

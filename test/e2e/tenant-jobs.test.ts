@@ -215,7 +215,8 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(a.holds.containers.sort()).toEqual([`${project}_app_1`, `${tag}-done`, `${tag}-web`].sort());
     expect(a.holds.networks.sort()).toEqual([`${project}_back`, `${tag}-net`].sort());
     expect(a.holds.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`].sort());
-    expect(a.holds.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`].sort());
+    // By label (built, committed) and by record (loaded, tagged, imported); not the tag it left alone.
+    expect(a.holds.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`, `${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`].sort());
   });
 
   it("a second job at the same time sees none of it and cannot touch it", async () => {
