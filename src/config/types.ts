@@ -1,7 +1,8 @@
 // The validated configuration, as the rest of dockgate sees it. The YAML loader produces this
-// shape only after every key and value was checked; nothing downstream re-validates.
+// shape only after every key and value was checked (src/config/schema.ts, then load.ts);
+// nothing downstream re-validates.
 
-import type { RuleSettings } from "../policy/rules.js";
+import type { RuleSettings } from "./rules.js";
 
 export interface UnixListen {
   kind: "unix";
@@ -157,6 +158,23 @@ export interface Limits {
   /** How long a request head may take to arrive (then 408 and close); idle keep-alive is not timed. */
   headerTimeoutSeconds: number;
 }
+
+/**
+ * Hardening that forces nothing: with it, hardenContainerCreate (src/policy/mutate.ts) only
+ * rewrites the body into the one HostConfig shape every daemon reads alike (what ownership
+ * needs); it is also the base of a profile's `mutate:`.
+ */
+export const NO_HARDENING: HardeningConfig = Object.freeze({
+  labels: Object.freeze({}) as Record<string, string>,
+  noNewPrivileges: false,
+  dropAllCapabilities: false,
+  memory: undefined,
+  nanoCpus: undefined,
+  pids: undefined,
+  user: undefined,
+  readOnlyRootfs: false,
+  network: undefined,
+});
 
 export interface Config {
   /** Absolute path of the file it came from, or "<defaults>". */
