@@ -1,0 +1,32 @@
+// The published JSON Schema (config/dockgate.schema.json) is the one the loader validates with,
+// and every shipped config names it for editors and validates against it.
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Ajv } from "ajv";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { publishedSchema } from "../../src/config/schema.js";
+
+const CONFIG_DIR = join(import.meta.dirname, "../../config");
+const published = readFileSync(join(CONFIG_DIR, "dockgate.schema.json"), "utf8");
+
+describe("config/dockgate.schema.json", () => {
+  it("is current (run `npm run schema` after changing src/config/schema.ts)", () => {
+    expect(published).toBe(publishedSchema());
+  });
+
+  const files = readdirSync(CONFIG_DIR).filter((f) => f.endsWith(".yaml"));
+  // A plain JSON Schema validator, as an editor would use it (the loader's own checks come on top).
+  const validate = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(published) as object);
+  for (const f of files) {
+    it(`${f} names the schema on its first line and validates against it`, () => {
+      const text = readFileSync(join(CONFIG_DIR, f), "utf8");
+      expect(text.split("\n")[0]).toBe("# yaml-language-server: $schema=./dockgate.schema.json");
+      expect(validate(parse(text)), JSON.stringify(validate.errors)).toBe(true);
+    });
+  }
+
+  it("refuses what the loader refuses by schema (an unknown key)", () => {
+    expect(validate({ listeners: [{ name: "a", unix: { path: "/run/a.sock" }, profile: "p" }], profiles: { p: { allow: ["ping"], alow: [] } } })).toBe(false);
+  });
+});
