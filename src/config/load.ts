@@ -12,18 +12,20 @@ import { isIP } from "node:net";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { type Document, LineCounter, type Node, type Scalar, isScalar, parseDocument, visit } from "yaml";
 import { INFO_FIELDS, MIN_API_VERSION_FLOOR, SYSTEM_DF_FIELDS, cleanAbsolute, compareVersions, isUnder, parseSize } from "../api/engine.js";
-import { isLoopback } from "../listen/admin.js";
+import { isLoopback } from "../listen/loopback.js";
 import { GROUPS, OPERATIONS, OPERATION_ALIASES, expandGrant } from "./groups.js";
 import { type BindPath, DEFAULT_RULES, normalizeRules, type RuleSettings } from "./rules.js";
-import { type ConfigFile, DEFAULT_OWNER_LABEL, NAME_PATTERN, type ProfileFile } from "./schema.js";
+import type { ConfigFile, ProfileFile } from "./schema.js";
 import { didYouMean } from "./suggest.js";
 import {
   type AdminListen,
   type ClientLimits,
   type Config,
+  DEFAULT_OWNER_LABEL,
   type HardeningConfig,
   type ListenAddress,
   type ListenerConfig,
+  NAME_PATTERN,
   NO_HARDENING,
   type ProfileConfig,
   type RedactConfig,
@@ -31,7 +33,7 @@ import {
 } from "./types.js";
 import { type Tree, at, checkSchema, describe, pointer, toTree, where } from "./validate.js";
 
-export { DEFAULT_OWNER_LABEL, MAX_TENANT_TTL_SECONDS } from "./schema.js";
+export { DEFAULT_OWNER_LABEL, MAX_TENANT_TTL_SECONDS } from "./types.js";
 
 /** Socket file mode when none is written. */
 const DEFAULT_MODE = 0o660;

@@ -1,11 +1,13 @@
-// A profile's `rules:` as the policy reads them: RuleSettings, the schema's defaults (DEFAULT_RULES)
+// A profile's `rules:` as the policy reads them: RuleSettings, the schema's defaults (DEFAULT_RULES,
+// from RULE_DEFAULTS, which `npm run schema` extracts from RULES_SCHEMA)
 // and normalizeRules, which turns a schema-valid `rules:` map into settings (capability names as
 // the daemon normalizes them, cleaned host paths, parsed image patterns) and reports what the
 // schema cannot say: unknown capabilities and security options, overlapping bind paths, URL shapes.
 
 import { KNOWN_CAPABILITIES, SECURITY_OPT_KEYS, cleanAbsolute, isUnder, normalizeCapability, normalizeSecurityOpt } from "../api/engine.js";
 import { type ImagePattern, parseImagePattern } from "../api/image-ref.js";
-import { RULES_SCHEMA, type RulesFile } from "./schema.js";
+import type { RulesFile } from "./schema.js";
+import { RULE_DEFAULTS } from "./schema-validator.js";
 import { didYouMean } from "./suggest.js";
 
 /** One allowed host path for bind mounts. */
@@ -35,9 +37,9 @@ export type Problem = (path: (string | number)[], message: string) => void;
 
 /** `rules:` merged over the schema's defaults; a setting with a problem keeps its default. */
 export function normalizeRules(raw: RulesFile | null | undefined, report: Problem): RuleSettings {
-  const props = RULES_SCHEMA.properties as Record<string, { default?: unknown }>;
+  const defaults = RULE_DEFAULTS as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const [key, schema] of Object.entries(props)) out[key] = (raw as Record<string, unknown> | null | undefined)?.[key] ?? structuredClone(schema.default);
+  for (const [key, value] of Object.entries(defaults)) out[key] = (raw as Record<string, unknown> | null | undefined)?.[key] ?? structuredClone(value);
   const list = (key: string, check?: (s: string) => string | undefined): string[] => {
     const items = (out[key] ?? []) as string[];
     let ok = true;
@@ -48,7 +50,7 @@ export function normalizeRules(raw: RulesFile | null | undefined, report: Proble
         ok = false;
       }
     });
-    return ok ? [...new Set(items)] : ((props[key]!.default as string[]) ?? []);
+    return ok ? [...new Set(items)] : ((defaults[key] as string[] | undefined) ?? []);
   };
   out["capAdd"] = [
     ...new Set(

@@ -4,6 +4,10 @@
 // the file as written derive from it (Static<>); src/config/load.ts turns a valid file into the
 // Config the rest of dockgate reads, with the checks a schema cannot express.
 //
+// dockgate does not run this file: `npm run schema` (scripts/generate-schema.mjs) compiles it
+// ahead of time into schema-validator.ts (ajv's standalone validator, and the rule defaults), so
+// startup loads neither TypeBox nor ajv's compiler. The loader imports only its types.
+//
 // Annotations carry the loader's wording (JSON Schema consumers ignore them): `x-expected` says
 // what a value must be (for type errors), `x-messages` replaces the message of one keyword,
 // `x-why` explains a required key, `x-keys` lists the keys a did-you-mean may suggest.
@@ -12,13 +16,9 @@
 
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { NAMESPACE_NAMES, type NamespaceName } from "../api/engine.js";
+import { DEFAULT_OWNER_LABEL, MAX_TENANT_TTL_SECONDS, NAME_PATTERN } from "./types.js";
 
-/** Listener and profile names. */
-export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$";
-export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
-/** A tenant's time to live is at most a week (also what one Node.js timer can wait). */
-export const MAX_TENANT_TTL_SECONDS = 7 * 24 * 3600;
-export const DEFAULT_OWNER_LABEL = "dockgate.owner";
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 type Options = Record<string, unknown>;
 

@@ -4,6 +4,13 @@
 
 import type { RuleSettings } from "./rules.js";
 
+/** Listener and profile names. */
+export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$";
+/** A tenant's time to live is at most a week (also what one Node.js timer can wait). */
+export const MAX_TENANT_TTL_SECONDS = 7 * 24 * 3600;
+/** The ownership label key when `ownership: true`. */
+export const DEFAULT_OWNER_LABEL = "dockgate.owner";
+
 export interface UnixListen {
   kind: "unix";
   path: string;

@@ -1,12 +1,13 @@
 // Schema validation of a parsed YAML document: the document becomes plain data with a map from
-// each JSON pointer to its YAML node, ajv checks the data against CONFIG_SCHEMA (compiled once),
+// each JSON pointer to its YAML node, ajv checks the data against CONFIG_SCHEMA (its validator
+// compiled ahead of time: schema-validator.ts, generated),
 // and each ajv error becomes a message at the YAML node it is about, in the loader's wording
 // (`listener "a".tcp.port must be between 1 and 65535, not 70000`, did-you-mean for keys and
 // choices). src/config/load.ts reports them as `file:line:col: message`.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject, ValidateFunction } from "ajv";
 import { type Document, type Node, type Scalar, isAlias, isMap, isScalar, isSeq } from "yaml";
-import { CONFIG_SCHEMA } from "./schema.js";
+import generated from "./schema-validator.js";
 import { closest, didYouMean } from "./suggest.js";
 
 /** A value's YAML node and, for a map entry, its key node. */
@@ -74,15 +75,8 @@ export function describe(node: unknown): string {
   return "an unsupported value";
 }
 
-let compiled: ValidateFunction | undefined;
-
-function validator(): ValidateFunction {
-  if (compiled) return compiled;
-  const ajv = new Ajv({ allErrors: true, verbose: true, allowUnionTypes: true, strict: true, strictRequired: false });
-  ajv.addVocabulary(["x-expected", "x-messages", "x-why", "x-keys"]);
-  compiled = ajv.compile(CONFIG_SCHEMA);
-  return compiled;
-}
+/** ajv's validator for CONFIG_SCHEMA, compiled ahead of time by `npm run schema`. */
+const validator = generated as unknown as ValidateFunction;
 
 type SchemaNode = Record<string, unknown> & { "x-expected"?: string; "x-messages"?: Record<string, string>; "x-why"?: Record<string, string> };
 
@@ -93,7 +87,7 @@ const KEYED_MAPS = new Set(["identities", "labels"]);
 
 /** Validates `tree` against the schema; every problem goes to `report`. Returns the pointers of the invalid values. */
 export function checkSchema(tree: Tree, report: Report): Set<string> {
-  const validate = validator();
+  const validate = validator;
   const invalid = new Set<string>();
   if (validate(tree.data)) return invalid;
   const errors = validate.errors ?? [];
