@@ -346,13 +346,13 @@ class Reader {
     admin: AdminListen | undefined,
     listeners: readonly ListenerConfig[],
   ): TenantsConfig | undefined {
+    if (!t) return undefined; // not a map: the schema reported it
     const before = this.problems.length;
     // Creating a tenant hands out a socket with a profile: only whoever may open the admin socket
     // (its file mode) may do that, never anyone who can reach a loopback port.
     const key = this.keyNode(["tenants"]);
     if (admin === undefined) this.error(key, `tenants needs the admin endpoint on a unix socket (admin.unix): tenants are created through it`);
     else if (admin.kind !== "unix") this.error(this.keyNode(["admin"]), `tenants needs admin.unix, not admin.tcp: a loopback port has no authentication, and creating a tenant hands out a socket`);
-    if (!t) return undefined;
     const out: TenantsConfig = { directory: "", profiles: [], defaultProfile: undefined, mode: DEFAULT_MODE, max: t.max ?? 100, defaultTtlSeconds: t.defaultTtlSeconds, onRestart: t.onRestart ?? "restore" };
     const dir = text(t.directory);
     if (dir !== undefined) {

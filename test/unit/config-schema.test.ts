@@ -7,7 +7,9 @@ import { Ajv } from "ajv";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { artifacts } from "../../scripts/generate-schema.mjs";
+import { parseConfigText } from "../../src/config/load.js";
 import { CONFIG_SCHEMA, RULES_SCHEMA } from "../../src/config/schema.js";
+import { NAME_PATTERN } from "../../src/config/types.js";
 
 const CONFIG_DIR = join(import.meta.dirname, "../../config");
 const published = readFileSync(join(CONFIG_DIR, "dockgate.schema.json"), "utf8");
@@ -32,5 +34,18 @@ describe("config/dockgate.schema.json", () => {
 
   it("refuses what the loader refuses by schema (an unknown key)", () => {
     expect(validate({ listeners: [{ name: "a", unix: { path: "/run/a.sock" }, profile: "p" }], profiles: { p: { allow: ["ping"], alow: [] } } })).toBe(false);
+  });
+});
+
+describe("the schema's defaults", () => {
+  it("are what the loader fills in (the published schema documents the behaviour)", () => {
+    const c = parseConfigText("listeners: [{ name: a, tcp: { port: 2375, allow: [127.0.0.1] }, profile: p }]\nprofiles: { p: { allow: [ping] } }\n", "t.yaml", { checkFiles: false });
+    const props = CONFIG_SCHEMA.properties;
+    expect(c.upstream).toBe(props.upstream.default);
+    expect(c.logLevel).toBe(props.log.properties.level.default);
+    expect(c.limits).toEqual(Object.fromEntries(Object.entries(props.limits.properties).map(([k, s]) => [k, (s as { default: unknown }).default])));
+    expect(c.shutdownGraceSeconds).toBe(props.shutdown.properties.graceSeconds.default);
+    expect(c.listeners[0]!.listen).toMatchObject({ host: props.listeners.items.properties.tcp.properties.host.default });
+    expect(c.profiles.get("p")!.mode).toBe(props.profiles.patternProperties[NAME_PATTERN]!.properties.mode.default);
   });
 });
