@@ -49,3 +49,16 @@ describe("the schema's defaults", () => {
     expect(c.profiles.get("p")!.mode).toBe(props.profiles.patternProperties[NAME_PATTERN]!.properties.mode.default);
   });
 });
+
+describe("startup", () => {
+  it("loads neither TypeBox nor ajv's compiler: only schema.ts builds the schema, and the loader imports its types only", () => {
+    const src = join(import.meta.dirname, "../../src");
+    const files = readdirSync(src, { recursive: true, encoding: "utf8" }).filter((f) => f.endsWith(".ts"));
+    for (const f of files) {
+      if (f === join("config", "schema.ts")) continue;
+      const text = readFileSync(join(src, f), "utf8");
+      expect(text, f).not.toMatch(/^import (?!type )[^;]*from "(?:@sinclair\/typebox|ajv)"/m);
+      expect(text, f).not.toMatch(/^import (?!type )[^;]*from "\.{1,2}\/(?:config\/)?schema\.js"/m);
+    }
+  });
+});
