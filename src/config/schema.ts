@@ -40,13 +40,15 @@ const written = (expected: string, description: string, number = "integer") =>
   Type.Unsafe<string | number>({ type: ["string", number], description, "x-expected": expected });
 const octalMode = (description: string) => written('an octal file mode like "0660"', `${description} Octal, as a string ("0660"); a plain 0660 is read as octal too.`);
 const account = (kind: "user" | "group", description: string) => written(`a ${kind} name or number`, description);
+/** An absolute path (the loader resolves it; sockets must also fit in sun_path). */
+const absolute = (description: string, o: Options = {}) => str(description, { pattern: "^/", "x-messages": { minLength: "{where} must not be empty", pattern: "{where} must be an absolute path, not {json}" }, ...o });
 const host = () => str("Address to listen on: an IP address or a host name.", { default: "127.0.0.1" });
 const port = () => int(1, 65535, "TCP port.");
 const cidrs = (description: string) => Type.Array(Type.String({ minLength: 1 }), { description });
 
 const unixSocket = strict(
   {
-    path: str("Absolute path of the socket; unique, not the upstream socket."),
+    path: absolute("Path of the socket; unique, not the upstream socket."),
     mode: Type.Optional(octalMode("Socket file mode (default 0660).")),
     owner: Type.Optional(account("user", "Owner of the socket: a user name or uid.")),
     group: Type.Optional(account("group", "Group of the socket: a group name or gid.")),
@@ -115,7 +117,13 @@ const mutate = strict(
     cpus: Type.Optional(bounds(written("a number of CPUs like 1.5 (at most 9 decimals)", "CPUs, decimals (at least 0.01).", "number"), "CPU limit (NanoCpus).")),
     nanoCpus: Type.Optional(bounds(int(1e7, Number.MAX_SAFE_INTEGER, "NanoCpus (1e9 = one CPU)."), "CPU limit as NanoCpus; not with cpus.")),
     pids: Type.Optional(bounds(int(1, 4194304, "PidsLimit."), "Process limit.")),
-    user: Type.Optional(str('Config.User when the client\'s is empty or root: "user", "uid" or "uid:gid", not root.')),
+    user: Type.Optional(
+      str('Config.User when the client\'s is empty or root: "user", "uid" or "uid:gid", not root.', {
+        pattern: "^[A-Za-z0-9_][A-Za-z0-9_.-]*(?::[A-Za-z0-9_][A-Za-z0-9_.-]*)?$",
+        not: { pattern: "^(?:root|0+)(?::|$)" },
+        "x-messages": { pattern: '{where} must be "user", "uid" or "uid:gid" (names or numbers), not {json}', not: '{where} {json} is root: forcing root is not hardening (try "65534:65534")' },
+      }),
+    ),
     readOnlyRootfs: Type.Optional(bool("HostConfig.ReadonlyRootfs.")),
     network: Type.Optional(str("Forced HostConfig.NetworkMode (not host or container:<x>).")),
   },
@@ -130,7 +138,11 @@ const redact = strict(
         description: 'Container inspect Config.Env: "all" keeps names only (NAME=), a list keeps the values of those names only.',
         if: { type: "string" },
         then: { type: "string", enum: ["all"], "x-messages": { enum: `{where} ${ALL_ENV}, not {json}{hint}` } },
-        else: { type: "array", items: { type: "string", minLength: 1 }, "x-expected": ALL_ENV.slice("must be ".length) },
+        else: {
+          type: "array",
+          items: { type: "string", minLength: 1, pattern: "^[^=]*$", "x-messages": { pattern: '{where}: {json} is not a variable name (no "=")' } },
+          "x-expected": ALL_ENV.slice("must be ".length),
+        },
       }),
     ),
     info: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: "Top-level fields of GET /info replaced by null (case-sensitive)." })),
@@ -262,7 +274,7 @@ const profile = strict(
 
 const tenants = strict(
   {
-    directory: str("Where tenant sockets go: <directory>/<name>.sock (absolute)."),
+    directory: absolute("Where tenant sockets go: <directory>/<name>.sock."),
     profiles: Type.Array(Type.String({ minLength: 1 }), { description: "Profiles tenants may use (each with ownership)." }),
     defaultProfile: Type.Optional(str("Used when a create names no profile; one of profiles.")),
     socket: Type.Optional(
@@ -277,7 +289,13 @@ const tenants = strict(
 
 export const CONFIG_SCHEMA = strict(
   {
-    upstream: Type.Optional(str("The daemon's socket; unix:///path also accepted.", { default: "/var/run/docker.sock" })),
+    upstream: Type.Optional(
+      str("The daemon's socket; unix:///path also accepted.", {
+        default: "/var/run/docker.sock",
+        pattern: "^(?:unix://)?/",
+        "x-messages": { pattern: "upstream must be an absolute socket path (or unix:///path), not {json}" },
+      }),
+    ),
     log: Type.Optional(strict({ level: Type.Optional(choice(LOG_LEVELS, "Log level.", { default: "info" })) }, "Logging.")),
     limits: Type.Optional(
       strict(
@@ -300,7 +318,7 @@ export const CONFIG_SCHEMA = strict(
     admin: Type.Optional(
       strict(
         {
-          unix: Type.Optional(strict({ path: str("Absolute socket path."), mode: Type.Optional(octalMode("Socket mode.")) }, "The admin endpoint on a unix socket.")),
+          unix: Type.Optional(strict({ path: absolute("Socket path."), mode: Type.Optional(octalMode("Socket mode.")) }, "The admin endpoint on a unix socket.")),
           tcp: Type.Optional(strict({ host: Type.Optional(host()), port: port() }, "The admin endpoint on loopback TCP.")),
         },
         "Optional /healthz and /metrics endpoint (no authentication): one of unix or tcp (loopback only).",
