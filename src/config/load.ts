@@ -617,7 +617,7 @@ class Reader {
         this.error(["admin", "unix", "path"], `admin.unix.path is the socket of listener "${clash.name}"`);
         return undefined;
       }
-      return mode === undefined && this.source(["admin", "unix", "mode"]) !== undefined ? undefined : { kind: "unix", path, mode: mode ?? DEFAULT_MODE };
+      return { kind: "unix", path, mode: mode ?? DEFAULT_MODE }; // a bad mode is reported: the config is refused
     }
     const t = obj(a["tcp"]);
     if (!t || typeof t["port"] !== "number") return undefined;
