@@ -39,7 +39,7 @@ import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
 import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
 import type { Logger } from "../observe/log.js";
 import { DaemonError, daemonClient, type DaemonClient } from "../policy/daemon.js";
-import { parseImageRef } from "../policy/inspect/image-policy.js";
+import { parseImageRef } from "../api/image-ref.js";
 import { queryValues } from "../policy/inspect/util.js";
 import type { BodyStreamCheck, Client, RequestView, Verdict } from "../policy/verdict.js";
 
