@@ -145,6 +145,18 @@ export function buildSessionId(req: RequestView): string | undefined {
   return undefined;
 }
 
+/**
+ * The build arguments a version=2 build gives BuildKit (builder-next: `build-arg:*` attributes;
+ * a null value is no argument). checkBuildKitQuery has checked the JSON; the daemon reads the first `buildargs` (FormValue).
+ */
+export function queryBuildArgs(req: RequestView): Map<string, string> {
+  const out = new Map<string, string>();
+  const v = req.query.find(([k]) => k === "buildargs")?.[1] ?? "";
+  const parsed = v === "" ? null : parse(v);
+  if (parsed instanceof GoObject) for (const [name, value] of parsed.entries()) if (typeof value === "string") out.set(name, value);
+  return out;
+}
+
 /** True for a query asking for BuildKit (version=2, as the daemon compares it: case-sensitive key). */
 export function isBuildKitQuery(req: RequestView): boolean {
   for (const [k, v] of req.query) if (k.toLowerCase() === "version" && v !== "" && v !== "1") return true;
