@@ -20,6 +20,7 @@ import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "../inspect/index.js";
 import { quote } from "../inspect/util.js";
+import { fetchedImageViolation } from "../inspect/image-policy.js";
 
 /** Every query parameter newImageBuildOptions reads (moby api/server/router/build, API <= 1.56). */
 export const BUILD_PARAMETERS: ReadonlySet<string> = new Set([
@@ -128,6 +129,11 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
         const parsed = parse(v);
         if (parsed instanceof GoJsonError || !(parsed === null || (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")))) {
           return { rule: "body.type", field: k, detail: "cachefrom must be a JSON list of image references" };
+        }
+        // BuildKit imports these from their registries.
+        for (const ref of (parsed ?? []) as string[]) {
+          const bad = fetchedImageViolation(k, ref, rules);
+          if (bad) return bad;
         }
         break;
       }
