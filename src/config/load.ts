@@ -750,11 +750,13 @@ class Reader {
           this.error(this.nodeAtPath(ru.value, path) ?? ru.key, `${where}.rules${formatPath(path)}: ${message}`);
         });
         this.rulesNodes.set(name, ru.value);
-        // Settings that open a BuildKit entitlement or frontend (the rest of BuildKit is inspected).
-        if (rules.buildNetworkHost && (allow.has("Session") || allow.has("Grpc"))) {
+        // Settings that open a BuildKit entitlement or frontend, where the profile reaches BuildKit
+        // (the rest of BuildKit is inspected; a setting no granted request can use opens nothing).
+        const buildkit = allow.has("Grpc") || (allow.has("Session") && allow.has("ImageBuild") && rules.buildkit);
+        if (rules.buildNetworkHost && buildkit) {
           this.warn(this.nodeAtPath(ru.value, ["buildNetworkHost"]) ?? ru.key, `profile "${name}" sets buildNetworkHost: BuildKit builds may ask for the network.host entitlement and run steps on the host's network`);
         }
-        if (rules.buildkitFrontends.length > 0) {
+        if (rules.buildkitFrontends.length > 0 && buildkit) {
           this.warn(this.nodeAtPath(ru.value, ["buildkitFrontends"]) ?? ru.key, `profile "${name}" allows BuildKit frontend images: the daemon pulls and runs them with the build's session and entitlements`);
         }
       }
