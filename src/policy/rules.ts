@@ -240,7 +240,7 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   { id: "exec.root", stage: "inspect", needs: "rules.execRoot", describe: "exec as root (User empty, root, 0, 0:gid) when execRoot is false" },
   { id: "build.network", stage: "inspect", needs: "rules.buildNetworkHost", describe: "ImageBuild networkmode=host (or container:<id>, governed by namespaceJoins)" },
   { id: "build.cgroup-parent", stage: "inspect", needs: "rules.cgroupParent", describe: "ImageBuild cgroupparent" },
-  { id: "build.remote", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix; remote=client-session and remote=upload-request (BuildKit) are allowed" },
+  { id: "build.remote", stage: "inspect", needs: "rules.fetchUrls", describe: "ImageBuild remote= (a URL or git repository the daemon fetches) not under a fetchUrls prefix, likewise a /grpc Solve's raw LLB http(s) and git sources; remote=client-session and remote=upload-request (BuildKit) are allowed; a remote context through /grpc is refused" },
   { id: "build.security-opt", stage: "inspect", describe: "ImageBuild securityopt (not supported by Linux daemons; refused)" },
   { id: "build.outputs", stage: "inspect", describe: "ImageBuild outputs other than the moby / image / cacheonly / local / tar exporters (local and tar go to the client's own session)" },
   { id: "build.buildkit", stage: "inspect", needs: "rules.buildkit", describe: "ImageBuild version=2 (a BuildKit build) when the profile sets buildkit: false" },

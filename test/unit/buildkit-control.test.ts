@@ -84,6 +84,8 @@ describe("SolveRequest", () => {
     ["exec with a cgroup parent", Buffer.concat([b(2, def(b(2, b(1, Buffer.concat([b(1, "x"), b(10, "/")])))))]), "build.cgroup-parent"],
     ["a nested build op", Buffer.concat([b(2, def(b(5, b(1, "x"))))]), "buildkit.llb"],
     ["an unknown source scheme", Buffer.concat([b(2, def(source("file:///etc")))]), "buildkit.llb"],
+    ["an http source outside fetchUrls", Buffer.concat([b(2, def(source("http://169.254.169.254/latest/meta-data")))]), "build.remote"],
+    ["a git source outside fetchUrls", Buffer.concat([b(2, def(source("git://github.com/evil/x.git", [kv("git.fullurl", "https://github.com/evil/x.git")])))]), "build.remote"],
     ["no definition and no frontend", b(1, "r"), "buildkit.llb"],
   ])("refuses %s", async (_label, req, rule) => {
     expect(await solve(req)).toMatchObject({ kind: "refuse", code: 7, message: expect.stringContaining(`(rule ${rule})`) });
@@ -121,6 +123,13 @@ describe("SolveRequest", () => {
     expect(reg.buildArgs("s-args")).toEqual([new Map([["BASE", "alpine"]])]);
     reg.close("s-args");
     expect(reg.buildArgs("s-args")).toEqual([new Map()]);
+  });
+
+  it("allows http and git sources under fetchUrls", async () => {
+    const rules = parseRuleSettings({ fetchUrls: ["https://example.com/files/", "git://github.com/acme/"] }, () => {});
+    expect(await solve(b(2, def(source("https://example.com/files/a.tgz"))), ctx({ rules }))).toEqual({ kind: "pass" });
+    expect(await solve(b(2, def(source("git://github.com/acme/x.git"))), ctx({ rules }))).toEqual({ kind: "pass" });
+    expect(await solve(b(2, def(source("git://github.com/acme/x.git", [kv("git.fullurl", "ssh://evil/x.git")]))), ctx({ rules }))).toMatchObject({ message: expect.stringContaining("(rule build.remote)") });
   });
 
   it("allows the host network by rule, frontends by the allowlist", async () => {

@@ -24,6 +24,7 @@ import { type CallDecision, GRPC_PERMISSION_DENIED } from "../../forward/h2-rela
 import type { RuleSettings } from "../rules.js";
 import type { Client } from "../verdict.js";
 import { buildTagViolation, fetchedImageViolation } from "../inspect/image-policy.js";
+import { urlAllowed } from "../inspect/fetch.js";
 import { frontendAllowed } from "./build-query.js";
 import { MAX_SESSION_BUILDS, SESSIONS, type SessionRegistry } from "./sessions.js";
 import { GrpcFramer, WireError, fields } from "./wire.js";
@@ -205,7 +206,14 @@ function checkOp(op: Buffer, ctx: ControlContext, sessions: string[]): string | 
         const bad = imageViolation("source", id.slice(scheme.length), ctx);
         if (bad) return bad;
       }
-      for (const [k, v] of map(attrs)) if (k.endsWith(".session")) sessions.push(v);
+      const attrMap = map(attrs);
+      // The daemon fetches these from the network, as it does a /build remote=: the same fetchUrls allowlist.
+      if (scheme === "https://" || scheme === "http://" || scheme === "git://") {
+        for (const url of [id, attrMap.get("git.fullurl")]) {
+          if (url !== undefined && !urlAllowed(url, ctx.rules.fetchUrls)) return `source ${JSON.stringify(url.slice(0, 80))} is not under an allowed fetch URL|build.remote`;
+        }
+      }
+      for (const [k, v] of attrMap) if (k.endsWith(".session")) sessions.push(v);
     } else if (f.no === 5) {
       return "a nested build op (BuildOp) is not allowed|buildkit.llb";
     } else if (![1, 4, 6, 7, 10, 11].includes(f.no)) {
