@@ -78,6 +78,9 @@ describe("Dockerfile image references", () => {
   it("heredocs: both readings (a heredoc body is instructions to BuildKit 0.8)", () => {
     const df = ["FROM alpine", "RUN <<EOF", "FROM evil", "EOF", "COPY <<-'END' /x", "\tCOPY --from=evil2 /a /a", "\tEND", "FROM nginx"].join("\n");
     expect(names(df)).toEqual(["1 FROM alpine", "8 FROM nginx", "3 FROM evil", "6 COPY --from evil2"]);
+    // A stage defined in a heredoc body (an instruction only to BuildKit 0.8) does not hide an image from the current reading.
+    expect(names(["FROM a AS base", "RUN <<EOF", "FROM x AS evil", "EOF", "FROM evil"].join("\n"))).toEqual(["1 FROM a", "5 FROM evil", "3 FROM x"]);
+    expect(problems('FROM a\nRUN <<"E F"\nx\nE F\n')).toEqual(['2 the heredoc "<<\\"E F\\"" has a name dockgate does not read']);
   });
 
   it("ONBUILD triggers name images whatever this file's stages are", () => {
