@@ -83,6 +83,15 @@ describe("Dockerfile image references", () => {
     expect(problems('FROM a\nRUN <<"E F"\nx\nE F\n')).toEqual(['2 the heredoc "<<\\"E F\\"" has a name dockgate does not read']);
   });
 
+  it("reads whitespace as Go does: NEL and NBSP are spaces, flags are split on bytes", () => {
+    // strings.TrimSpace strips U+0085: this is FROM evil to BuildKit.
+    expect(names("FROM a\n\u0085FROM evil\n")).toEqual(["1 FROM a", "2 FROM evil"]);
+    // extractBuilderFlags ends a word at byte 0xA0, the second byte of "à" (C3 A0): a second flag.
+    expect(names("FROM a\nCOPY --chown=xà--from=evil /a /b\n")).toEqual(["1 FROM a", "2 COPY --from evil"]);
+    // Go's regexp \s has no NBSP: not an escape directive, so "\" continues the line, not "`".
+    expect(names("#escape\u00A0=\u00A0`\nFROM a\nRUN x `\nFROM evil\n")).toEqual(["2 FROM a", "4 FROM evil"]);
+  });
+
   it("ONBUILD triggers name images whatever this file's stages are", () => {
     const df = ["FROM alpine AS tools", "ONBUILD COPY --from=tools /a /a", "ONBUILD RUN --mount=from=busybox,target=/b true", "ONBUILD COPY --from=1 /a /a"].join("\n");
     expect(names(df)).toEqual(["1 FROM alpine", "2 ONBUILD COPY --from tools", "3 ONBUILD RUN --mount from busybox"]);

@@ -55,17 +55,45 @@ const CURRENT: Reading = { heredocs: true, directives: new Set(["syntax", "escap
 const BUILDKIT_08: Reading = { heredocs: false, directives: new Set(["syntax", "escape"]) };
 
 const WHITESPACE = /[\t\v\f\r ]+/;
-const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.+?)\s*$/;
+// Go's regexp \s is [\t\n\f\r ] and \d is [0-9] (RE2), narrower than JavaScript's.
+const DIRECTIVE = /^([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/;
 /** Characters of a valid image reference: anything else is not a name dockgate reads. */
 const REFERENCE = /^[A-Za-z0-9][A-Za-z0-9_.:/@+-]*$/;
 /** ParseHeredoc's pattern (parser.go reHeredoc). */
-const HEREDOC = /^(\d*)<<(-?)\s*([^<]*)$/;
+const HEREDOC = /^([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)$/;
 /** A heredoc name read here: a word, optionally in one pair of quotes. */
 const HEREDOC_NAME = /^(["']?)([A-Za-z0-9_.-]+)\1$/;
 
+/** Go's unicode.IsSpace, which TrimSpace, TrimLeftFunc and the parser's word splitters use. */
+const GO_SPACE = "\\t\\n\\v\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000";
+const SPACE = new RegExp(`[${GO_SPACE}]`);
+const LEADING_SPACE = new RegExp(`^[${GO_SPACE}]+`);
+const TRAILING_SPACE = new RegExp(`[${GO_SPACE}]+$`);
+
 function isSpace(c: string): boolean {
-  return /\s/u.test(c);
+  return SPACE.test(c);
 }
+
+function trimLeft(s: string): string {
+  return s.replace(LEADING_SPACE, "");
+}
+
+/** strings.TrimSpace. */
+function trimSpace(s: string): string {
+  return trimLeft(s).replace(TRAILING_SPACE, "");
+}
+
+/**
+ * extractBuilderFlags reads bytes, not runes: unicode.IsSpace(rune(b)) is true for the bytes
+ * 0x85 and 0xA0 too, which end a word inside a multi-byte character ("à" is C3 A0). It is run
+ * on the line's UTF-8 bytes, one char per byte.
+ */
+function isByteSpace(c: string): boolean {
+  return "\t\n\v\f\r \x85\xA0".includes(c);
+}
+
+const toBytes = (s: string): string => Buffer.from(s, "utf8").toString("latin1");
+const fromBytes = (s: string): string => Buffer.from(s, "latin1").toString("utf8");
 
 /** Splits a Dockerfile into instructions as parser.Parse does. */
 function instructions(text: string, reading: Reading, problems: DockerfileProblem[]): { list: Instruction[]; escape: string } {
@@ -77,9 +105,9 @@ function instructions(text: string, reading: Reading, problems: DockerfileProble
   const seen = new Set<string>();
   const processLine = (line: string, stripLeft: boolean): string => {
     let token = line.replace(/[\r\n]+$/, "");
-    if (stripLeft) token = token.replace(/^\s+/u, "");
+    if (stripLeft) token = trimLeft(token);
     if (!directivesDone) {
-      const m = token.startsWith("#") ? DIRECTIVE.exec(token.slice(1).replace(/^\s+/u, "")) : null;
+      const m = token.startsWith("#") ? DIRECTIVE.exec(trimLeft(token.slice(1))) : null;
       const k = m?.[1]!.toLowerCase();
       if (m === null || k === undefined || !reading.directives.has(k) || seen.has(k)) directivesDone = true;
       else {
@@ -107,7 +135,7 @@ function instructions(text: string, reading: Reading, problems: DockerfileProble
       const b = processLine(next, false);
       i++;
       if (isComment(next)) continue;
-      if (b.replace(/^\s+/u, "").replace(/[\r\n]+$/, "").length === 0) continue;
+      if (trimLeft(b).replace(/[\r\n]+$/, "").length === 0) continue;
       end = !continuation.test(b);
       line += end ? b : b.replace(continuation, "$1");
     }
@@ -147,28 +175,28 @@ function continuationRegex(e: string): RegExp {
 }
 
 function isComment(line: string): boolean {
-  return line.replace(/^\s+/u, "").startsWith("#");
+  return trimLeft(line).startsWith("#");
 }
 
 /** newNodeFromLine: the command, its --flags (extractBuilderFlags) and the rest. */
 function instruction(line: string, lineNo: number, escape: string): Instruction | undefined {
-  const trimmed = line.trim();
+  const trimmed = trimSpace(line);
   if (trimmed === "") return undefined;
   const m = WHITESPACE.exec(trimmed);
   const cmd = (m === null ? trimmed : trimmed.slice(0, m.index)).toLowerCase();
   const rest = m === null ? "" : trimmed.slice(m.index + m[0].length);
-  const { flags, args } = builderFlags(rest, escape);
-  const node: Instruction = { line: lineNo, cmd, flags, args: args.trim() };
+  const raw = builderFlags(toBytes(rest), escape);
+  const node: Instruction = { line: lineNo, cmd, flags: raw.flags.map(fromBytes), args: trimSpace(fromBytes(raw.args)) };
   if (cmd === "onbuild" && node.args !== "") node.sub = instruction(node.args, lineNo, escape);
   return node;
 }
 
-/** extractBuilderFlags: leading `--name[=value]` words, quotes and escapes removed. */
+/** extractBuilderFlags over a line's bytes: leading `--name[=value]` words, quotes and escapes removed. */
 function builderFlags(line: string, escape: string): { flags: string[]; args: string } {
   const words: string[] = [];
   let pos = 0;
   for (;;) {
-    while (pos < line.length && isSpace(line[pos]!)) pos++;
+    while (pos < line.length && isByteSpace(line[pos]!)) pos++;
     if (pos >= line.length) return { flags: words, args: "" };
     if (!line.startsWith("--", pos) || pos + 1 === line.length) return { flags: words, args: line.slice(pos) };
     let word = "";
@@ -177,7 +205,7 @@ function builderFlags(line: string, escape: string): { flags: string[]; args: st
     while (pos < line.length) {
       const ch = line[pos]!;
       if (quote === "") {
-        if (isSpace(ch)) break;
+        if (isByteSpace(ch)) break;
         if (ch === "'" || ch === '"') {
           quote = ch;
           blankOK = true;
@@ -211,7 +239,7 @@ function heredocNames(line: string, lineNo: number, problems: DockerfileProblem[
   for (const word of rawWords(line)) {
     const m = HEREDOC.exec(word);
     if (m === null || m[3] === "") continue;
-    const n = HEREDOC_NAME.exec(m[3]!.trim());
+    const n = HEREDOC_NAME.exec(trimSpace(m[3]!));
     if (n === null) {
       // BuildKit may read it as a heredoc ("E F", $X, E"O"F): where its body ends is not known here.
       problems.push({ line: lineNo, detail: `the heredoc ${JSON.stringify(word)} has a name dockgate does not read` });
