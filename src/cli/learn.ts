@@ -35,7 +35,7 @@ import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { GROUPS, groupsOf, isOperation } from "../config/groups.js";
-import { MIN_API_VERSION_FLOOR, compareVersions } from "../config/load.js";
+import { MIN_API_VERSION_FLOOR, compareVersions } from "../api/engine.js";
 import {
   DEFAULT_RULES,
   KNOWN_CAPABILITIES,

@@ -9,11 +9,11 @@
 
 import { chmodSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import type { Agent } from "undici";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
 import { listenUnix } from "./listeners.js";
+import { isLoopback } from "./loopback.js";
 import type { Tenants } from "./tenants.js";
 
 const PING_TIMEOUT_MS = 3000;
@@ -34,12 +34,6 @@ export interface AdminContext {
   upstream(): string;
   /** The tenants API, when configured. */
   tenants?(): Tenants | undefined;
-}
-
-/** True for a loopback host name or address (the admin endpoint is never exposed further). */
-export function isLoopback(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
-  return net.isIPv4(host) && host.startsWith("127.");
 }
 
 /** Same key: the same socket, kept across a reload. */

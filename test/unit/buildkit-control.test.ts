@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decideControlCall, decodeSolve } from "../../src/policy/buildkit/control.js";
 import { SessionRegistry } from "../../src/policy/buildkit/sessions.js";
-import { DEFAULT_RULES, parseRuleSettings } from "../../src/policy/rules.js";
+import { ruleSettings } from "../../src/config/load.js";
+import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import type { Client } from "../../src/policy/verdict.js";
 
 function varint(n: number): Buffer {
@@ -92,7 +93,7 @@ describe("SolveRequest", () => {
   });
 
   it("holds the images a Solve fetches to the image policy: LLB sources, named contexts, caches, exporter names", async () => {
-    const rules = parseRuleSettings({ images: { allow: ["docker.io/library/*"] } }, () => {});
+    const rules = ruleSettings({ images: { allow: ["docker.io/library/*"] } });
     const df = (...attrs: Array<[string, string]>) => Buffer.concat([b(6, "dockerfile.v0"), ...attrs.map(([k, val]) => b(7, kv(k, val)))]);
     const cases: Array<[Buffer, string]> = [
       [b(2, def(source("docker-image://docker.io/evil/x:1"))), 'source="docker.io/evil/x:1": image docker.io/evil/x is not among'],
@@ -126,14 +127,14 @@ describe("SolveRequest", () => {
   });
 
   it("allows http and git sources under fetchUrls", async () => {
-    const rules = parseRuleSettings({ fetchUrls: ["https://example.com/files/", "git://github.com/acme/"] }, () => {});
+    const rules = ruleSettings({ fetchUrls: ["https://example.com/files/", "git://github.com/acme/"] });
     expect(await solve(b(2, def(source("https://example.com/files/a.tgz"))), ctx({ rules }))).toEqual({ kind: "pass" });
     expect(await solve(b(2, def(source("git://github.com/acme/x.git"))), ctx({ rules }))).toEqual({ kind: "pass" });
     expect(await solve(b(2, def(source("git://github.com/acme/x.git", [kv("git.fullurl", "ssh://evil/x.git")]))), ctx({ rules }))).toMatchObject({ message: expect.stringContaining("(rule build.remote)") });
   });
 
   it("allows the host network by rule, frontends by the allowlist", async () => {
-    const rules = parseRuleSettings({ buildNetworkHost: true, buildkitFrontends: ["ok/fe"] }, () => {});
+    const rules = ruleSettings({ buildNetworkHost: true, buildkitFrontends: ["ok/fe"] });
     expect(await solve(Buffer.concat([b(6, "dockerfile.v0"), b(9, "network.host")]), ctx({ rules }))).toEqual({ kind: "pass" });
     expect(await solve(Buffer.concat([b(6, "gateway.v0"), b(7, kv("source", "ok/fe"))]), ctx({ rules }))).toEqual({ kind: "pass" });
   });

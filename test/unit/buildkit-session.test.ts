@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, parseRuleSettings } from "../../src/policy/rules.js";
+import { ruleSettings } from "../../src/config/load.js";
+import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import { decideSessionCall, dockerfileSyntax } from "../../src/policy/buildkit/session-calls.js";
 import { decodePacket, isRegularFile } from "../../src/policy/buildkit/wire.js";
 
@@ -82,12 +83,12 @@ describe("session calls", () => {
     const r = run(pieces);
     expect(r.refused).toBe('dockgate: BuildKit session call denied for profile ci: Dockerfile selects the BuildKit frontend "evil/frontend" (# syntax=), which is not in buildkitFrontends (rule buildkit.frontend)');
     expect(Buffer.concat(r.out.flat()).includes(Buffer.from("syntax"))).toBe(false);
-    const allowed = parseRuleSettings({ buildkitFrontends: ["evil/frontend"] }, () => {});
+    const allowed = ruleSettings({ buildkitFrontends: ["evil/frontend"] });
     expect(run(pieces, allowed).refused).toBeUndefined();
   });
 
   it("holds the Dockerfile's images to the image policy, expanded with every build's build arguments", () => {
-    const rules = parseRuleSettings({ images: { allow: ["docker.io/library/alpine"] } }, () => {});
+    const rules = ruleSettings({ images: { allow: ["docker.io/library/alpine"] } });
     const file = (text: string) => [statPkt("Dockerfile"), endStats(), dataPkt(0, text), dataPkt(0, "")];
     const df = "ARG BASE=alpine:3.20\nFROM $BASE AS b\nFROM b\nCOPY --from=b /a /a\n";
     expect(run(file(df), rules).refused).toBeUndefined();

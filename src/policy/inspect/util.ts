@@ -6,6 +6,7 @@
 // `body.type` (Go's decoder would refuse it as well, but we never guess what it would have meant).
 // `null` means "not set" for Go pointers, slices, maps and (as a no-op) for scalars.
 
+import { cleanAbsolute, isUnder } from "../../api/engine.js";
 import { GoObject, type GoValue } from "../gojson.js";
 import { catalogued } from "../rules.js";
 import type { RequestView } from "../verdict.js";
@@ -171,26 +172,8 @@ export function bodyObject(body: GoValue | undefined, what: string): GoObject | 
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-/**
- * Go's path.Clean for an absolute path: collapses `//`, `.` and `..` (never above `/`) and drops a
- * trailing `/`. The caller checks that `p` starts with `/`.
- */
-export function cleanAbsolute(p: string): string {
-  const parts = p.split("/");
-  const out: string[] = [];
-  for (const s of parts) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") out.pop();
-    else out.push(s);
-  }
-  return "/" + out.join("/");
-}
-
-/** `path` equals `prefix` or lies below it (both cleaned, absolute). */
-export function isUnder(path: string, prefix: string): boolean {
-  if (prefix === "/") return true;
-  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 0x2f);
-}
+// cleanAbsolute and isUnder are the daemon's path semantics, shared with the config (src/api/engine.ts).
+export { cleanAbsolute, isUnder };
 
 /**
  * A working directory that reaches into /proc (CVE-2024-21626: `/proc/self/fd/N` leaks a host
