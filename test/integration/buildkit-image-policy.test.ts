@@ -98,6 +98,15 @@ describe("BuildKit builds under images.allow (ci profile, docker CLI 20.10)", ()
     expect(trap.connections()).toBe(0);
   });
 
+  it("a Dockerfile named like an ignore file (-f x.dockerignore) is read too", async () => {
+    const ctx = context([`FROM ${image}`]);
+    fs.writeFileSync(path.join(ctx, "x.dockerignore"), `FROM 127.0.0.1:${trap.port}/dgbk-evil:1\n`);
+    const r = await docker(["build", "-f", path.join(ctx, "x.dockerignore"), ctx]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/x\.dockerignore:1 FROM="127\.0\.0\.1:\d+\/dgbk-evil:1".*\(rule images\.local-registry\)/);
+    expect(trap.connections()).toBe(0);
+  });
+
   it("a tag images.allow does not list is refused at /build (rule images.reference); no image", async () => {
     const ctx = context([`FROM ${image}`]);
     const r = await docker(["build", "-t", `dgbk-other-${process.pid}:1`, ctx]);

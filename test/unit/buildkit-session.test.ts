@@ -102,6 +102,9 @@ describe("session calls", () => {
   it("the .dockerignore next to it is not read as a Dockerfile; an oversized or garbled stream is refused", () => {
     const ok = run([statPkt("Dockerfile"), statPkt("Dockerfile.dockerignore"), endStats(), dataPkt(1, "# syntax=x\n"), dataPkt(1, ""), dataPkt(0, "FROM x\n"), dataPkt(0, "")]);
     expect(ok.refused).toBeUndefined();
+    // A Dockerfile named *.dockerignore (-f x.dockerignore) is the Dockerfile: read.
+    const named = run([statPkt("x.dockerignore"), statPkt("x.dockerignore.dockerignore"), endStats(), dataPkt(0, "# syntax=evil/fe\nFROM x\n"), dataPkt(0, ""), dataPkt(1, "# syntax=y\n"), dataPkt(1, "")]);
+    expect(named.refused).toMatch(/x\.dockerignore selects the BuildKit frontend "evil\/fe"/);
     expect(run([statPkt("Dockerfile"), endStats(), dataPkt(0, "a".repeat(600_000)), dataPkt(0, "a".repeat(600_000))]).refused).toMatch(/larger than 1048576 bytes \(rule buildkit\.dockerfile\)/);
     expect(run([frame(Buffer.from([0x0a, 0xff]))]).refused).toMatch(/could not be read: .*\(rule buildkit\.dockerfile\)/);
     expect(run([statPkt("Dockerfile"), endStats(), dataPkt(0, "FROM x")]).refused).toMatch(/ended inside the Dockerfile/);

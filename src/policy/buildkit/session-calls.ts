@@ -75,6 +75,8 @@ export function dockerfileSyntax(text: string): string | undefined {
 class DockerfileFilter implements ResponseFilter {
   private readonly framer = new GrpcFramer(MAX_DOCKERFILE_BYTES + 4096);
   private statIndex = 0;
+  /** Regular files of the directory listed so far. */
+  private readonly files = new Set<string>();
   /** Regular files of the directory (id → path) that are checked. */
   private readonly checked = new Map<number, string>();
   private readonly content = new Map<number, Buffer[]>();
@@ -106,7 +108,13 @@ class DockerfileFilter implements ResponseFilter {
       }
       if (p.type === PACKET_STAT && p.path !== undefined) {
         const id = this.statIndex++;
-        if (isRegularFile(p.mode) && !p.path.endsWith(".dockerignore")) this.checked.set(id, p.path);
+        // X.dockerignore is X's ignore file when X is there too (the walk lists X first); alone
+        // it is the Dockerfile itself (`-f x.dockerignore`), and read like any.
+        if (isRegularFile(p.mode)) {
+          const ignoreOf = p.path.endsWith(".dockerignore") ? p.path.slice(0, -".dockerignore".length) : undefined;
+          if (ignoreOf === undefined || !this.files.has(ignoreOf)) this.checked.set(id, p.path);
+          this.files.add(p.path);
+        }
       } else if (p.type === PACKET_DATA && this.checked.has(p.id)) {
         const parts = this.content.get(p.id) ?? [];
         this.content.set(p.id, parts);
