@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decideControlCall, decodeSolve } from "../../src/policy/buildkit/control.js";
-import { SessionRegistry } from "../../src/policy/buildkit/sessions.js";
+import { MAX_SESSION_BUILDS, SessionRegistry } from "../../src/policy/buildkit/sessions.js";
 import { ruleSettings } from "../../src/config/load.js";
 import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import type { Client } from "../../src/policy/verdict.js";
@@ -124,6 +124,12 @@ describe("SolveRequest", () => {
     expect(reg.buildArgs("s-args")).toEqual([new Map([["BASE", "alpine"]])]);
     reg.close("s-args");
     expect(reg.buildArgs("s-args")).toEqual([new Map()]);
+    // Distinct sets per session are bounded (the same set again is no new one); then the Solve is refused.
+    reg.open("s-many", client("a"), () => {});
+    for (let i = 0; i < MAX_SESSION_BUILDS; i++) expect(reg.recordBuild("s-many", new Map([["N", String(i)]]))).toBe(true);
+    expect(reg.recordBuild("s-many", new Map([["N", "0"]]))).toBe(true);
+    const more = Buffer.concat([b(5, "s-many"), b(6, "dockerfile.v0"), b(7, kv("build-arg:N", "new"))]);
+    expect(await solve(more, ctx(), reg)).toMatchObject({ kind: "refuse", message: expect.stringContaining(`already served ${MAX_SESSION_BUILDS} builds with different build arguments (rule buildkit.session)`) });
   });
 
   it("allows http and git sources under fetchUrls", async () => {
