@@ -6,7 +6,8 @@
 // Image references: `FROM <image>` (not `scratch`, not the name of an earlier stage),
 // `COPY --from=<image>` (not a stage name or index), `RUN --mount=...,from=<image>` (not a stage
 // name), and the same two forms inside `ONBUILD` (they run in a later build, where no stage name
-// of this file means anything: every such `--from` is an image). FROM is expanded with the global
+// of this file means anything, or in this one for a stage built FROM theirs: every such `--from`
+// is checked as an image, which refuses some that name a stage). FROM is expanded with the global
 // ARGs (declared before the first FROM, their defaults, overridden by the build's build args) the
 // way BuildKit's shell lexer does; `--from` and mount `from=` are not expanded by BuildKit.
 //
