@@ -39,7 +39,7 @@ import path from "node:path";
 import zlib from "node:zlib";
 import { compressionOf } from "./archive.js";
 import { GoJsonError, GoObject, parseGoJson, type GoValue } from "./gojson.js";
-import { loadTagViolation } from "./inspect/image-policy.js";
+import { createdTagViolation } from "./inspect/image-policy.js";
 import type { Violation } from "./inspect/index.js";
 import { quote } from "./inspect/util.js";
 import type { RuleSettings } from "./rules.js";
@@ -522,7 +522,7 @@ export function withLoadCheck(
   audit: boolean,
   deny: (v: Violation) => Denial,
 ): Verdict | Promise<Verdict> {
-  const checkTag: TagCheck = (source, tag) => loadTagViolation(source, tag, rules);
+  const checkTag: TagCheck = (source, tag) => createdTagViolation(source, tag, rules);
   const bodyStream: BodyStreamCheck = { rewrites: true, open: () => new LoadStream(deny, audit, checkTag) };
   const wrap = (v: Verdict): Verdict => (v.kind === "allow" ? { ...v, bodyStream } : v);
   return verdict instanceof Promise ? verdict.then(wrap) : wrap(verdict);
