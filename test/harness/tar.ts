@@ -64,3 +64,11 @@ export function tarEntries(tar: Buffer): Array<{ name: string; bytes: Buffer }> 
 export function tarWithout(tar: Buffer, drop: readonly string[] = []): Buffer {
   return Buffer.concat(tarEntries(tar).filter((e) => !drop.includes(e.name)).map((e) => e.bytes));
 }
+
+/** The data of the archive's entry `name` (its first), as text. */
+export function tarFile(tar: Buffer, name: string): string {
+  const e = tarEntries(tar).find((x) => x.name === name);
+  if (e === undefined) throw new Error(`no ${name} in the archive`);
+  const size = parseInt(e.bytes.toString("latin1", 124, 136).replace(/\0.*$/s, "").trim() || "0", 8);
+  return e.bytes.toString("utf8", 512, 512 + size);
+}
