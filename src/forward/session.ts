@@ -652,6 +652,8 @@ export class Session {
     /** Chunks (null: the body's end) waiting for the pending step. */
     backlog: Array<Buffer | null>;
     busy: boolean;
+    /** Set while the last step said `more`: whether it belonged to the body's end. */
+    pulling: boolean | undefined;
     /** The head went upstream: the body is being forwarded. */
     sent: boolean;
     next: In;
@@ -661,7 +663,7 @@ export class Session {
     if (head.expectContinue) this.enqueueLocal(this.interim());
     this.queue.push(exchange);
     const next = exchange.hijackable ? In.AwaitResponse : In.Head;
-    this.streamed = { exchange, head, view, check, stream: check.open(), backlog: [], busy: false, sent: false, next };
+    this.streamed = { exchange, head, view, check, stream: check.open(), backlog: [], busy: false, pulling: undefined, sent: false, next };
     this.beginBody(head, "stream", next);
   }
 
@@ -673,11 +675,19 @@ export class Session {
   }
 
   private streamDrain(s: NonNullable<Session["streamed"]>): void {
-    while (s.backlog.length > 0 && this.streamed === s && !this.closed) {
-      const item = s.backlog.shift()!;
+    while (this.streamed === s && !this.closed) {
+      // A step that said `more` is followed by pull()s (once the daemon took what it sent)
+      // before the next chunk; `pulling` is whether those belong to the body's end.
+      const pulling = s.pulling;
+      if (pulling === undefined && s.backlog.length === 0) return;
+      const atEnd = pulling ?? s.backlog[0] === null;
       let step: BodyStep | Promise<BodyStep>;
       try {
-        step = item === null ? s.stream.end() : s.stream.push(item);
+        if (pulling !== undefined) step = s.stream.pull!();
+        else {
+          const item = s.backlog.shift()!;
+          step = item === null ? s.stream.end() : s.stream.push(item);
+        }
       } catch {
         this.destroy();
         return;
@@ -688,16 +698,33 @@ export class Session {
           (r) => {
             s.busy = false;
             if (this.streamed !== s || this.closed) return;
-            this.streamApply(s, r, item === null);
-            this.streamDrain(s);
+            this.streamStep(s, r, atEnd);
+            if (!s.busy) this.streamDrain(s);
             if (!s.busy) this.settled();
           },
           () => this.destroy(),
         );
         return;
       }
-      this.streamApply(s, step, item === null);
+      this.streamStep(s, step, atEnd);
+      if (s.busy) return;
     }
+  }
+
+  /** Applies one step; after a `more` step, waits for the daemon to take it before pulling on. */
+  private streamStep(s: NonNullable<Session["streamed"]>, step: BodyStep, atEnd: boolean): void {
+    const more = step.ok && step.more === true;
+    s.pulling = more ? atEnd : undefined;
+    this.streamApply(s, step, atEnd && !more);
+    const upstream = this.upstream;
+    if (!more || this.streamed !== s || this.closed || upstream === null || !upstream.writableNeedDrain) return;
+    s.busy = true;
+    upstream.once("drain", () => {
+      s.busy = false;
+      if (this.streamed !== s || this.closed) return;
+      this.streamDrain(s);
+      if (!s.busy) this.settled();
+    });
   }
 
   private streamApply(s: NonNullable<Session["streamed"]>, step: BodyStep, atEnd: boolean): void {

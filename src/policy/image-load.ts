@@ -32,8 +32,9 @@
 // decompressed tar that itself starts with a compression header is refused (the daemon would
 // decompress it again).
 //
-// Memory: at most one header block, METADATA_BYTES of one metadata file, and what one input
-// chunk decompresses to are held; zero bytes after the end are counted, not kept.
+// Memory: at most one header block, METADATA_BYTES of one metadata file, one input chunk and
+// STEP_BYTES of what it decompresses to are held (a step says `more` and the session pulls the
+// rest once the daemon took the last); zero bytes after the end are counted, not kept.
 
 import path from "node:path";
 import zlib from "node:zlib";
@@ -362,38 +363,80 @@ function tagsOf(file: string, doc: GoValue): Array<[string, string]> {
   }
 }
 
-/** Decompresses gzip or zstd as the body streams; output arrives in order through `onData`. */
+/**
+ * Decompresses gzip or zstd as the body streams, in steps of bounded output: zlib produces no
+ * more than its readable buffer holds until that is read, so what one compressed chunk expands
+ * to (up to ~1000x for gzip, far more for zstd) is never held at once.
+ */
 class Inflater {
   private readonly z: zlib.Gunzip | zlib.ZstdDecompress;
   private failure: Error | null = null;
+  /** Input writes zlib has not consumed yet (their callbacks are pending). */
+  private pending = 0;
+  private ending = false;
+  private ended = false;
+  private wake: (() => void) | null = null;
 
-  constructor(kind: "gzip" | "zstd", onData: (b: Buffer) => void) {
+  constructor(kind: "gzip" | "zstd") {
     this.z = kind === "gzip" ? zlib.createGunzip() : zlib.createZstdDecompress();
-    this.z.on("data", onData);
-    this.z.on("error", (err: Error) => (this.failure = err));
-  }
-
-  /** Settles once `chunk` was consumed (its output handed to onData). */
-  write(chunk: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.z.write(chunk, (err) => (err ? reject(err) : resolve()));
+    // A 'readable' listener keeps the stream paused: output is pulled with read().
+    this.z.on("readable", () => this.poke());
+    this.z.on("end", () => {
+      this.ended = true;
+      this.poke();
+    });
+    this.z.on("error", (err: Error) => {
+      this.failure = err;
+      this.poke();
     });
   }
 
-  /** Settles once all output was handed to onData. */
-  end(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.z.once("end", resolve);
-      this.z.once("error", reject);
-      this.z.end();
+  private poke(): void {
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+  }
+
+  write(chunk: Buffer): void {
+    this.pending++;
+    this.z.write(chunk, () => {
+      this.pending--;
+      this.poke();
     });
+  }
+
+  end(): void {
+    this.ending = true;
+    this.z.end();
+  }
+
+  /**
+   * Hands output to `onData` until `budget` bytes were handed ("more": call again for the rest)
+   * or all the input so far (after end(): the whole stream) came out ("done"). Rejects on a
+   * decompression error.
+   */
+  async read(budget: number, onData: (b: Buffer) => void): Promise<"more" | "done"> {
+    let got = 0;
+    for (;;) {
+      if (this.failure) throw this.failure;
+      let c: Buffer | null;
+      while (got < budget && (c = this.z.read() as Buffer | null) !== null) {
+        got += c.length;
+        onData(c);
+      }
+      if (got >= budget) return "more";
+      if (this.ending ? this.ended : this.pending === 0) return "done";
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
   }
 
   destroy(): void {
     this.z.destroy();
   }
 }
+
+/** Decompressed bytes scanned (and, enforcing, handed upstream) per step at most. */
+const STEP_BYTES = 1 << 20;
 
 /** Bytes looked at to detect compression (archive.ts). */
 const DETECT_BYTES = 6;
@@ -407,6 +450,9 @@ class LoadStream implements BodyStream {
   private detect: Buffer[] | null = [];
   private detectBytes = 0;
   private inflater: Inflater | null = null;
+  private inflaterEnded = false;
+  /** The body's end was seen (end() called). */
+  private ending = false;
   private readonly tar: TarScanner;
   /** Bytes the scan released (enforce mode), not yet handed back. */
   private ready: Buffer[] = [];
@@ -431,14 +477,28 @@ class LoadStream implements BodyStream {
   }
 
   async end(): Promise<BodyStep> {
-    const head: BodyStep = this.detect === null ? this.step([]) : await this.start();
-    if (!head.ok) return head;
-    if (this.inflater !== null && this.failed === null && this.audited === null) {
-      try {
-        await this.inflater.end();
-      } catch (err) {
-        this.refuse(`the compressed archive cannot be decompressed: ${(err as Error).message}`);
-      }
+    this.ending = true;
+    const first = this.detect === null ? this.step([]) : await this.start();
+    if (!first.ok || first.more) return first;
+    return this.finish(first.forward);
+  }
+
+  /** More of what the input so far decompresses to (a step said `more`). */
+  async pull(): Promise<BodyStep> {
+    const r = await this.inflate([]);
+    if (!r.ok || r.more || !this.ending) return r;
+    return this.finish(r.forward);
+  }
+
+  /** All input is in: the decompressor's last output (in steps), then the held end of the tar. */
+  private async finish(before: readonly Buffer[]): Promise<BodyStep> {
+    if (this.inflater !== null && !this.inflaterEnded) {
+      this.inflaterEnded = true;
+      this.inflater.end();
+      const r = await this.inflate([]);
+      if (!r.ok) return r;
+      if (r.more) return { ...r, forward: [...before, ...r.forward] };
+      before = [...before, ...r.forward];
     }
     let tail: Buffer = Buffer.alloc(0);
     if (this.failed === null && this.audited === null) {
@@ -451,7 +511,7 @@ class LoadStream implements BodyStream {
     }
     // Audit mode forwarded the body as it came, trailer included.
     const rest = this.step(this.audit ? [] : [tail]);
-    return rest.ok ? { ...rest, forward: [...head.forward, ...rest.forward], creates: [...this.tar.tags] } : rest;
+    return rest.ok ? { ...rest, forward: [...before, ...rest.forward], creates: [...this.tar.tags] } : rest;
   }
 
   /** The first bytes are in: how to read the rest. */
@@ -459,7 +519,7 @@ class LoadStream implements BodyStream {
     const prefix = Buffer.concat(this.detect!);
     this.detect = null;
     const kind = compressionOf(prefix);
-    if (kind === "gzip" || kind === "zstd") this.inflater = new Inflater(kind, (b) => this.scan(b));
+    if (kind === "gzip" || kind === "zstd") this.inflater = new Inflater(kind);
     else if (kind !== undefined) this.refuse(`the archive is ${kind}-compressed, which dockgate cannot read to check its tags (send it uncompressed, or gzip- or zstd-compressed)`);
     return this.input(prefix);
   }
@@ -471,13 +531,22 @@ class LoadStream implements BodyStream {
       this.scan(chunk);
       return this.step(raw);
     }
-    return this.inflater.write(chunk).then(
-      () => this.step(raw),
-      (err: Error) => {
-        this.refuse(`the compressed archive cannot be decompressed: ${err.message}`);
-        return this.step(raw);
-      },
-    );
+    this.inflater.write(chunk);
+    return this.inflate(raw);
+  }
+
+  /** Scans up to STEP_BYTES of decompressed output; `more` when the input so far holds more. */
+  private async inflate(raw: readonly Buffer[]): Promise<BodyStep> {
+    if (this.inflater === null || this.failed !== null || this.audited !== null) return this.step(raw);
+    let r: "more" | "done";
+    try {
+      r = await this.inflater.read(STEP_BYTES, (b) => this.scan(b));
+    } catch (err) {
+      this.refuse(`the compressed archive cannot be decompressed: ${(err as Error).message}`);
+      return this.step(raw);
+    }
+    const step = this.step(raw);
+    return step.ok && r === "more" && this.failed === null && this.audited === null ? { ...step, more: true } : step;
   }
 
   /** Scans plain bytes; in enforce mode what it releases goes to `ready`. */

@@ -99,13 +99,20 @@ export interface BodyStreamCheck {
  * names the images the body makes the daemon create (docker load's tags): per-job tenants record
  * them before the body's end is sent (listen/tenants.ts).
  */
-export type BodyStep = { ok: true; forward: readonly Buffer[]; audit?: Denial; creates?: readonly string[] } | { ok: false; denial: Denial };
+export type BodyStep = { ok: true; forward: readonly Buffer[]; audit?: Denial; creates?: readonly string[]; more?: true } | { ok: false; denial: Denial };
 
+/**
+ * A step with `more` holds further bytes for the input it was given (a decompressed body, in
+ * bounded steps): the session sends `forward`, waits until the daemon took it, and calls pull()
+ * until a step without `more`, before the next chunk or, after end(), as the body's last step.
+ */
 export interface BodyStream {
   /** The body's next bytes. */
   push(chunk: Buffer): BodyStep | Promise<BodyStep>;
   /** The body ended: what was held, or a denial. */
   end(): BodyStep | Promise<BodyStep>;
+  /** The rest of a step that said `more`. */
+  pull?(): BodyStep | Promise<BodyStep>;
 }
 
 /**

@@ -93,6 +93,18 @@ describe("docker load through an image policy", () => {
     }
   });
 
+  it("an archive that decompresses ~1000x (a 96 MiB file of zeros, gzip and zstd) loads whole: the daemon takes it in bounded steps", async () => {
+    const zeros = entry("padding/zeros", Buffer.alloc(96 << 20));
+    const body = Buffer.concat([zeros, tarWithout(rewriteManifest(okTar, badManifest(okTar, `${OK}:big`)))]);
+    const plain = Buffer.concat([body, END]);
+    for (const [suffix, compress] of [["gz", gzipSync], ["zst", zstdCompressSync]] as const) {
+      const r = await load(proxy.socket, compress(plain), `big.${suffix}`);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toContain(`Loaded image: ${OK}:big`);
+      expect((await docker(daemon, ["rmi", `${OK}:big`])).code).toBe(0);
+    }
+  });
+
   it("a tag the policy does not allow is refused naming it and the rule; the daemon has no such image", async () => {
     for (const [body, name] of [[badTar, "bad.tar"], [gzipSync(badTar), "bad.tar.gz"], [zstdCompressSync(badTar), "bad.tar.zst"]] as const) {
       const r = await load(proxy.socket, body, name);

@@ -4,7 +4,7 @@
 // also from gzip); audit mode forwards the body as it came.
 
 import { randomBytes } from "node:crypto";
-import { gzipSync } from "node:zlib";
+import { gzipSync, zstdCompressSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import { createGate } from "../../src/policy/engine.js";
@@ -36,14 +36,19 @@ async function run(body: Buffer, profile = "enforce", size = 4096): Promise<{ st
   if (v.kind !== "allow" || v.bodyStream === undefined) throw new Error("no body stream");
   const stream = v.bodyStream.open();
   const steps: BodyStep[] = [];
-  for (let i = 0; i < body.length; i += size) {
-    const step = await stream.push(body.subarray(i, i + size));
+  // As the session does: a step that says `more` is followed by pull()s before the next chunk.
+  const follow = async (first: BodyStep): Promise<BodyStep> => {
+    let step = first;
     steps.push(step);
+    while (step.ok && step.more) steps.push((step = await stream.pull!()));
+    return step;
+  };
+  for (let i = 0; i < body.length; i += size) {
+    const step = await follow(await stream.push(body.subarray(i, i + size)));
     if (!step.ok) break;
   }
   const before = Buffer.concat(steps.flatMap((s) => (s.ok ? s.forward : [])));
-  const last = steps.every((s) => s.ok) ? await stream.end() : steps[steps.length - 1]!;
-  if (steps.every((s) => s.ok)) steps.push(last);
+  const last = steps.every((s) => s.ok) ? await follow(await stream.end()) : steps[steps.length - 1]!;
   return { steps, before, all: Buffer.concat(steps.flatMap((s) => (s.ok ? s.forward : []))), last };
 }
 
@@ -71,6 +76,18 @@ describe("ImageLoad's body stream", () => {
     const r = await run(gzipSync(tar));
     expect(r.last.ok).toBe(true);
     expect(r.all.equals(tar)).toBe(true);
+  });
+
+  it("a body that decompresses ~1000x (gzip) or far more (zstd) comes out in steps of at most 1 MiB, whole and in order", async () => {
+    const big = Buffer.concat([tarEntry("abc/layer.tar", Buffer.alloc(48 << 20)), tarEntry("manifest.json", manifest("ok:1")), TAR_END]);
+    for (const compressed of [gzipSync(big, { level: 9 }), zstdCompressSync(big)]) {
+      const r = await run(compressed, "enforce", 65536);
+      expect(r.last.ok).toBe(true);
+      expect(r.all.equals(big)).toBe(true);
+      const sizes = r.steps.map((s) => (s.ok ? s.forward.reduce((n, b) => n + b.length, 0) : 0));
+      expect(Math.max(...sizes)).toBeLessThanOrEqual((1 << 20) + 65536);
+      expect(r.steps.filter((s) => s.ok && s.more).length).toBeGreaterThan(40);
+    }
   });
 
   it("a denied tag names the tag and the rule", async () => {
