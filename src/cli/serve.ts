@@ -11,6 +11,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseOptions } from "./args.js";
 import { ConfigError, formatProblem, loadConfig, parseConfigText } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
@@ -44,30 +45,27 @@ interface ServeOptions {
   watch: boolean;
 }
 
-function parseArgs(argv: string[]): ServeOptions | string {
-  const options: ServeOptions = { config: DEFAULT_CONFIG, watch: true };
-  const flags: Record<string, "config" | "listen" | "upstream" | "logLevel"> = {
-    "--config": "config",
-    "--listen": "listen",
-    "--upstream": "upstream",
-    "--log-level": "logLevel",
+/** The options, or the usage error ("" for --help). */
+function parseServeArgs(argv: string[]): ServeOptions | string {
+  const parsed = parseOptions(argv, {
+    config: { type: "string" },
+    listen: { type: "string" },
+    upstream: { type: "string" },
+    "log-level": { type: "string" },
+    "no-watch": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (typeof parsed === "string") return parsed;
+  const { values, positionals } = parsed;
+  if (values.help) return "";
+  if (positionals.length > 0) return `unexpected argument ${positionals[0]}`;
+  return {
+    config: values.config ?? DEFAULT_CONFIG,
+    ...(values.listen !== undefined ? { listen: values.listen } : {}),
+    ...(values.upstream !== undefined ? { upstream: values.upstream } : {}),
+    ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}),
+    watch: values["no-watch"] !== true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h" || arg === "--help") return "";
-    if (arg === "--no-watch") {
-      options.watch = false;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const key = flags[name];
-    if (key === undefined) return `unknown option ${arg}`;
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === "") return `${name} needs a value`;
-    options[key] = value;
-  }
-  return options;
 }
 
 /** Applies --listen / --upstream / --log-level on top of the validated file. */
@@ -97,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on("SIGHUP", () => onHangup());
 
-  const options = parseArgs(argv);
+  const options = parseServeArgs(argv);
   if (typeof options === "string") {
     (options === "" ? process.stdout : process.stderr).write(options === "" ? USAGE : `dockgate serve: ${options}\n${USAGE}`);
     return options === "" ? 0 : 2;
