@@ -15,6 +15,7 @@ import { parseOptions } from "./args.js";
 import { ConfigError, formatProblem, loadConfig, parseConfigText } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
+import { LOG_LEVELS, isLogLevel } from "../observe/levels.js";
 import { createLogger, drainLogs, type Logger } from "../observe/log.js";
 import { closeDaemonClients, daemonClient } from "../policy/daemon.js";
 import { createGate } from "../policy/engine.js";
@@ -26,7 +27,7 @@ const USAGE = `usage: dockgate serve [--config FILE] [--listen PATH] [--upstream
   --config FILE      config to run (default: the shipped config/read-only.yaml)
   --listen PATH      unix socket path for the config's one listener (overrides the file)
   --upstream PATH    the Docker daemon's socket (overrides the file; default /var/run/docker.sock)
-  --log-level LEVEL  trace | debug | info | warn | error | fatal | silent
+  --log-level LEVEL  ${LOG_LEVELS.join(" | ")}
   --no-watch         reload on SIGHUP only, not when the config file changes
 
 SIGHUP reloads the config; SIGTERM and SIGINT stop gracefully.
@@ -73,9 +74,8 @@ function applyOverrides(config: Config, options: ServeOptions): Config {
   const result: Config = { ...config };
   if (options.upstream !== undefined) result.upstream = options.upstream.replace(/^unix:\/\//, "");
   if (options.logLevel !== undefined) {
-    const levels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-    if (!levels.includes(options.logLevel)) throw new Error(`--log-level must be one of ${levels.join(", ")}`);
-    result.logLevel = options.logLevel as Config["logLevel"];
+    if (!isLogLevel(options.logLevel)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+    result.logLevel = options.logLevel;
   }
   if (options.listen !== undefined) {
     const only = config.listeners.length === 1 ? config.listeners[0]! : undefined;

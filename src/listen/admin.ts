@@ -9,10 +9,10 @@
 
 import { chmodSync } from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import type { Agent } from "undici";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
+import { isLoopbackHost } from "../util/address.js";
 import { listenUnix } from "./listeners.js";
 import type { Tenants } from "./tenants.js";
 
@@ -36,19 +36,13 @@ export interface AdminContext {
   tenants?(): Tenants | undefined;
 }
 
-/** True for a loopback host name or address (the admin endpoint is never exposed further). */
-export function isLoopback(host: string): boolean {
-  if (host === "localhost" || host === "::1") return true;
-  return net.isIPv4(host) && host.startsWith("127.");
-}
-
 /** Same key: the same socket, kept across a reload. */
 export function adminKey(listen: AdminListen): string {
   return listen.kind === "unix" ? `unix:${listen.path}` : `tcp:${listen.host}:${listen.port}`;
 }
 
 export async function openAdmin(listen: AdminListen, context: AdminContext): Promise<AdminServer> {
-  if (listen.kind === "tcp" && !isLoopback(listen.host)) {
+  if (listen.kind === "tcp" && !isLoopbackHost(listen.host)) {
     throw new Error(`admin endpoint must listen on loopback or a unix socket, not ${listen.host}`);
   }
   const daemon = new DaemonPing();

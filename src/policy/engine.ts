@@ -50,6 +50,7 @@ import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf 
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
+import { versionBelow, versionParts } from "../util/version.js";
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
 
@@ -138,7 +139,7 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     audit,
     rules: p.rules,
     minApiVersion: p.minApiVersion,
-    minParts: p.minApiVersion.split(".").map((s) => Number(s)),
+    minParts: versionParts(p.minApiVersion),
     ops,
     maxBodyBytes,
     layers,
@@ -568,44 +569,4 @@ function isBlank(buf: Uint8Array): boolean {
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
   }
   return true;
-}
-
-/**
- * `v` < `min`, compared as the daemon's versions.LessThan does (dot-separated parts as Go's
- * strconv.Atoi reads them, anything else 0, missing parts 0), without allocating.
- */
-export function versionBelow(v: string, min: readonly number[]): boolean {
-  const n = v.length;
-  let start = 0;
-  let vDone = false;
-  for (let k = 0; !vDone || k < min.length; k++) {
-    let x = 0;
-    if (!vDone) {
-      let end = v.indexOf(".", start);
-      if (end < 0) end = n;
-      x = atoi(v, start, end);
-      if (end === n) vDone = true;
-      else start = end + 1;
-    }
-    const y = k < min.length ? min[k]! : 0;
-    if (x !== y) return x < y;
-  }
-  return false;
-}
-
-function atoi(s: string, start: number, end: number): number {
-  let i = start;
-  let neg = false;
-  if (i < end && (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d)) {
-    neg = s.charCodeAt(i) === 0x2d;
-    i++;
-  }
-  if (i >= end) return 0;
-  let x = 0;
-  for (; i < end; i++) {
-    const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return 0;
-    x = x * 10 + c;
-  }
-  return neg ? -x : x;
 }

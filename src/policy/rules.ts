@@ -9,6 +9,7 @@
 
 import { didYouMean } from "../config/suggest.js";
 import { parseImagePattern } from "./inspect/image-policy.js";
+import { cleanAbsolute, isUnder } from "../util/path.js";
 
 /** Linux namespaces as named in `hostNamespaces` / `namespaceJoins`. */
 export type NamespaceName = "network" | "pid" | "ipc" | "uts" | "userns" | "cgroup";
@@ -411,20 +412,6 @@ function strings(ctx: Ctx, key: string, v: unknown, check?: (s: string, i: numbe
   return ok ? out : undefined;
 }
 
-function cleanPath(p: string): string {
-  const out: string[] = [];
-  for (const s of p.split("/")) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") out.pop();
-    else out.push(s);
-  }
-  return "/" + out.join("/");
-}
-
-function under(path: string, prefix: string): boolean {
-  return prefix === "/" || path === prefix || path.startsWith(prefix + "/");
-}
-
 function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | undefined {
   if (v === null) return { allow: [], ownSocket: false };
   if (!isPlainMap(v)) {
@@ -496,14 +483,14 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
       ok = false;
       continue;
     }
-    allow.push({ path: cleanPath(path), readOnly: readOnly as boolean });
+    allow.push({ path: cleanAbsolute(path), readOnly: readOnly as boolean });
   }
   // A container that can write to a writable entry could replace anything below it with a symlink.
   for (let i = 0; i < allow.length; i++) {
     for (let j = 0; j < allow.length; j++) {
       const a = allow[i]!;
       const b = allow[j]!;
-      if (i !== j && !b.readOnly && a.path !== b.path && under(a.path, b.path)) {
+      if (i !== j && !b.readOnly && a.path !== b.path && isUnder(a.path, b.path)) {
         ctx.report(["bindMounts", "allow", i], `${JSON.stringify(a.path)} lies inside the writable entry ${JSON.stringify(b.path)}: a container could replace it with a symlink; make ${JSON.stringify(b.path)} read-only or remove one of them`);
         ok = false;
       }
@@ -523,7 +510,7 @@ function parseBindMounts(ctx: Ctx, v: unknown): RuleSettings["bindMounts"] | und
  */
 export function withOwnSocket(rules: RuleSettings, socket: string | undefined): RuleSettings {
   if (!rules.bindMounts.ownSocket || socket === undefined) return rules;
-  const path = cleanPath(socket);
+  const path = cleanAbsolute(socket);
   const allow = [...rules.bindMounts.allow.filter((e) => e.path !== path), { path, readOnly: false }];
   return deepFreeze({ ...rules, bindMounts: { allow, ownSocket: true } });
 }

@@ -20,7 +20,6 @@ import type { Inspection } from "./index.js";
 import {
   at,
   bodyObject,
-  cleanAbsolute,
   deny,
   field,
   formBodyViolation,
@@ -40,6 +39,7 @@ import {
   typeError,
 } from "./util.js";
 import { checkHostPath } from "./hostpath.js";
+import { cleanAbsolute } from "../../util/path.js";
 import { checkDriverOptions, checkVolumeDriver } from "./volume.js";
 
 export { checkHostPath, PROTECTED_HOST_PATHS } from "./hostpath.js";

@@ -10,6 +10,10 @@ import { GoObject, type GoValue } from "../gojson.js";
 import { catalogued } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "./index.js";
+import { cleanAbsolute, isUnder } from "../../util/path.js";
+
+// config/load.ts imports isUnder from here; it moves to src/util/path.ts with the config rework.
+export { isUnder };
 
 export class Deny extends Error {
   readonly violation: Violation;
@@ -170,27 +174,6 @@ export function bodyObject(body: GoValue | undefined, what: string): GoObject | 
 
 // ---------------------------------------------------------------------------------------------
 // Paths
-
-/**
- * Go's path.Clean for an absolute path: collapses `//`, `.` and `..` (never above `/`) and drops a
- * trailing `/`. The caller checks that `p` starts with `/`.
- */
-export function cleanAbsolute(p: string): string {
-  const parts = p.split("/");
-  const out: string[] = [];
-  for (const s of parts) {
-    if (s === "" || s === ".") continue;
-    if (s === "..") out.pop();
-    else out.push(s);
-  }
-  return "/" + out.join("/");
-}
-
-/** `path` equals `prefix` or lies below it (both cleaned, absolute). */
-export function isUnder(path: string, prefix: string): boolean {
-  if (prefix === "/") return true;
-  return path === prefix || (path.startsWith(prefix) && path.charCodeAt(prefix.length) === 0x2f);
-}
 
 /**
  * A working directory that reaches into /proc (CVE-2024-21626: `/proc/self/fd/N` leaks a host
