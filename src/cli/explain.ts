@@ -14,6 +14,7 @@ import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config, ProfileConfig } from "../config/types.js";
 import { TargetError, encodeTarget, parseTarget } from "../http/target.js";
 import { createGate } from "../policy/engine.js";
+import { HostNetwork } from "../policy/host-network.js";
 import { ruleInfo } from "../policy/rules.js";
 import type { Client, Denial, RequestView, Rewrite } from "../policy/verdict.js";
 import { parseOptions } from "./args.js";
@@ -159,7 +160,9 @@ export async function explain(
     query: target.query,
     headers,
   };
-  const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) }, { checkImages: false });
+  // Without a daemon the host network's id is not known: only the name "host" is refused here
+  // (serve also refuses references to its id, learned from the daemon).
+  const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) }, { checkImages: false, hostNetwork: new HostNetwork([]) });
   // As a client of the first unix listener with this profile: bindMounts' ownSocket is its socket.
   const via = config.listeners.find((l) => l.profile === profile.name && l.listen.kind === "unix")?.listen;
   const client: Client = {

@@ -30,7 +30,8 @@ import { INSPECT_PROBES } from "../api/routes.js";
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
-import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { type InspectContext, type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { HostNetwork } from "./host-network.js";
 import { withArchivePrefixCheck } from "./archive.js";
 import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
@@ -64,6 +65,8 @@ interface ProfilePlan {
   rules: RuleSettings;
   minApiVersion: string;
   minParts: readonly number[];
+  /** What the inspections know about the daemon (the gate's, shared by its profiles). */
+  context: InspectContext;
   ops: ReadonlyMap<string, Plan>;
   maxBodyBytes: number;
   /** Set for profiles with ownership, mutate or redact (the layered path). */
@@ -108,7 +111,7 @@ function refuse(plan: ProfilePlan, audit: Denial, denial: Denial = audit): Verdi
   return plan.audit ? { kind: "allow", audit } : { kind: "deny", denial };
 }
 
-function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient, checkImages: boolean): ProfilePlan {
+function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient, checkImages: boolean, context: InspectContext): ProfilePlan {
   const ops = new Map<string, Plan>();
   const audit = p.mode === "audit";
   for (const op of OPERATIONS) {
@@ -138,6 +141,7 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     name: p.name,
     audit,
     rules: p.rules,
+    context,
     minApiVersion: p.minApiVersion,
     minParts: versionParts(p.minApiVersion),
     ops,
@@ -156,6 +160,11 @@ export interface GateOptions {
    * it decides without a daemon.
    */
   checkImages?: boolean;
+  /**
+   * The host network's ids (serve learns them before the listeners accept). Default: not known,
+   * so every reference that could be an id prefix counts as the host network (fail closed).
+   */
+  hostNetwork?: HostNetwork;
 }
 
 /**
@@ -167,7 +176,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   let daemon = options.daemon;
   const getDaemon = () => (daemon ??= daemonClient(config.upstream));
   const checkImages = options.checkImages ?? true;
-  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages));
+  const context: InspectContext = { hostNetwork: options.hostNetwork ?? new HostNetwork() };
+  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages, context));
 
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
@@ -445,7 +455,7 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
       if (inspection?.body) {
         let d: Denial | undefined;
         try {
-          const v = inspection.body(value, req, plan.rules);
+          const v = inspection.body(value, req, plan.rules, plan.context);
           d = v ? violationDenial(req.operation, plan.name, v) : undefined;
         } catch (err) {
           d = inspectError(plan, req, err);
@@ -474,7 +484,7 @@ function queryPhase(plan: ProfilePlan, inspection: Inspection, req: RequestView)
   if (!inspection.query) return { kind: "ok", audit: undefined };
   let v: Violation | null;
   try {
-    v = inspection.query(req, plan.rules);
+    v = inspection.query(req, plan.rules, plan.context);
   } catch (err) {
     const d = inspectError(plan, req, err);
     return plan.audit ? { kind: "ok", audit: d } : { kind: "deny", denial: d };
@@ -502,7 +512,7 @@ function inspectRequest(plan: ProfilePlan, inspection: Inspection, req: RequestV
   if (inspection.query) {
     let v: Violation | null;
     try {
-      v = inspection.query(req, plan.rules);
+      v = inspection.query(req, plan.rules, plan.context);
     } catch (err) {
       return refuse(plan, inspectError(plan, req, err));
     }
@@ -547,7 +557,7 @@ function inspectBody(
     }
   }
   try {
-    const v = body(value, req, plan.rules);
+    const v = body(value, req, plan.rules, plan.context);
     return v ? violationDenial(req.operation, plan.name, v) : undefined;
   } catch (err) {
     return inspectError(plan, req, err);

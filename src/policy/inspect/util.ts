@@ -188,29 +188,6 @@ export function isProcWorkdir(p: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The host network
-
-let hostNetworkIds: readonly string[] = [];
-
-/**
- * Tells the inspections the full ID(s) of the daemon's predefined `host` network (GET
- * /networks/host). The daemon resolves a network reference by exact name, then full ID, then
- * unique ID prefix, so without the ID a client could name the host network by (a prefix of) its ID.
- */
-export function setHostNetworkIds(ids: readonly string[]): void {
-  hostNetworkIds = Object.freeze(ids.filter((id) => id !== "").map((id) => id.toLowerCase()));
-}
-
-/** Whether a network reference (NetworkMode, EndpointsConfig key / NetworkID, service Target) may mean the host network. */
-export function isHostNetworkRef(ref: string): boolean {
-  const lower = ref.toLowerCase();
-  if (lower === "host") return true;
-  if (lower === "") return false;
-  for (const id of hostNetworkIds) if (id.startsWith(lower)) return true;
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
 // Query strings
 
 /** Every value of query key `name`, matched case-insensitively (the daemon matches exactly; we over-approximate). */
