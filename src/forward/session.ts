@@ -1186,6 +1186,7 @@ export class Session {
     if (this.outState === Out.UntilClose && ex) {
       this.queue.shift();
       this.outState = Out.Head;
+      this.outSent = false;
       this.log(ex, "allow");
     } else if (ex && ex.local === undefined) {
       // Cut in the middle of a response, or with requests still unanswered.
@@ -1223,6 +1224,7 @@ export class Session {
     this.outState = Out.Head;
     this.outHead = "";
     this.outDecoder = null;
+    this.outSent = false;
     this.transformChunks = [];
     this.queue.length = 0;
     ex.record.message = message;

@@ -2,11 +2,13 @@
 
 import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
+import { daemonClient } from "../../src/policy/daemon.js";
 import { createGate } from "../../src/policy/engine.js";
+import { HostNetwork } from "../../src/policy/host-network.js";
 import { startProxy, tempSocket, type TestProxy } from "./proxy.js";
 
 /** dockgate as `serve --config FILE --listen <fresh> --upstream <daemon>` would run it. */
-export function startProxyWithConfig(file: string, upstream: string): Promise<TestProxy> {
+export async function startProxyWithConfig(file: string, upstream: string): Promise<TestProxy> {
   const loaded = loadConfig(file);
   const only = loaded.listeners[0]!;
   const config: Config = {
@@ -14,5 +16,9 @@ export function startProxyWithConfig(file: string, upstream: string): Promise<Te
     upstream,
     listeners: [{ ...only, listen: { kind: "unix", path: tempSocket(), mode: 0o600 } }],
   };
-  return startProxy(config, createGate(config));
+  // As serve does: the host network's id is asked before the listener opens.
+  const daemon = daemonClient(upstream);
+  const hostNetwork = new HostNetwork();
+  await hostNetwork.learn(daemon);
+  return startProxy(config, createGate(config, { daemon, hostNetwork }));
 }
