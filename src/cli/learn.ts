@@ -36,7 +36,7 @@ import type { Readable } from "node:stream";
 import { parseOptions } from "./args.js";
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { GROUPS, groupsOf, isOperation } from "../config/groups.js";
-import { MIN_API_VERSION_FLOOR } from "../config/load.js";
+import { MIN_API_VERSION_FLOOR, compareVersions } from "../api/engine.js";
 import {
   DEFAULT_RULES,
   KNOWN_CAPABILITIES,
@@ -47,7 +47,6 @@ import {
   normalizeSecurityOpt,
   type RuleSettings,
 } from "../policy/rules.js";
-import { compareVersions } from "../util/version.js";
 
 const USAGE = `usage: dockgate learn [--profile NAME] LOGFILE...
 

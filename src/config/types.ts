@@ -1,7 +1,20 @@
 // The validated configuration, as the rest of dockgate sees it. The YAML loader produces this
-// shape only after every key and value was checked; nothing downstream re-validates.
+// shape only after every key and value was checked (src/config/schema.ts, then load.ts);
+// nothing downstream re-validates.
 
-import type { RuleSettings } from "../policy/rules.js";
+import type { RuleSettings } from "./rules.js";
+import type { ConfigFile, ProfileFile } from "./schema.js";
+
+/** The schema's type of a section, every key present (unset ones `undefined`). */
+type Filled<T> = { [K in keyof Required<T>]: T[K] | undefined };
+type Section<T> = NonNullable<T>;
+
+/** Listener and profile names. */
+export const NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9_.-]*$";
+/** A tenant's time to live is at most a week (also what one Node.js timer can wait). */
+export const MAX_TENANT_TTL_SECONDS = 7 * 24 * 3600;
+/** The ownership label key when `ownership: true`. */
+export const DEFAULT_OWNER_LABEL = "dockgate.owner";
 
 export interface UnixListen {
   kind: "unix";
@@ -63,7 +76,7 @@ export interface ProfileConfig {
   /** Operation ids granted, groups already expanded. */
   allow: ReadonlySet<string>;
   /** `enforce` denies; `audit` allows but logs what would have been denied. */
-  mode: "enforce" | "audit";
+  mode: NonNullable<ProfileFile["mode"]>;
   /** Lowest API version accepted in a `/vX.Y` prefix, e.g. "1.24". */
   minApiVersion: string;
   rules: RuleSettings;
@@ -102,29 +115,11 @@ export interface HardeningConfig {
   network: string | undefined;
 }
 
-export interface RedactConfig {
-  /**
-   * Container inspect `Config.Env`: "all" removes every value (names stay, as `NAME=`), a list
-   * keeps the values of those names only, undefined leaves Env alone.
-   */
-  containerEnv: "all" | string[] | undefined;
-  /** Top-level fields of `GET /info` replaced by null (e.g. ["Name", "RegistryConfig"]). */
-  info: string[];
-  /** Top-level fields of `GET /system/df` replaced by null. */
-  systemDf: string[];
-}
+/** A profile's `redact:` (schema.ts describes each key); containerEnv undefined leaves Env alone. */
+export type RedactConfig = Filled<Pick<Section<ProfileFile["redact"]>, "containerEnv">> & { info: string[]; systemDf: string[] };
 
-export interface ClientLimits {
-  /** Sustained requests per second per client, with `burst` extra (token bucket). */
-  requestsPerSecond: number | undefined;
-  burst: number | undefined;
-  /** Simultaneous connections per client. */
-  maxConnections: number | undefined;
-  /** Simultaneous long-lived streams (hijacked attach/exec, follow logs, events, stats) per client. */
-  maxStreams: number | undefined;
-  /** Live containers owned by the client (needs ownership). */
-  maxContainers: number | undefined;
-}
+/** A profile's `limits:`, per client (schema.ts describes each key). */
+export type ClientLimits = Filled<Section<ProfileFile["limits"]>>;
 
 /** The admin endpoint: /healthz and /metrics. Off unless configured; loopback or a unix socket only. */
 export type AdminListen = { kind: "unix"; path: string; mode: number } | { kind: "tcp"; host: string; port: number };
@@ -146,23 +141,34 @@ export interface TenantsConfig {
   /** Used when a create names no ttlSeconds; without it a tenant lives until deleted. */
   defaultTtlSeconds: number | undefined;
   /** At start, tenants found on the daemon get their sockets back, or are removed. */
-  onRestart: "restore" | "clean";
+  onRestart: NonNullable<Section<ConfigFile["tenants"]>["onRestart"]>;
 }
 
-export interface Limits {
-  /** Request line + headers, bytes. */
-  maxHeaderBytes: number;
-  /** Largest request body that is buffered for inspection; larger is denied, never passed. */
-  maxBodyBytes: number;
-  /** How long a request head may take to arrive (then 408 and close); idle keep-alive is not timed. */
-  headerTimeoutSeconds: number;
-}
+/** The top-level `limits:` with the schema's defaults filled in. */
+export type Limits = Required<Section<ConfigFile["limits"]>>;
+
+/**
+ * Hardening that forces nothing: with it, hardenContainerCreate (src/policy/mutate.ts) only
+ * rewrites the body into the one HostConfig shape every daemon reads alike (what ownership
+ * needs); it is also the base of a profile's `mutate:`.
+ */
+export const NO_HARDENING: HardeningConfig = Object.freeze({
+  labels: Object.freeze({}) as Record<string, string>,
+  noNewPrivileges: false,
+  dropAllCapabilities: false,
+  memory: undefined,
+  nanoCpus: undefined,
+  pids: undefined,
+  user: undefined,
+  readOnlyRootfs: false,
+  network: undefined,
+});
 
 export interface Config {
   /** Absolute path of the file it came from, or "<defaults>". */
   source: string;
   upstream: string;
-  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  logLevel: NonNullable<Section<ConfigFile["log"]>["level"]>;
   limits: Limits;
   /** Seconds in-flight requests and streams may run after SIGTERM before they are cut. */
   shutdownGraceSeconds: number;

@@ -12,8 +12,8 @@ import http from "node:http";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
 import type { DaemonClient } from "../policy/daemon.js";
-import { isLoopbackHost } from "../util/address.js";
 import { listenUnix } from "./listeners.js";
+import { isLoopback } from "./loopback.js";
 import type { Tenants } from "./tenants.js";
 
 const PING_TIMEOUT_MS = 3000;
@@ -42,7 +42,7 @@ export function adminKey(listen: AdminListen): string {
 }
 
 export async function openAdmin(listen: AdminListen, context: AdminContext): Promise<AdminServer> {
-  if (listen.kind === "tcp" && !isLoopbackHost(listen.host)) {
+  if (listen.kind === "tcp" && !isLoopback(listen.host)) {
     throw new Error(`admin endpoint must listen on loopback or a unix socket, not ${listen.host}`);
   }
   const server = http.createServer((req, res) => void handle(req, res, listen, context));

@@ -51,7 +51,7 @@ import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf 
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
-import { versionBelow, versionParts } from "../util/version.js";
+import { versionBelow, versionParts } from "../api/engine.js";
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
 

@@ -172,7 +172,8 @@ export function goEqualFold(key: string, field: string): boolean {
 
 const LINEAR_LIMIT = 8; // up to this many keys, fold lookups scan; beyond, a Map is built
 
-let initObject: (o: GoObject, keys: string[], folds: string[], values: GoValue[]) => void;
+let initObject: (o: GoObject, keys: string[], folds: string[], values: GoValue[], numberTexts: Map<string, string> | undefined) => void;
+let numberTextAt: (o: GoObject, index: number) => string | undefined;
 
 /**
  * A JSON object as Go sees it. Keys are unique under foldKey (enforced), so there is at most one
@@ -183,13 +184,18 @@ export class GoObject {
   #folds: string[] = [];
   #values: GoValue[] = [];
   #index: Map<string, number> | undefined = undefined;
+  // The client's text of numbers a double does not hold exactly (or spelled other than String(n)),
+  // by fold, for as long as the parsed value stays in place: see NumberTexts.
+  #numberTexts: Map<string, string> | undefined = undefined;
 
   static {
-    initObject = (o, keys, folds, values) => {
+    initObject = (o, keys, folds, values, numberTexts) => {
       o.#keys = keys;
       o.#folds = folds;
       o.#values = values;
+      o.#numberTexts = numberTexts;
     };
+    numberTextAt = (o, index) => o.#numberTexts?.get(o.#folds[index]!);
   }
 
   /** Builds an object (e.g. for a rewritten body); throws GoJsonError on folded duplicate keys. */
@@ -283,6 +289,7 @@ export class GoObject {
       this.#add(field, value);
     } else if (goEqualFold(this.#keys[i]!, field)) {
       this.#values[i] = value;
+      this.#numberTexts?.delete(fold);
     } else {
       throw new GoJsonError(`key ${JSON.stringify(this.#keys[i])} is ambiguous with ${JSON.stringify(field)}`, -1);
     }
@@ -293,6 +300,7 @@ export class GoObject {
   delete(field: string): boolean {
     const i = this.#lookup(field);
     if (i < 0) return false;
+    this.#numberTexts?.delete(this.#folds[i]!);
     this.#keys.splice(i, 1);
     this.#folds.splice(i, 1);
     this.#values.splice(i, 1);
@@ -336,6 +344,15 @@ let pos = 0;
 let end = 0;
 let maxDepth = 200;
 let lastAscii = true; // whether the last string parsed was pure ASCII
+// The text of the last number parsed when String(n) would not write it back the same (digits
+// beyond a double's precision, "1.0", "1E3"); its container takes it (and clears it).
+let numberText: string | undefined;
+
+// Numbers keep the client's spelling through a parse and toJson: Go decodes an int64 field from
+// the digits (9007199254740993 stays odd, 9223372036854775807 fits), where the nearest double
+// written back (9223372036854776000) is another value, or an overflow error. Arrays keep theirs
+// here, by position, used only while the array still has its parsed length and value there.
+const arrayNumberTexts = new WeakMap<GoValue[], { length: number; texts: Array<string | undefined> }>();
 
 function fail(message: string, at: number): never {
   throw new GoJsonError(message, at);
@@ -369,6 +386,7 @@ export function parseGoJson(input: Uint8Array, options?: GoJsonOptions): GoValue
   source = hasFastSlices ? text.latin1Slice!(0, input.length) : text.toString('latin1');
   pos = 0;
   end = input.length;
+  numberText = undefined;
   const md = options?.maxDepth ?? 200;
   if (!Number.isInteger(md) || md < 0) throw new RangeError(`maxDepth must be a non-negative integer, got ${md}`);
   // Go's scanner itself refuses nesting beyond 10000 (maxNestingDepth); never allow more.
@@ -392,6 +410,7 @@ export function parseGoJson(input: Uint8Array, options?: GoJsonOptions): GoValue
     buf = NO_BYTES;
     text = NO_BUFFER;
     source = '';
+    numberText = undefined;
   }
 }
 
@@ -431,6 +450,7 @@ function parseObject(depth: number): GoObject {
   const keys: string[] = [];
   const folds: string[] = [];
   const values: GoValue[] = [];
+  let numberTexts: Map<string, string> | undefined;
   const obj = new GoObject();
   if (buf[pos] === 0x7d) {
     pos++;
@@ -471,6 +491,10 @@ function parseObject(depth: number): GoObject {
     skipWs();
     if (pos >= end) fail('unexpected end of input', pos);
     const value = parseValue(depth);
+    if (numberText !== undefined) {
+      (numberTexts ??= new Map()).set(fold, numberText);
+      numberText = undefined;
+    }
     keys.push(key);
     folds.push(fold);
     values.push(value);
@@ -487,7 +511,7 @@ function parseObject(depth: number): GoObject {
     }
     fail(`${describe(pos)} after object key:value pair`, pos);
   }
-  initObject(obj, keys, folds, values);
+  initObject(obj, keys, folds, values, numberTexts);
   return obj;
 }
 
@@ -500,9 +524,14 @@ function parseArray(depth: number): GoValue[] {
     pos++;
     return out;
   }
+  let texts: Array<string | undefined> | undefined;
   for (;;) {
     if (pos >= end) fail('unexpected end of input', pos);
     out.push(parseValue(depth));
+    if (numberText !== undefined) {
+      (texts ??= [])[out.length - 1] = numberText;
+      numberText = undefined;
+    }
     skipWs();
     const c = buf[pos];
     if (c === 0x2c) {
@@ -512,6 +541,7 @@ function parseArray(depth: number): GoValue[] {
     }
     if (c === 0x5d) {
       pos++;
+      if (texts !== undefined) arrayNumberTexts.set(out, { length: out.length, texts });
       return out;
     }
     fail(`${describe(pos)} after array element`, pos);
@@ -560,8 +590,10 @@ function parseNumber(): number {
     return neg ? -n : n;
   }
   // Correctly rounded, like Go's strconv.ParseFloat.
-  const n = Number(latin1(start, i));
+  const literal = latin1(start, i);
+  const n = Number(literal);
   if (!Number.isFinite(n)) fail('number out of range', start);
+  if (String(n) !== literal) numberText = literal;
   return n;
 }
 
@@ -765,20 +797,24 @@ function write(v: GoValue, depth: number): string {
       break;
   }
   if (Array.isArray(v)) {
+    const parsed = arrayNumberTexts.get(v);
+    const texts = parsed?.length === v.length ? parsed.texts : undefined;
     let out = '[';
     for (let i = 0; i < v.length; i++) {
       if (i > 0) out += ',';
-      out += write(v[i]!, depth + 1);
+      const t = texts?.[i];
+      out += t !== undefined && Number(t) === v[i] ? t : write(v[i]!, depth + 1);
     }
     return out + ']';
   }
   if (v instanceof GoObject) {
     let out = '{';
-    let first = true;
-    for (const [k, val] of v.entries()) {
-      if (!first) out += ',';
-      first = false;
-      out += writeString(k) + ':' + write(val, depth + 1);
+    const entries = v.entries();
+    for (let i = 0; i < entries.length; i++) {
+      if (i > 0) out += ',';
+      const [k, val] = entries[i]!;
+      const t = typeof val === 'number' ? numberTextAt(v, i) : undefined;
+      out += writeString(k) + ':' + (t ?? write(val, depth + 1));
     }
     return out + '}';
   }

@@ -12,6 +12,7 @@
 
 import { READBACK_LABEL } from "./readback.js";
 import type { ResponseTransform } from "./verdict.js";
+import { parseAnswer, writeAnswer } from "./answer-json.js";
 
 const MAX_BYTES = 64 * 1048576;
 
@@ -215,9 +216,9 @@ export function hideOwner(operation: string, ownerLabel: string): ResponseTransf
     t = Object.freeze({
       maxBytes: MAX_BYTES,
       transform(body: Buffer): Buffer {
-        const value = JSON.parse(body.toString("utf8")) as unknown;
+        const value = parseAnswer(body);
         rewrite(value, ownerLabel);
-        return Buffer.from(JSON.stringify(value));
+        return writeAnswer(value);
       },
     });
     cache.set(key, t);

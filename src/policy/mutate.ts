@@ -48,7 +48,7 @@
 //   * labels: set in Config.Labels, replacing a client label of the same key, or of a key differing
 //     only in case (a JSON object dockgate forwards never holds two keys that fold equal).
 
-import type { HardeningConfig } from "../config/types.js";
+import { type HardeningConfig, NO_HARDENING } from "../config/types.js";
 import { foldKey, GoJsonError, GoObject, type GoValue } from "./gojson.js";
 import type { Violation } from "./inspect/index.js";
 import { Deny, deny, mapKey, quote, sub, typeError } from "./inspect/util.js";
@@ -56,23 +56,8 @@ import { normalizeCapability, type RuleSettings } from "./rules.js";
 
 export type HardenResult = { ok: true; body: GoValue } | { ok: false; violation: Violation };
 
-/** Rule ids the hardening emits (besides `body.type` for a field of the wrong JSON type). */
-/**
- * Hardening that forces nothing: with it, hardenContainerCreate only rewrites the body into the
- * one HostConfig shape every daemon reads alike (what ownership needs), and the base of a
- * profile's `mutate:`.
- */
-export const NO_HARDENING: HardeningConfig = Object.freeze({
-  labels: Object.freeze({}) as Record<string, string>,
-  noNewPrivileges: false,
-  dropAllCapabilities: false,
-  memory: undefined,
-  nanoCpus: undefined,
-  pids: undefined,
-  user: undefined,
-  readOnlyRootfs: false,
-  network: undefined,
-});
+/** Hardening that forces nothing (the config's default, src/config/types.ts), for the engine. */
+export { NO_HARDENING };
 
 /**
  * HostConfig's JSON fields (container.HostConfig with its embedded Resources), every API version

@@ -82,6 +82,7 @@ import { GoJsonError, GoObject, type GoValue, parseGoJson, toJson } from "./gojs
 import { type ObjectKind, type RefResolver, type Resolution, type VolumeJson, isFullId, notFoundMessage } from "./refs.js";
 import { catalogued } from "./rules.js";
 import type { Client, Denial, RequestView, ResponseTransform, Rewrite } from "./verdict.js";
+import { parseAnswer, writeAnswer } from "./answer-json.js";
 
 
 // ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -190,11 +191,11 @@ function isSharedNetwork(name: string, ctx: OwnershipContext): boolean {
 const HIDE_NETWORK_CONTAINERS: ResponseTransform = Object.freeze({
   maxBytes: 16 * 1048576,
   transform(body: Buffer): Buffer {
-    const n = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+    const n = parseAnswer(body) as Record<string, unknown>;
     if (typeof n !== "object" || n === null || Array.isArray(n)) throw new Error("network inspect: not an object");
     if ("Containers" in n) n["Containers"] = {};
     if ("Services" in n) n["Services"] = {};
-    return Buffer.from(JSON.stringify(n));
+    return writeAnswer(n);
   },
 });
 
@@ -312,13 +313,13 @@ const SYSTEM_DF: OwnedOperation = {
     const response: ResponseTransform = {
       maxBytes: DF_MAX_BYTES,
       transform(body) {
-        const df = JSON.parse(body.toString("utf8")) as Record<string, unknown>;
+        const df = parseAnswer(body) as Record<string, unknown>;
         for (const key of ["Containers", "Volumes"]) {
           const list = df[key];
           if (Array.isArray(list)) df[key] = list.filter((x) => ownedByLabels(x, label, owner));
           else if (list !== null && list !== undefined) throw new Error(`system df: ${key} is not a list`);
         }
-        return Buffer.from(JSON.stringify(df));
+        return writeAnswer(df);
       },
     };
     return { ok: true, rewrite: { response } };

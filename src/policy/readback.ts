@@ -14,6 +14,7 @@
 
 import { GoObject, type GoValue } from "./gojson.js";
 import type { ResponseTransform } from "./verdict.js";
+import { parseAnswer, writeAnswer } from "./answer-json.js";
 
 export const READBACK_LABEL = "dockgate.refs";
 const LABEL_BYTES = Buffer.from(JSON.stringify(READBACK_LABEL));
@@ -136,10 +137,10 @@ export const INSPECT_READBACK: ResponseTransform = Object.freeze({
   maxBytes: MAX_BYTES,
   transform(body: Buffer): Buffer {
     if (body.indexOf(LABEL_BYTES) < 0) return body;
-    const c = JSON.parse(body.toString("utf8")) as unknown;
+    const c = parseAnswer(body);
     if (!isObject(c) || !isObject(c["Config"])) return body;
     restore(c, c["Config"], c["Config"]["Labels"]);
-    return Buffer.from(JSON.stringify(c));
+    return writeAnswer(c);
   },
 });
 
@@ -148,10 +149,10 @@ export const LIST_READBACK: ResponseTransform = Object.freeze({
   maxBytes: MAX_BYTES,
   transform(body: Buffer): Buffer {
     if (body.indexOf(LABEL_BYTES) < 0) return body;
-    const list = JSON.parse(body.toString("utf8")) as unknown;
+    const list = parseAnswer(body);
     if (!Array.isArray(list)) return body;
     for (const c of list) if (isObject(c)) restore(c, c, c["Labels"]);
-    return Buffer.from(JSON.stringify(list));
+    return writeAnswer(list);
   },
 });
 
@@ -160,9 +161,9 @@ export const DF_READBACK: ResponseTransform = Object.freeze({
   maxBytes: MAX_BYTES,
   transform(body: Buffer): Buffer {
     if (body.indexOf(LABEL_BYTES) < 0) return body;
-    const df = JSON.parse(body.toString("utf8")) as unknown;
+    const df = parseAnswer(body);
     if (!isObject(df) || !Array.isArray(df["Containers"])) return body;
     for (const c of df["Containers"]) if (isObject(c)) restore(c, c, c["Labels"]);
-    return Buffer.from(JSON.stringify(df));
+    return writeAnswer(df);
   },
 });

@@ -12,7 +12,7 @@ import Docker from "dockerode";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { docker } from "../harness/docker.js";
 import { allowAll, startProxyWithGate, type TestProxy } from "../harness/proxy.js";
-import { rawExchange } from "../harness/raw.js";
+import { rawExchange, writable } from "../harness/raw.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -317,7 +317,7 @@ describe("resources under hostile or unlucky clients", () => {
       const deadline = Date.now() + 3000;
       // Write until the socket refuses more (dockgate stopped reading) or the deadline passes.
       while (Date.now() < deadline && sent < 200 * 1024 * 1024) {
-        if (!s.write(req)) await new Promise<void>((r) => { const t = setTimeout(r, 200); s.once("drain", () => { clearTimeout(t); r(); }); });
+        if (!s.write(req)) await writable(s, 200);
         sent += req.length;
         if (s.writableLength > 8 * 1024 * 1024) break;
       }

@@ -183,6 +183,7 @@ const COMMANDS: Record<string, Handler> = {
   "npm test": { notRun: "it is the run that runs this test" },
   "npm exec -- vitest run test/unit": { notRun: "part of npm test" },
   "npm exec -- vitest run test/e2e/proxy-core.test.ts": { notRun: "part of npm test" },
+  "npm run schema": { notRun: "rewrites config/dockgate.schema.json and src/config/schema-validator.ts; test/unit/config-schema.test.ts checks both are current" },
   "npm exec -- node scripts/generate-routes.mjs ../shared/docker-api/swagger-v1.56.yaml": {
     notRun: "rewrites src/api from the full spec, which is not in the repository; .ci/run runs its --check where the spec is",
   },

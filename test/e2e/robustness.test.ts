@@ -18,6 +18,7 @@ import { createGate } from "../../src/policy/engine.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import { docker } from "../harness/docker.js";
 import { allowAll, startProxyWithGate, tempSocket, type TestProxy } from "../harness/proxy.js";
+import { writable } from "../harness/raw.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -156,7 +157,7 @@ describe("refusing a request that is still being sent", () => {
     const chunk = Buffer.from(`10000\r\n${" ".repeat(0x10000)}\r\n`, "latin1");
     // 16 MiB, written whatever comes back (as a client that does not read while it writes).
     for (let i = 0; i < 256 && !c.closed; i++) {
-      if (!c.socket.write(chunk)) await new Promise<void>((r) => c.socket.once("drain", r).once("close", r));
+      if (!c.socket.write(chunk)) await writable(c.socket);
     }
     c.socket.end();
     await c.until(() => c.closed, 20_000, "the connection's close");

@@ -2,6 +2,23 @@
 
 import net from "node:net";
 
+/**
+ * Resolves when `socket` can take more writes (its "drain"), when it closes, or after `timeoutMs`,
+ * whichever comes first; removes every listener it added (a writer looping on backpressure adds
+ * one wait per write).
+ */
+export function writable(socket: net.Socket, timeoutMs = Infinity): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      socket.off("drain", done).off("close", done);
+      resolve();
+    };
+    const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
+    socket.once("drain", done).once("close", done);
+  });
+}
+
 export interface RawResponse {
   status: number;
   headers: Record<string, string>;

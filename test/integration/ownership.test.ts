@@ -143,6 +143,30 @@ describe("create labels", () => {
     expect(b.json.Config.Labels[LABEL]).toBe("tenant-b");
   });
 
+  it("int64 values a double cannot hold reach the daemon and read back as sent (the body gets the label; the answer loses it)", async () => {
+    // 2^53 + 1 ns: JSON.parse/stringify on either leg would make it 9007199254740992.
+    // A float literal for an int64 field is the daemon's error, through dockgate as directly (a
+    // rewritten body must not turn 1.0E9 into 1000000000).
+    const float = `{"Image":${JSON.stringify(image)},"Healthcheck":{"Test":["CMD","true"],"Timeout":1.0E9}}`;
+    const direct = await onDaemon("POST", `/v1.41/containers/create?name=${tag}-float`, float);
+    const proxied = await api(A, "POST", `/v1.41/containers/create?name=${tag}-float`, float);
+    expect([proxied.status, proxied.json]).toEqual([direct.status, direct.json]);
+    expect(direct.status).toBe(500);
+    const body = `{"Image":${JSON.stringify(image)},"Healthcheck":{"Test":["CMD","true"],"Interval":9007199254740993,"Timeout":1000000000}}`;
+    const r = await api(A, "POST", `/v1.41/containers/create?name=${tag}-int64`, body);
+    expect(r.status, r.body).toBe(201);
+    try {
+      expect((await onDaemon("GET", `/containers/${r.json.Id}/json`)).body).toContain('"Interval":9007199254740993,"Timeout":1000000000');
+      const seen = await api(A, "GET", `/v1.41/containers/${tag}-int64/json`);
+      expect(seen.body).toContain('"Interval":9007199254740993,"Timeout":1000000000');
+      expect(seen.json.Config.Labels[LABEL]).toBeUndefined();
+      const listed = await api(A, "GET", `/v1.41/containers/json?all=1&filters=${encodeURIComponent(JSON.stringify({ name: [`${tag}-int64`] }))}`);
+      expect(listed.json.map((c: { Id: string }) => c.Id)).toEqual([r.json.Id]);
+    } finally {
+      await onDaemon("DELETE", `/containers/${r.json.Id}?force=1`);
+    }
+  });
+
   it("a client's own label of that key is overwritten; one differing only in case is refused", async () => {
     const id = await create(A, `${tag}-spoof`, { Labels: { [LABEL]: "tenant-b", keep: "me" } });
     const c = await onDaemon("GET", `/containers/${id}/json`);

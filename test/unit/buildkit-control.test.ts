@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { decideControlCall, decodeSolve } from "../../src/policy/buildkit/control.js";
 import { SessionRegistry } from "../../src/policy/buildkit/sessions.js";
-import { DEFAULT_RULES, parseRuleSettings } from "../../src/policy/rules.js";
+import { ruleSettings } from "../../src/config/load.js";
+import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import type { Client } from "../../src/policy/verdict.js";
 
 function varint(n: number): Buffer {
@@ -90,7 +91,7 @@ describe("SolveRequest", () => {
   });
 
   it("allows the host network by rule, frontends by the allowlist", async () => {
-    const rules = parseRuleSettings({ buildNetworkHost: true, buildkitFrontends: ["ok/fe"] }, () => {});
+    const rules = ruleSettings({ buildNetworkHost: true, buildkitFrontends: ["ok/fe"] });
     expect(await solve(Buffer.concat([b(6, "dockerfile.v0"), b(9, "network.host")]), ctx({ rules }))).toEqual({ kind: "pass" });
     expect(await solve(Buffer.concat([b(6, "gateway.v0"), b(7, kv("source", "ok/fe"))]), ctx({ rules }))).toEqual({ kind: "pass" });
   });

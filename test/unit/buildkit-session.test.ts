@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { DEFAULT_RULES, parseRuleSettings } from "../../src/policy/rules.js";
+import { ruleSettings } from "../../src/config/load.js";
+import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import { decideSessionCall, dockerfileSyntax } from "../../src/policy/buildkit/session-calls.js";
 import { decodePacket, isRegularFile } from "../../src/policy/buildkit/wire.js";
 
@@ -82,7 +83,7 @@ describe("session calls", () => {
     const r = run(pieces);
     expect(r.refused).toBe('dockgate: BuildKit session call denied for profile ci: Dockerfile selects the BuildKit frontend "evil/frontend" (# syntax=), which is not in buildkitFrontends (rule buildkit.frontend)');
     expect(Buffer.concat(r.out.flat()).includes(Buffer.from("syntax"))).toBe(false);
-    const allowed = parseRuleSettings({ buildkitFrontends: ["evil/frontend"] }, () => {});
+    const allowed = ruleSettings({ buildkitFrontends: ["evil/frontend"] });
     expect(run(pieces, allowed).refused).toBeUndefined();
   });
 

@@ -2,7 +2,8 @@
 // values, and every problem reported at its file:line:col with a did-you-mean where one is close.
 
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseConfigText, parseSize } from "../../src/config/load.js";
+import { parseSize } from "../../src/api/engine.js";
+import { ConfigError, parseConfigText } from "../../src/config/load.js";
 
 const y = (...lines: string[]) => lines.join("\n") + "\n";
 
@@ -169,6 +170,7 @@ describe("mutate", () => {
     ]);
     expect(problems(profile("mutate: { cpus: { max: 1 }, nanoCpus: { max: 1 } }"))).toEqual([
       't.yaml:8:33: profiles.p.mutate has both "cpus" and "nanoCpus": use one (cpus: 1.5 is nanoCpus: 1500000000)',
+      "t.yaml:8:50: profiles.p.mutate.nanoCpus.max must be between 10000000 and 9007199254740991, not 1",
     ]);
     expect(problems(profile("mutate: { pids: {} }"))).toEqual([
       't.yaml:8:21: profiles.p.mutate.pids needs "default", "max" or both',

@@ -2,7 +2,8 @@ import { mkdtempSync, readdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ConfigError, compareVersions, loadConfig, normalizeCidr, parseConfigText } from "../../src/config/load.js";
+import { compareVersions } from "../../src/api/engine.js";
+import { ConfigError, loadConfig, normalizeCidr, parseConfigText } from "../../src/config/load.js";
 import { DEFAULT_RULES } from "../../src/policy/rules.js";
 
 const CONFIG_DIR = join(import.meta.dirname, "../../config");
@@ -529,7 +530,7 @@ describe("errors carry file:line:col", () => {
       "      no-such-rule-setting: 1",
     ));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^t\.yaml:9:7: profiles\.p\.rules\.no-such-rule-setting: /);
+    expect(lines[0]).toMatch(/^t\.yaml:9:7: unknown key "no-such-rule-setting" in profiles\.p\.rules/);
     expect(problems(BASE_LISTENERS + y(
       "profiles:",
       "  p:",
@@ -542,9 +543,9 @@ describe("errors carry file:line:col", () => {
       "          - relative/path",
       "          - { path: /srv/data, readOnly: maybe }",
     ))).toEqual([
-      't.yaml:9:7: profiles.p.rules.allowPrivileged: must be true or false, not a string ("yes")',
-      't.yaml:13:13: profiles.p.rules.bindMounts.allow[1]: must be an absolute host path, not a string ("relative/path")',
-      't.yaml:14:32: profiles.p.rules.bindMounts.allow[2].readOnly: must be true or false, not a string ("maybe")',
+      't.yaml:9:24: profiles.p.rules.allowPrivileged must be true or false, not the string "yes" (write true or false, unquoted)',
+      't.yaml:13:13: profiles.p.rules.bindMounts.allow[1] must be an absolute host path, not the string "relative/path"',
+      't.yaml:14:42: profiles.p.rules.bindMounts.allow[2].readOnly must be true or false, not the string "maybe"',
     ]);
     const ok = parse(BASE_LISTENERS + y(
       "profiles:",

@@ -40,7 +40,7 @@ vi.mock("../../src/policy/inspect/index.js", () => ({
 }));
 
 const { createGate } = await import("../../src/policy/engine.js");
-const { versionBelow } = await import("../../src/util/version.js");
+const { versionBelow } = await import("../../src/api/engine.js");
 
 const config = parseConfigText(
   [

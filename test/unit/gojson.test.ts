@@ -550,6 +550,26 @@ describe('toJson', () => {
     expect(Object.is(parse(toJson(-0)), -0)).toBe(true);
   });
 
+  it('writes numbers back as the client spelled them while they are in place (int64 beyond a double, 1.0, 1E3)', () => {
+    const text = '{"Memory":9007199254740993,"MemorySwap":9223372036854775807,"NanoCpus":1.0,"CpuShares":1E3,"Ulimits":[{"Soft":-9223372036854775808,"Hard":12345678901234567891}],"A":[9007199254740993,1,2.50]}';
+    expect(toJson(parse(text))).toBe(text);
+    // A replaced value is written as set; a removed one takes its text with it.
+    const v = parse(text) as GoObject;
+    v.set('memory', 5);
+    v.delete('NanoCpus');
+    v.set('NanoCpus', 7);
+    expect(toJson(v)).toBe('{"Memory":5,"MemorySwap":9223372036854775807,"CpuShares":1E3,"Ulimits":[{"Soft":-9223372036854775808,"Hard":12345678901234567891}],"A":[9007199254740993,1,2.50],"NanoCpus":7}');
+    // An array element changed in place, or an array that changed length, is written from its values.
+    const arr = (parse(text) as GoObject).get('A') as GoValue[];
+    arr[0] = 3;
+    expect(toJson(arr)).toBe('[3,1,2.50]');
+    arr.unshift(9007199254740992);
+    expect(toJson(arr)).toBe('[9007199254740992,3,1,2.5]');
+    // A top-level number's text never leaks into the next parse.
+    parse('9007199254740993');
+    expect(toJson(parse('{"a":"x"}'))).toBe('{"a":"x"}');
+  });
+
   it('refuses values that JSON cannot carry identically', () => {
     expect(() => toJson(NaN)).toThrow(GoJsonError);
     expect(() => toJson(Infinity)).toThrow(GoJsonError);

@@ -16,7 +16,8 @@ import {
   isNoNewPrivilegesOpt,
   isSafeUser,
 } from "../../src/policy/mutate.js";
-import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../../src/policy/rules.js";
+import { ruleSettings } from "../../src/config/load.js";
+import { DEFAULT_RULES, type RuleSettings } from "../../src/policy/rules.js";
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
@@ -46,10 +47,7 @@ const FULL: HardeningConfig = {
 };
 
 function rules(raw: Record<string, unknown> = {}): RuleSettings {
-  const errors: string[] = [];
-  const r = parseRuleSettings(raw, (path, message) => errors.push(`${path.join(".")}: ${message}`));
-  if (errors.length) throw new Error(errors.join("\n"));
-  return r;
+  return ruleSettings(raw);
 }
 
 type Json = Record<string, unknown>;

@@ -1,7 +1,7 @@
-// API version comparison (src/util/version.ts) against the daemon's versions.compare semantics.
+// API version comparison (src/api/engine.ts) against the daemon's versions.compare semantics.
 
 import { describe, expect, it } from "vitest";
-import { compareVersions, versionParts } from "../../src/util/version.js";
+import { compareVersions, versionParts } from "../../src/api/engine.js";
 
 describe("compareVersions", () => {
   it.each([

@@ -38,7 +38,7 @@ import {
   typeError,
 } from "./util.js";
 import { checkHostPath } from "./hostpath.js";
-import { cleanAbsolute } from "../../util/path.js";
+import { cleanAbsolute } from "../../api/engine.js";
 import { checkDriverOptions, checkVolumeDriver } from "./volume.js";
 
 export { checkHostPath, PROTECTED_HOST_PATHS } from "./hostpath.js";

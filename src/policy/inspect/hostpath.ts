@@ -3,7 +3,7 @@
 // the profile's bindMounts allowlist.
 
 import type { BindPath, RuleSettings } from "../rules.js";
-import { cleanAbsolute, isUnder } from "../../util/path.js";
+import { cleanAbsolute, isUnder } from "../../api/engine.js";
 import { deny, quote } from "./util.js";
 
 /**
@@ -52,14 +52,4 @@ export function checkHostPath(source: string, readOnly: boolean, path: string, r
     return;
   }
   deny("containers.bind-mounts", path, `${path}: host path ${shown} is not in the allowed bind paths`);
-}
-
-/**
- * The index of the first allow entry that lets `path` (absolute, cleaned) be bind-mounted at
- * all, read-only at least: the exact path, or a read-only entry above it; -1 if none does. For
- * config checks of paths no client may reach (another listener's socket): a unix socket can be
- * connected to through a read-only mount, so a read-only entry exposes it as much as a writable one.
- */
-export function bindingEntry(path: string, allow: readonly BindPath[]): number {
-  return allow.findIndex((e) => path === e.path || (e.readOnly && isUnder(path, e.path)));
 }

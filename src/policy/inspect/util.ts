@@ -6,14 +6,12 @@
 // `body.type` (Go's decoder would refuse it as well, but we never guess what it would have meant).
 // `null` means "not set" for Go pointers, slices, maps and (as a no-op) for scalars.
 
+import { cleanAbsolute, isUnder } from "../../api/engine.js";
 import { GoObject, type GoValue } from "../gojson.js";
 import { catalogued } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "./index.js";
-import { cleanAbsolute, isUnder } from "../../util/path.js";
 
-// config/load.ts imports isUnder from here; it moves to src/util/path.ts with the config rework.
-export { isUnder };
 
 export class Deny extends Error {
   readonly violation: Violation;

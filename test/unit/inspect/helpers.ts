@@ -1,14 +1,12 @@
 import { parseGoJson } from "../../../src/policy/gojson.js";
 import { HostNetwork } from "../../../src/policy/host-network.js";
 import { type InspectContext, inspectionFor, type Violation } from "../../../src/policy/inspect/index.js";
-import { DEFAULT_RULES, parseRuleSettings, type RuleSettings } from "../../../src/policy/rules.js";
+import { ruleSettings } from "../../../src/config/load.js";
+import { DEFAULT_RULES, type RuleSettings } from "../../../src/policy/rules.js";
 import type { RequestView } from "../../../src/policy/verdict.js";
 
 export function rules(raw: Record<string, unknown> = {}): RuleSettings {
-  const errors: string[] = [];
-  const r = parseRuleSettings(raw, (path, message) => errors.push(`${path.join(".")}: ${message}`));
-  if (errors.length) throw new Error(errors.join("\n"));
-  return r;
+  return ruleSettings(raw);
 }
 
 export function request(

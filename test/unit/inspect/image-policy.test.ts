@@ -3,16 +3,15 @@
 
 import { describe, expect, it } from "vitest";
 import { inspectionFor } from "../../../src/policy/inspect/index.js";
-import { isLocalRegistry, parseImagePattern, parseImageRef, searchTermHost, serverAddressHost } from "../../../src/policy/inspect/image-policy.js";
+import { parseImagePattern, parseImageRef } from "../../../src/api/image-ref.js";
+import { isLocalRegistry, searchTermHost, serverAddressHost } from "../../../src/policy/inspect/image-policy.js";
 import { GoObject } from "../../../src/policy/gojson.js";
-import { parseRuleSettings, type RuleSettings } from "../../../src/policy/rules.js";
+import { ConfigError, ruleSettings } from "../../../src/config/load.js";
+import type { RuleSettings } from "../../../src/policy/rules.js";
 import type { RequestView } from "../../../src/policy/verdict.js";
 
 function rules(images: unknown): RuleSettings {
-  const errors: string[] = [];
-  const r = parseRuleSettings({ images }, (path, m) => errors.push(`${path.join(".")}: ${m}`));
-  if (errors.length > 0) throw new Error(errors.join("\n"));
-  return r;
+  return ruleSettings({ images });
 }
 
 function req(operation: string, query: Array<[string, string]>, params: Record<string, string> = {}, headers: Record<string, string> = {}): RequestView {
@@ -63,12 +62,18 @@ describe("patterns", () => {
     expect(typeof parseImagePattern(p)).toBe("string");
   });
   it("config errors name the entry", () => {
-    const errors: string[] = [];
-    parseRuleSettings({ images: { allow: ["ok.io", "acme/app:3"], localregistries: true } }, (path, m) => errors.push(`${path.join(".")}: ${m}`));
-    expect(errors).toEqual([
-      'images.allow.1: "acme/app:3": patterns name repositories, not tags (use @sha256:<digest> to pin an image)',
-      'images.localregistries: unknown key "localregistries" (did you mean "localRegistries"?); images has "allow" and "localRegistries"',
+    const errors = (images: unknown) => {
+      try {
+        ruleSettings({ images });
+      } catch (err) {
+        if (err instanceof ConfigError) return err.problems.map((p) => p.message);
+      }
+      return [];
+    };
+    expect(errors({ allow: ["ok.io", "acme/app:3"] })).toEqual([
+      'profiles.p.rules.images.allow[1]: "acme/app:3": patterns name repositories, not tags (use @sha256:<digest> to pin an image)',
     ]);
+    expect(errors({ localregistries: true })).toEqual(['unknown key "localregistries" in profiles.p.rules.images (did you mean "localRegistries"?)']);
   });
 });
 
@@ -102,7 +107,7 @@ describe("checks per operation", () => {
     expect(check(req("ImageSearch", [["term", "nginx"]]), rules({ allow: ["ghcr.io"] }))).toMatchObject({ rule: "images.reference", field: "term" });
   });
   it("plugins: pull and upgrade `remote`, push {name} (with plugins allowed)", () => {
-    const open = parseRuleSettings({ plugins: true }, () => {});
+    const open = ruleSettings({ plugins: true });
     expect(check(req("PluginPull", [["remote", "localhost:5000/evil"]]), open)).toMatchObject({ rule: "images.local-registry", field: "remote" });
     expect(check(req("PluginUpgrade", [["remote", "127.0.0.1/evil"]], { name: "p" }), open)).toMatchObject({ rule: "images.local-registry", field: "remote" });
     expect(check(req("PluginPush", [], { name: "[::1]:5000/p" }), open)).toMatchObject({ rule: "images.local-registry", field: "name" });

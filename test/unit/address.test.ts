@@ -1,9 +1,0 @@
-// Which bind hosts are loopback (src/util/address.ts): the admin endpoint binds nowhere else.
-
-import { describe, expect, it } from "vitest";
-import { isLoopbackHost } from "../../src/util/address.js";
-
-describe("isLoopbackHost", () => {
-  it.each(["localhost", "::1", "127.0.0.1", "127.255.0.9"])("%s is loopback", (h) => expect(isLoopbackHost(h)).toBe(true));
-  it.each(["0.0.0.0", "::", "10.0.0.1", "127.example.com", "127.1", "::ffff:10.0.0.1", ""])("%s is not", (h) => expect(isLoopbackHost(h)).toBe(false));
-});
