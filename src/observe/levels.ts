@@ -1,6 +1,6 @@
-// The log levels dockgate accepts (pino's, plus `silent`): config `log.level` and `serve
-// --log-level` validate against this one list. No imports, so the config loader can use it
-// without loading the logger.
+// The log levels dockgate accepts (pino's, plus `silent`): `serve --log-level` validates against
+// this list, and config `log.level` is meant to (src/config/schema.ts still has its own copy).
+// No imports, so the config schema can use it without loading the logger.
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
