@@ -17,9 +17,9 @@ import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
 import { LOG_LEVELS, isLogLevel } from "../observe/levels.js";
 import { createLogger, drainLogs, type Logger } from "../observe/log.js";
-import { closeDaemonClients, type DaemonClient, daemonClient } from "../policy/daemon.js";
-import { type GateOptions, createGate } from "../policy/engine.js";
-import { HostNetwork } from "../policy/host-network.js";
+import { closeDaemonClients, daemonClient } from "../policy/daemon.js";
+import { createGate } from "../policy/engine.js";
+import { hostNetworkAsked } from "../policy/host-network.js";
 import type { Gate } from "../policy/verdict.js";
 
 const USAGE = `usage: dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL] [--no-watch]
@@ -112,8 +112,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings ?? []) logger.warn({ config: config.source }, warning);
-  const contexts = new DaemonContexts(logger);
-  const gate = createGate(config, await contexts.gateOptions(config.upstream));
+  const gate = await gateFor(config, logger);
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, gate, logger);
@@ -125,7 +124,7 @@ export async function run(argv: string[]): Promise<number> {
   logger.info({ config: config.source, upstream: config.upstream }, "dockgate started");
 
   let stopping = false;
-  const reloader = new Reloader(options, gateway, logger, contexts, text, (next) => {
+  const reloader = new Reloader(options, gateway, logger, text, (next) => {
     config = next;
   });
   const watcher = options.watch ? reloader.watch() : undefined;
@@ -162,7 +161,6 @@ class Reloader {
     private readonly options: ServeOptions,
     private readonly gateway: Gateway,
     private readonly logger: Logger,
-    private readonly contexts: DaemonContexts,
     /** The text last read (applied or refused): a watch event that does not change it is no reload. */
     private lastText: string | undefined,
     private readonly applied: (config: Config) => void,
@@ -230,7 +228,7 @@ class Reloader {
     let gate: Gate;
     try {
       next = applyOverrides(parseConfigText(text, file), this.options);
-      gate = createGate(next, await this.contexts.gateOptions(next.upstream));
+      gate = await gateFor(next, this.logger);
     } catch (err) {
       this.refuse(trigger, err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message], true);
       return;
@@ -254,44 +252,13 @@ class Reloader {
   }
 }
 
-/** Retry interval for learning the host network's id while the daemon cannot say. */
-const HOST_NETWORK_RETRY_MS = 5000;
-
 /**
- * What the gates of one upstream are given: its daemon client and its host network's ids. The
- * first ask of an upstream waits for the daemon's answer (bounded by the client's deadline), so
- * the listeners open with the ids known; if the daemon cannot say, they stay unknown (the
- * inspections fail closed) and are asked again in the background until it does.
+ * The gate for `config`, built once the daemon has answered (or could not answer) what its host
+ * network's id is: the listeners open with the id known, and while the daemon cannot say, the
+ * inspections refuse every reference that could be an id prefix (see policy/host-network.ts).
  */
-class DaemonContexts {
-  private readonly byUpstream = new Map<string, { daemon: DaemonClient; hostNetwork: HostNetwork; learned: Promise<void> }>();
-
-  constructor(private readonly logger: Logger) {}
-
-  async gateOptions(upstream: string): Promise<GateOptions> {
-    let c = this.byUpstream.get(upstream);
-    if (c === undefined) {
-      const daemon = daemonClient(upstream, this.logger);
-      const hostNetwork = new HostNetwork();
-      c = { daemon, hostNetwork, learned: this.learn(daemon, hostNetwork, true) };
-      this.byUpstream.set(upstream, c);
-    }
-    await c.learned;
-    return { daemon: c.daemon, hostNetwork: c.hostNetwork };
-  }
-
-  private async learn(daemon: DaemonClient, hostNetwork: HostNetwork, first: boolean): Promise<void> {
-    try {
-      await hostNetwork.learn(daemon);
-      if (!first) this.logger.info({ upstream: daemon.socketPath }, "learned the host network's id");
-    } catch (err) {
-      if (first) {
-        this.logger.warn(
-          { upstream: daemon.socketPath, err: (err as Error).message },
-          "cannot read the host network's id yet: network references that could be an id prefix are refused until it is known",
-        );
-      }
-      setTimeout(() => void this.learn(daemon, hostNetwork, false), HOST_NETWORK_RETRY_MS).unref();
-    }
-  }
+async function gateFor(config: Config, logger: Logger): Promise<Gate> {
+  const daemon = daemonClient(config.upstream, logger);
+  await hostNetworkAsked(daemon);
+  return createGate(config, { daemon });
 }

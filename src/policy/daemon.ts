@@ -67,6 +67,15 @@ export class DaemonClient {
     private logger?: Logger,
   ) {}
 
+  /** Where this client's failures are logged (undefined: nowhere yet). */
+  get log(): Logger | undefined {
+    return this.logger;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
   /** Logs this client's failures to `logger` from now on, unless it has a logger already. */
   logTo(logger: Logger): this {
     this.logger ??= logger;

@@ -31,7 +31,7 @@ import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js"
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type InspectContext, type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
-import { HostNetwork } from "./host-network.js";
+import { HostNetwork, hostNetworkOf } from "./host-network.js";
 import { withArchivePrefixCheck } from "./archive.js";
 import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
@@ -161,8 +161,9 @@ export interface GateOptions {
    */
   checkImages?: boolean;
   /**
-   * The host network's ids (serve learns them before the listeners accept). Default: not known,
-   * so every reference that could be an id prefix counts as the host network (fail closed).
+   * The host network's ids. Default: those of the daemon client's daemon (hostNetworkOf), or,
+   * without a daemon (checkImages false), not known: then every reference that could be an id
+   * prefix counts as the host network (fail closed).
    */
   hostNetwork?: HostNetwork;
 }
@@ -176,7 +177,7 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   let daemon = options.daemon;
   const getDaemon = () => (daemon ??= daemonClient(config.upstream));
   const checkImages = options.checkImages ?? true;
-  const context: InspectContext = { hostNetwork: options.hostNetwork ?? new HostNetwork() };
+  const context: InspectContext = { hostNetwork: options.hostNetwork ?? (checkImages ? hostNetworkOf(getDaemon()) : new HostNetwork()) };
   for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages, context));
 
   return {

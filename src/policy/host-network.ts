@@ -2,14 +2,17 @@
 // by name, full id or id prefix, so the host network can be named by its id too; the inspections
 // refuse those references like the name "host".
 //
-// It is context the gate is given (serve learns it from the daemon before the listeners accept),
-// never a module global filled in later: until the ids are known, any reference that could be an
-// id prefix (hex digits only) counts as the host network, so a request in the first instant, or
-// while the daemon could not be asked, is checked too (fail closed).
+// It is context the gate is given (hostNetworkOf its daemon client; serve waits for the daemon's
+// answer before the listeners accept), never a module global filled in later: until the ids are
+// known, any reference that could be an id prefix (hex digits only) counts as the host network,
+// so a request in the first instant, or while the daemon could not be asked, is checked too
+// (fail closed).
 
 import type { DaemonClient } from "./daemon.js";
 
 const HEX = /^[0-9a-f]+$/;
+/** Retry interval for learning the ids while the daemon cannot say. */
+const RETRY_MS = 5000;
 
 export class HostNetwork {
   private ids: readonly string[] | undefined;
@@ -45,4 +48,44 @@ export class HostNetwork {
 
 function normalize(ids: readonly string[]): readonly string[] {
   return Object.freeze(ids.filter((id) => id !== "").map((id) => id.toLowerCase()));
+}
+
+const byDaemon = new WeakMap<DaemonClient, { hostNetwork: HostNetwork; firstAnswer: Promise<void> }>();
+
+/**
+ * The host network of the daemon behind `daemon`, shared by every gate that asks it: learned at
+ * the first call, and asked again every RETRY_MS while the daemon cannot say (logged once).
+ */
+export function hostNetworkOf(daemon: DaemonClient): HostNetwork {
+  return learning(daemon).hostNetwork;
+}
+
+/** Resolves once the daemon answered the first time, or could not (the ids then stay unknown). */
+export function hostNetworkAsked(daemon: DaemonClient): Promise<void> {
+  return learning(daemon).firstAnswer;
+}
+
+function learning(daemon: DaemonClient): { hostNetwork: HostNetwork; firstAnswer: Promise<void> } {
+  let entry = byDaemon.get(daemon);
+  if (entry === undefined) {
+    const hostNetwork = new HostNetwork();
+    entry = { hostNetwork, firstAnswer: keepLearning(daemon, hostNetwork, true) };
+    byDaemon.set(daemon, entry);
+  }
+  return entry;
+}
+
+async function keepLearning(daemon: DaemonClient, hostNetwork: HostNetwork, first: boolean): Promise<void> {
+  try {
+    await hostNetwork.learn(daemon);
+    if (!first) daemon.log?.info({ upstream: daemon.socketPath }, "learned the host network's id");
+  } catch (err) {
+    if (first) {
+      daemon.log?.warn(
+        { upstream: daemon.socketPath, err: (err as Error).message },
+        "cannot read the host network's id yet: network references that could be an id prefix are refused until it is known",
+      );
+    }
+    if (!daemon.isClosed) setTimeout(() => void keepLearning(daemon, hostNetwork, false), RETRY_MS).unref();
+  }
 }

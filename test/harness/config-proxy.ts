@@ -4,7 +4,7 @@ import { loadConfig } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
 import { daemonClient } from "../../src/policy/daemon.js";
 import { createGate } from "../../src/policy/engine.js";
-import { HostNetwork } from "../../src/policy/host-network.js";
+import { hostNetworkAsked } from "../../src/policy/host-network.js";
 import { startProxy, tempSocket, type TestProxy } from "./proxy.js";
 
 /** dockgate as `serve --config FILE --listen <fresh> --upstream <daemon>` would run it. */
@@ -17,8 +17,6 @@ export async function startProxyWithConfig(file: string, upstream: string): Prom
     listeners: [{ ...only, listen: { kind: "unix", path: tempSocket(), mode: 0o600 } }],
   };
   // As serve does: the host network's id is asked before the listener opens.
-  const daemon = daemonClient(upstream);
-  const hostNetwork = new HostNetwork();
-  await hostNetwork.learn(daemon);
-  return startProxy(config, createGate(config, { daemon, hostNetwork }));
+  await hostNetworkAsked(daemonClient(upstream));
+  return startProxy(config, createGate(config));
 }

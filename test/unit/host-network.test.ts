@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { parseConfigText } from "../../src/config/load.js";
 import type { DaemonClient } from "../../src/policy/daemon.js";
 import { createGate } from "../../src/policy/engine.js";
-import { HostNetwork } from "../../src/policy/host-network.js";
+import { HostNetwork, hostNetworkAsked, hostNetworkOf } from "../../src/policy/host-network.js";
 import type { Client, Gate, RequestView, Verdict } from "../../src/policy/verdict.js";
 
 const HOST_ID = "7f0a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
@@ -27,9 +27,12 @@ async function decide(gate: Gate, mode: string): Promise<string> {
   return r.ok ? "allow" : r.denial.rule;
 }
 
-/** A daemon client that answers GET /networks/host with `reply` (or fails). */
-function daemonAnswering(reply: { status: number; json?: unknown } | Error): DaemonClient {
+/** A daemon client that answers GET /networks/host with `reply` (or fails); `warnings` collects what it logs. */
+function daemonAnswering(reply: { status: number; json?: unknown } | Error, warnings: string[] = []): DaemonClient {
   return {
+    socketPath: "/fake.sock",
+    isClosed: true, // no retries in these tests
+    log: { warn: (_fields: unknown, msg: string) => warnings.push(msg), info: () => {} },
     getJson: async () => {
       if (reply instanceof Error) throw reply;
       return { status: reply.status, json: reply.json, message: undefined };
@@ -65,5 +68,22 @@ describe("the host network as the gate's context", () => {
     await rootless.learn(daemonAnswering({ status: 404 }));
     expect(rootless.isHostRef("3f1c")).toBe(false);
     expect(rootless.isHostRef("HOST")).toBe(true);
+  });
+
+  it("a gate built on a daemon client learns that daemon's ids; one that cannot answer says so and stays closed", async () => {
+    const daemon = daemonAnswering({ status: 200, json: { Id: HOST_ID } });
+    const gate = createGate(config, { daemon });
+    await hostNetworkAsked(daemon);
+    expect(hostNetworkOf(daemon).known).toBe(true);
+    expect(hostNetworkOf(daemon).isHostRef("3f1c2b8a9d0e")).toBe(false);
+    expect(await decide(gate, HOST_ID.slice(0, 6))).toBe("containers.host-namespaces");
+
+    const warnings: string[] = [];
+    const down = daemonAnswering(new Error("cannot reach the Docker daemon"), warnings);
+    const closed = createGate(config, { daemon: down });
+    await hostNetworkAsked(down);
+    expect(hostNetworkOf(down).known).toBe(false);
+    expect(warnings).toEqual([expect.stringMatching(/^cannot read the host network's id yet/)]);
+    expect(await decide(closed, "3f1c2b8a9d0e")).toBe("containers.host-namespaces");
   });
 });
