@@ -687,7 +687,19 @@ export class Session {
       // A private copy: the bytes inspected are the bytes forwarded, whatever reuses the reads.
       const body = Buffer.concat(this.collected);
       this.collected = [];
-      const next = inspect(body);
+      let next: In | Promise<In>;
+      try {
+        next = inspect(body);
+      } catch (err) {
+        // A check that throws (a bug; the engine's own catch theirs) refuses the request, in order,
+        // instead of leaving the client waiting for an answer that never comes.
+        const message = `dockgate: ${exchange.record.operation ?? "request"} denied: inspection failed: ${(err as Error).message} (rule inspect.error)`;
+        exchange.record.rule = "inspect.error";
+        exchange.record.message = message;
+        this.settleLocal(exchange, errorResponse(500, message, false, exchange.headRequest), "error");
+        this.afterRequest(exchange, In.Head);
+        return;
+      }
       if (next instanceof Promise) {
         this.inState = In.Deciding;
         next.then(

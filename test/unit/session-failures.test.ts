@@ -179,4 +179,21 @@ describe("a response dockgate cannot deliver", () => {
     expect(line?.["reason"]).toMatch(/no request asked for/);
     expect(failedCount(metrics, "upstream.malformed")).toBe(1);
   });
+
+  it("a body check that throws: the client gets a 500 in order, not a connection left waiting", async () => {
+    const verdict: Verdict = {
+      kind: "inspect",
+      check: {
+        maxBytes: 1024,
+        inspect: () => {
+          throw new TypeError("boom");
+        },
+      },
+    };
+    const body = '{"Image":"a"}';
+    const { answer, records } = await exchange([], verdict, `POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+    expect(answer).toMatch(/^HTTP\/1\.1 500 /);
+    expect(answer).toContain("(rule inspect.error)");
+    expect(records[0]).toMatchObject({ rule: "inspect.error", decision: "error", status: 500 });
+  });
 });
