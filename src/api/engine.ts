@@ -50,24 +50,66 @@ export function normalizeSecurityOpt(opt: string): string {
 /** The lowest API version dockgate understands the semantics of (the daemon's own floor). */
 export const MIN_API_VERSION_FLOOR = "1.24";
 
-/**
- * Compare API versions the way the daemon does (Go's `versions.compare`): dot-separated parts
- * as integers (non-numbers count as 0), missing parts count as 0.
- */
-export function compareVersions(a: string, b: string): number {
-  const pa = a.split(".");
-  const pb = b.split(".");
-  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = atoi(pa[i] ?? "0");
-    const y = atoi(pb[i] ?? "0");
-    if (x !== y) return x < y ? -1 : 1;
+// Compared the way the daemon does (Go's `versions.compare` / `LessThan`): dot-separated parts
+// read as strconv.Atoi reads them (anything but an optionally signed integer is 0), missing parts
+// 0. The gate checks per request (versionBelow, allocation-free), the config and learn compare.
+
+/** The parts of `v` as the daemon reads them (`"1.x"` → [1, 0]). */
+export function versionParts(v: string): number[] {
+  const parts: number[] = [];
+  let start = 0;
+  for (;;) {
+    let end = v.indexOf(".", start);
+    if (end < 0) end = v.length;
+    parts.push(atoi(v, start, end));
+    if (end === v.length) return parts;
+    start = end + 1;
   }
-  return 0;
 }
 
-/** Go's strconv.Atoi as versions.compare uses it: anything but an optionally signed integer is 0. */
-function atoi(s: string): number {
-  return /^[+-]?\d+$/.test(s) ? Number(s) : 0;
+/** -1, 0 or 1 as `a` is below, equal to or above `b`. */
+export function compareVersions(a: string, b: string): number {
+  const pa = versionParts(a);
+  if (versionBelow(a, versionParts(b))) return -1;
+  return versionBelow(b, pa) ? 1 : 0;
+}
+
+/** `v` < `min` (already split with versionParts), without allocating: the gate runs it per request. */
+export function versionBelow(v: string, min: readonly number[]): boolean {
+  const n = v.length;
+  let start = 0;
+  let vDone = false;
+  for (let k = 0; !vDone || k < min.length; k++) {
+    let x = 0;
+    if (!vDone) {
+      let end = v.indexOf(".", start);
+      if (end < 0) end = n;
+      x = atoi(v, start, end);
+      if (end === n) vDone = true;
+      else start = end + 1;
+    }
+    const y = k < min.length ? min[k]! : 0;
+    if (x !== y) return x < y;
+  }
+  return false;
+}
+
+/** strconv.Atoi of s[start, end) as versions.compare uses it: anything but an optionally signed integer is 0. */
+function atoi(s: string, start: number, end: number): number {
+  let i = start;
+  let neg = false;
+  if (i < end && (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d)) {
+    neg = s.charCodeAt(i) === 0x2d;
+    i++;
+  }
+  if (i >= end) return 0;
+  let x = 0;
+  for (; i < end; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return 0;
+    x = x * 10 + c;
+  }
+  return neg ? -x : x;
 }
 
 // ── response fields and sizes ──

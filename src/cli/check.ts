@@ -6,31 +6,20 @@ import { DEFAULT_RULES } from "../policy/rules.js";
 import { GROUPS } from "../config/groups.js";
 import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config, ListenAddress, ProfileConfig } from "../config/types.js";
+import { parseOptions } from "./args.js";
 
 const USAGE = "usage: dockgate check CONFIG\n       dockgate check --config CONFIG";
 
 export async function run(argv: string[]): Promise<number> {
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "-h" || a === "--help") {
-      process.stdout.write(`${USAGE}\n\nValidates CONFIG and prints its listeners and profiles. Exit 0: valid; 1: invalid.\n`);
-      return 0;
-    }
-    if (a === "--config" || a === "-c") {
-      if (i + 1 >= argv.length) return usage(`${a} needs a file`);
-      if (file !== undefined) return usage("one config at a time");
-      file = argv[++i];
-    } else if (a.startsWith("--config=")) {
-      if (file !== undefined) return usage("one config at a time");
-      file = a.slice("--config=".length);
-    } else if (a.startsWith("-")) {
-      return usage(`unknown option ${a}`);
-    } else {
-      if (file !== undefined) return usage("one config at a time");
-      file = a;
-    }
+  const parsed = parseOptions(argv, { config: { type: "string", short: "c", multiple: true }, help: { type: "boolean", short: "h" } });
+  if (typeof parsed === "string") return usage(parsed);
+  if (parsed.values.help) {
+    process.stdout.write(`${USAGE}\n\nValidates CONFIG and prints its listeners and profiles. Exit 0: valid; 1: invalid.\n`);
+    return 0;
   }
+  const files = [...(parsed.values.config ?? []), ...parsed.positionals];
+  if (files.length > 1) return usage("one config at a time");
+  const file = files[0];
   if (file === undefined || file === "") return usage("no config file given");
 
   let config: Config;

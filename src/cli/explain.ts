@@ -14,8 +14,10 @@ import { ConfigError, loadConfig } from "../config/load.js";
 import type { Config, ProfileConfig } from "../config/types.js";
 import { TargetError, encodeTarget, parseTarget } from "../http/target.js";
 import { createGate } from "../policy/engine.js";
+import { HostNetwork } from "../policy/host-network.js";
 import { ruleInfo } from "../policy/rules.js";
 import type { Client, Denial, RequestView, Rewrite } from "../policy/verdict.js";
+import { parseOptions } from "./args.js";
 
 const USAGE = "usage: dockgate explain --config FILE [--profile NAME] [-H 'Name: value']... METHOD TARGET [BODY-FILE]";
 
@@ -28,45 +30,29 @@ interface Args {
   bodyFile: string | undefined;
 }
 
-function parseArgs(argv: string[]): Args | string {
-  let config: string | undefined;
-  let profile: string | undefined;
+/** The arguments, or the usage error ("" for --help). */
+function parseExplainArgs(argv: string[]): Args | string {
+  const parsed = parseOptions(argv, {
+    config: { type: "string", short: "c" },
+    profile: { type: "string", short: "p" },
+    header: { type: "string", short: "H", multiple: true },
+    help: { type: "boolean", short: "h" },
+  });
+  if (typeof parsed === "string") return parsed;
+  const { values, positionals: rest } = parsed;
+  if (values.help) return "";
   const headers: Record<string, string> = {};
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    const value = (name: string): string | undefined => {
-      if (a.startsWith(`${name}=`)) return a.slice(name.length + 1);
-      if (a === name) return argv[++i];
-      return undefined;
-    };
-    if (a === "--") {
-      rest.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a === "--config" || a.startsWith("--config=") || a === "-c") {
-      config = value(a === "-c" ? "-c" : "--config");
-      if (config === undefined) return `${a} needs a file`;
-    } else if (a === "--profile" || a.startsWith("--profile=") || a === "-p") {
-      profile = value(a === "-p" ? "-p" : "--profile");
-      if (profile === undefined) return `${a} needs a profile name`;
-    } else if (a === "--header" || a.startsWith("--header=") || a === "-H") {
-      const h = value(a === "-H" ? "-H" : "--header");
-      const colon = h?.indexOf(":") ?? -1;
-      if (h === undefined || colon <= 0) return `${a} needs 'Name: value'`;
-      const name = h.slice(0, colon).trim().toLowerCase();
-      const v = h.slice(colon + 1).trim();
-      headers[name] = headers[name] === undefined ? v : `${headers[name]}, ${v}`;
-    } else if (a.startsWith("-") && a !== "-") {
-      return `unknown option ${a}`;
-    } else {
-      rest.push(a);
-    }
+  for (const h of values.header ?? []) {
+    const colon = h.indexOf(":");
+    if (colon <= 0) return `--header needs 'Name: value', not '${h}'`;
+    const name = h.slice(0, colon).trim().toLowerCase();
+    const v = h.slice(colon + 1).trim();
+    headers[name] = headers[name] === undefined ? v : `${headers[name]}, ${v}`;
   }
-  if (config === undefined) return "--config is required";
+  if (values.config === undefined) return "--config is required";
   if (rest.length < 2) return "METHOD and TARGET are required";
   if (rest.length > 3) return `unexpected argument ${rest[3]}`;
-  return { config, profile, headers, method: rest[0]!.toUpperCase(), target: rest[1]!, bodyFile: rest[2] };
+  return { config: values.config, profile: values.profile, headers, method: rest[0]!.toUpperCase(), target: rest[1]!, bodyFile: rest[2] };
 }
 
 /** Allow entries (as written) that grant `op`. */
@@ -85,11 +71,11 @@ function pickProfile(config: Config, name: string | undefined): ProfileConfig | 
 }
 
 export async function run(argv: string[]): Promise<number> {
-  if (argv.includes("-h") || argv.includes("--help")) {
+  const args = parseExplainArgs(argv);
+  if (args === "") {
     process.stdout.write(`${USAGE}\n\nShows the operation a request matches, the decision and the rule that made it.\nExit 0: allowed; 1: denied; 2: usage or config error.\n`);
     return 0;
   }
-  const args = parseArgs(argv);
   if (typeof args === "string") {
     process.stderr.write(`dockgate explain: ${args}\n${USAGE}\n`);
     return 2;
@@ -174,7 +160,9 @@ export async function explain(
     query: target.query,
     headers,
   };
-  const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) }, { checkImages: false });
+  // Without a daemon the host network's id is not known: only the name "host" is refused here
+  // (serve also refuses references to its id, learned from the daemon).
+  const gate = createGate({ ...config, profiles: new Map([[profile.name, profile]]) }, { checkImages: false, hostNetwork: new HostNetwork([]) });
   // As a client of the first unix listener with this profile: bindMounts' ownSocket is its socket.
   const via = config.listeners.find((l) => l.profile === profile.name && l.listen.kind === "unix")?.listen;
   const client: Client = {

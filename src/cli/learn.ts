@@ -33,6 +33,7 @@
 import { open } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import type { Readable } from "node:stream";
+import { parseOptions } from "./args.js";
 import { SPEC_ROUTES } from "../api/spec-routes.js";
 import { GROUPS, groupsOf, isOperation } from "../config/groups.js";
 import { MIN_API_VERSION_FLOOR, compareVersions } from "../api/engine.js";
@@ -780,31 +781,14 @@ function usage(message: string): number {
 }
 
 export async function run(argv: string[]): Promise<number> {
-  let profile: string | undefined;
-  const files: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "-h" || a === "--help") {
-      process.stdout.write(USAGE);
-      return 0;
-    }
-    if (a === "--") {
-      files.push(...argv.slice(i + 1));
-      break;
-    }
-    if (a === "--profile" || a === "-p") {
-      const v = argv[++i];
-      if (v === undefined || v === "") return usage(`${a} needs a profile name`);
-      profile = v;
-    } else if (a.startsWith("--profile=")) {
-      profile = a.slice("--profile=".length);
-      if (profile === "") return usage("--profile needs a profile name");
-    } else if (a.startsWith("-") && a !== "-") {
-      return usage(`unknown option ${a}`);
-    } else {
-      files.push(a);
-    }
+  const parsed = parseOptions(argv, { profile: { type: "string", short: "p" }, help: { type: "boolean", short: "h" } });
+  if (typeof parsed === "string") return usage(parsed);
+  if (parsed.values.help) {
+    process.stdout.write(USAGE);
+    return 0;
   }
+  const profile = parsed.values.profile;
+  const files = parsed.positionals;
   if (files.length === 0) return usage("no log file given (use - for standard input)");
   if (files.filter((f) => f === "-").length > 1) return usage("standard input (-) can be read once");
 

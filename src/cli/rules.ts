@@ -6,17 +6,15 @@
 // an array of {id, stage, needs, describe} for tools (needs is null when no setting allows it).
 // Exit 0; 1 when an ID is not in the catalog; 2 on a usage error.
 
-import { parseArgs } from "node:util";
 import { RULES, type RuleInfo, ruleInfo } from "../policy/rules.js";
+import { parseOptions } from "./args.js";
 
 const USAGE = "usage: dockgate rules [--json] [ID...]";
 
 export async function run(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { json: { type: "boolean" }, help: { type: "boolean", short: "h" } } });
-  } catch (err) {
-    process.stderr.write(`dockgate rules: ${(err as Error).message}\n${USAGE}\n`);
+  const parsed = parseOptions(argv, { json: { type: "boolean" }, help: { type: "boolean", short: "h" } });
+  if (typeof parsed === "string") {
+    process.stderr.write(`dockgate rules: ${parsed}\n${USAGE}\n`);
     return 2;
   }
   if (parsed.values.help) {

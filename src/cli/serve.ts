@@ -11,13 +11,15 @@ import { type FSWatcher, watch } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseOptions } from "./args.js";
 import { ConfigError, formatProblem, loadConfig, parseConfigText } from "../config/load.js";
 import type { Config } from "../config/types.js";
 import { type Gateway, startGateway } from "../listen/gateway.js";
+import { LOG_LEVELS, isLogLevel } from "../observe/levels.js";
 import { createLogger, drainLogs, type Logger } from "../observe/log.js";
 import { closeDaemonClients, daemonClient } from "../policy/daemon.js";
 import { createGate } from "../policy/engine.js";
-import { setHostNetworkIds } from "../policy/inspect/index.js";
+import { hostNetworkAsked } from "../policy/host-network.js";
 import type { Gate } from "../policy/verdict.js";
 
 const USAGE = `usage: dockgate serve [--config FILE] [--listen PATH] [--upstream PATH] [--log-level LEVEL] [--no-watch]
@@ -25,7 +27,7 @@ const USAGE = `usage: dockgate serve [--config FILE] [--listen PATH] [--upstream
   --config FILE      config to run (default: the shipped config/read-only.yaml)
   --listen PATH      unix socket path for the config's one listener (overrides the file)
   --upstream PATH    the Docker daemon's socket (overrides the file; default /var/run/docker.sock)
-  --log-level LEVEL  trace | debug | info | warn | error | fatal | silent
+  --log-level LEVEL  ${LOG_LEVELS.join(" | ")}
   --no-watch         reload on SIGHUP only, not when the config file changes
 
 SIGHUP reloads the config; SIGTERM and SIGINT stop gracefully.
@@ -44,30 +46,27 @@ interface ServeOptions {
   watch: boolean;
 }
 
-function parseArgs(argv: string[]): ServeOptions | string {
-  const options: ServeOptions = { config: DEFAULT_CONFIG, watch: true };
-  const flags: Record<string, "config" | "listen" | "upstream" | "logLevel"> = {
-    "--config": "config",
-    "--listen": "listen",
-    "--upstream": "upstream",
-    "--log-level": "logLevel",
+/** The options, or the usage error ("" for --help). */
+function parseServeArgs(argv: string[]): ServeOptions | string {
+  const parsed = parseOptions(argv, {
+    config: { type: "string" },
+    listen: { type: "string" },
+    upstream: { type: "string" },
+    "log-level": { type: "string" },
+    "no-watch": { type: "boolean" },
+    help: { type: "boolean", short: "h" },
+  });
+  if (typeof parsed === "string") return parsed;
+  const { values, positionals } = parsed;
+  if (values.help) return "";
+  if (positionals.length > 0) return `unexpected argument ${positionals[0]}`;
+  return {
+    config: values.config ?? DEFAULT_CONFIG,
+    ...(values.listen !== undefined ? { listen: values.listen } : {}),
+    ...(values.upstream !== undefined ? { upstream: values.upstream } : {}),
+    ...(values["log-level"] !== undefined ? { logLevel: values["log-level"] } : {}),
+    watch: values["no-watch"] !== true,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === "-h" || arg === "--help") return "";
-    if (arg === "--no-watch") {
-      options.watch = false;
-      continue;
-    }
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const key = flags[name];
-    if (key === undefined) return `unknown option ${arg}`;
-    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
-    if (value === undefined || value === "") return `${name} needs a value`;
-    options[key] = value;
-  }
-  return options;
 }
 
 /** Applies --listen / --upstream / --log-level on top of the validated file. */
@@ -75,9 +74,8 @@ function applyOverrides(config: Config, options: ServeOptions): Config {
   const result: Config = { ...config };
   if (options.upstream !== undefined) result.upstream = options.upstream.replace(/^unix:\/\//, "");
   if (options.logLevel !== undefined) {
-    const levels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"];
-    if (!levels.includes(options.logLevel)) throw new Error(`--log-level must be one of ${levels.join(", ")}`);
-    result.logLevel = options.logLevel as Config["logLevel"];
+    if (!isLogLevel(options.logLevel)) throw new Error(`--log-level must be one of ${LOG_LEVELS.join(", ")}`);
+    result.logLevel = options.logLevel;
   }
   if (options.listen !== undefined) {
     const only = config.listeners.length === 1 ? config.listeners[0]! : undefined;
@@ -97,7 +95,7 @@ export async function run(argv: string[]): Promise<number> {
   };
   process.on("SIGHUP", () => onHangup());
 
-  const options = parseArgs(argv);
+  const options = parseServeArgs(argv);
   if (typeof options === "string") {
     (options === "" ? process.stdout : process.stderr).write(options === "" ? USAGE : `dockgate serve: ${options}\n${USAGE}`);
     return options === "" ? 0 : 2;
@@ -114,7 +112,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const logger = createLogger(config.logLevel);
   for (const warning of config.warnings ?? []) logger.warn({ config: config.source }, warning);
-  const gate = createGate(config);
+  const gate = await gateFor(config, logger);
   let gateway: Gateway;
   try {
     gateway = await startGateway(config, gate, logger);
@@ -124,7 +122,6 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   logger.info({ config: config.source, upstream: config.upstream }, "dockgate started");
-  void learnHostNetwork(config.upstream, logger);
 
   let stopping = false;
   const reloader = new Reloader(options, gateway, logger, text, (next) => {
@@ -231,7 +228,7 @@ class Reloader {
     let gate: Gate;
     try {
       next = applyOverrides(parseConfigText(text, file), this.options);
-      gate = createGate(next);
+      gate = await gateFor(next, this.logger);
     } catch (err) {
       this.refuse(trigger, err instanceof ConfigError ? err.problems.map(formatProblem) : [(err as Error).message], true);
       return;
@@ -256,17 +253,12 @@ class Reloader {
 }
 
 /**
- * The daemon resolves a network reference by name, full id or id prefix, so the host network can
- * be named by its id too: the inspections are told that id (best effort; "host" itself is always
- * refused).
+ * The gate for `config`, built once the daemon has answered (or could not answer) what its host
+ * network's id is: the listeners open with the id known, and while the daemon cannot say, the
+ * inspections refuse every reference that could be an id prefix (see policy/host-network.ts).
  */
-async function learnHostNetwork(upstream: string, logger: Logger): Promise<void> {
-  try {
-    const reply = await daemonClient(upstream).request("GET", "/networks/host");
-    if (reply.status !== 200) return;
-    const id = (JSON.parse(reply.body.toString("utf8")) as { Id?: unknown }).Id;
-    if (typeof id === "string") setHostNetworkIds([id]);
-  } catch (err) {
-    logger.warn({ err: (err as Error).message }, "could not read the host network's id (only the name \"host\" is refused)");
-  }
+async function gateFor(config: Config, logger: Logger): Promise<Gate> {
+  const daemon = daemonClient(config.upstream, logger);
+  await hostNetworkAsked(daemon);
+  return createGate(config, { daemon });
 }

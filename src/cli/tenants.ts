@@ -5,6 +5,7 @@
 
 import http from "node:http";
 import { ConfigError, loadConfig } from "../config/load.js";
+import { parseOptions } from "./args.js";
 
 const DEFAULT_ADMIN = "/run/dockgate/admin.sock";
 
@@ -29,29 +30,39 @@ interface Options {
   config?: string;
 }
 
+/** The options, or the usage error ("" for --help). --profile and --ttl belong to create only. */
 function parse(argv: string[]): Options | string {
   const [command, ...rest] = argv;
   if (command === undefined || command === "-h" || command === "--help") return "";
   if (!["create", "list", "delete"].includes(command)) return `unknown subcommand ${command}`;
-  const o: Options = { command, json: false, admin: DEFAULT_ADMIN };
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    const value = (): string | undefined => rest[++i];
-    if (a === "-h" || a === "--help") return "";
-    else if (a === "--json") o.json = true;
-    else if (a === "--profile" && command === "create") o.profile = value();
-    else if (a === "--ttl" && command === "create") {
-      const v = value();
-      if (v === undefined || !/^\d+$/.test(v)) return "--ttl needs a number of seconds";
-      o.ttl = Number(v);
-    } else if (a === "--admin") o.admin = value() ?? "";
-    else if (a === "--config") o.config = value();
-    else if (a.startsWith("-")) return `unknown option ${a}`;
-    else if (o.name === undefined && command !== "list") o.name = a;
-    else return `unexpected argument ${a}`;
+  const parsed = parseOptions(rest, {
+    json: { type: "boolean" },
+    admin: { type: "string" },
+    config: { type: "string" },
+    help: { type: "boolean", short: "h" },
+    profile: { type: "string" },
+    ttl: { type: "string" },
+  });
+  if (typeof parsed === "string") return parsed;
+  const { values } = parsed;
+  if (values.help) return "";
+  if (command !== "create") {
+    const only = values.profile !== undefined ? "--profile" : values.ttl !== undefined ? "--ttl" : undefined;
+    if (only !== undefined) return `unknown option ${only} (create only)`;
   }
-  if (command !== "list" && (o.name === undefined || o.name === "")) return `${command} needs a tenant NAME`;
-  if (o.profile === "" || o.admin === "" || o.config === "") return "an option is missing its value";
+  const o: Options = { command, json: values.json === true, admin: values.admin ?? DEFAULT_ADMIN };
+  if (values.config !== undefined) o.config = values.config;
+  if (values.profile !== undefined) o.profile = values.profile;
+  if (values.ttl !== undefined) {
+    if (!/^\d+$/.test(values.ttl)) return "--ttl needs a number of seconds";
+    o.ttl = Number(values.ttl);
+  }
+  const names = parsed.positionals;
+  if (command === "list" ? names.length > 0 : names.length > 1) return `unexpected argument ${names[command === "list" ? 0 : 1]}`;
+  if (command !== "list") {
+    if (names[0] === undefined || names[0] === "") return `${command} needs a tenant NAME`;
+    o.name = names[0];
+  }
   return o;
 }
 

@@ -16,9 +16,8 @@
 
 import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { NAMESPACE_NAMES, type NamespaceName } from "../api/engine.js";
+import { LOG_LEVELS } from "../observe/levels.js";
 import { DEFAULT_OWNER_LABEL, MAX_TENANT_TTL_SECONDS, NAME_PATTERN } from "./types.js";
-
-const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 
 type Options = Record<string, unknown>;
 

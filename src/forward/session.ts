@@ -20,7 +20,7 @@ import { HeadReader, parseRequestHead, type RequestHead } from "../http/request-
 import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
 import type { BodyResult, BodyStep, BodyStream, BodyStreamCheck, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
 import { HTTP11_REQUIRED_REPLY, HTTP2_REFUSAL_MESSAGE, isHttp2Preface } from "./h2-preface.js";
-import { parseResponseHead } from "./response-head.js";
+import { parseResponseHead, type ResponseHead } from "./response-head.js";
 
 /** Operations whose successful response turns the connection into a raw stream. */
 const HIJACKING = new Set(["ContainerAttach", "ExecStart", "Session", "Grpc", "ContainerAttachWebsocket"]);
@@ -67,6 +67,12 @@ export interface ExchangeRecord {
   audit: Denial | undefined;
   /** The request as the gate saw it (undefined when it never got that far): limits release its hold by it. */
   request: RequestView | undefined;
+  /**
+   * Why dockgate could not deliver the daemon's response (its framing malformed, a response
+   * filter failed): a fault of the daemon or of dockgate, not of the client. Logged at error level
+   * and counted (dockgate_responses_failed_total); `message` is what the client was told.
+   */
+  failure: string | undefined;
 }
 
 /**
@@ -151,6 +157,8 @@ export class Session {
   private outHead = "";
   private outRemaining = 0;
   private outDecoder: ChunkedDecoder | null = null;
+  /** Bytes of the response in progress have been written to the client (see failResponse). */
+  private outSent = false;
   private clientEnded = false;
   private draining = false;
   /** dockgate's side of the connection is ending (closeClientAfterWrites ran). */
@@ -790,7 +798,19 @@ export class Session {
       // A private copy: the bytes inspected are the bytes forwarded, whatever reuses the reads.
       const body = Buffer.concat(this.collected);
       this.collected = [];
-      const next = inspect(body);
+      let next: In | Promise<In>;
+      try {
+        next = inspect(body);
+      } catch (err) {
+        // A check that throws (a bug; the engine's own catch theirs) refuses the request, in order,
+        // instead of leaving the client waiting for an answer that never comes.
+        const message = `dockgate: ${exchange.record.operation ?? "request"} denied: inspection failed: ${(err as Error).message} (rule inspect.error)`;
+        exchange.record.rule = "inspect.error";
+        exchange.record.message = message;
+        this.settleLocal(exchange, errorResponse(500, message, false, exchange.headRequest), "error");
+        this.afterRequest(exchange, In.Head);
+        return;
+      }
       if (next instanceof Promise) {
         this.inState = In.Deciding;
         next.then(
@@ -917,10 +937,11 @@ export class Session {
   private onUpstreamData(buf: Buffer): void {
     try {
       this.readUpstream(buf);
-    } catch {
-      // Malformed framing from the daemon, or a response too large to filter: nothing after
-      // this point can be delivered correctly.
-      this.destroy();
+    } catch (err) {
+      // Malformed framing from the daemon, or a response filter that failed: nothing after this
+      // point can be delivered correctly.
+      if (err instanceof FilterError) this.failResponse("response.filter", err.message);
+      else this.failResponse("upstream.malformed", `the daemon's response is malformed: ${(err as Error).message}`);
     }
   }
 
@@ -931,7 +952,7 @@ export class Session {
       const ex = this.queue[0];
       if (ex === undefined || ex.local !== undefined) {
         // Bytes nobody asked for: the stream is out of step, nothing after this can be trusted.
-        this.destroy();
+        this.failResponse("upstream.malformed", "the daemon sent bytes no request asked for");
         return;
       }
       if (ex.transform !== undefined) {
@@ -946,13 +967,15 @@ export class Session {
         case Out.Head: {
           const used = this.readResponseHead(buf, i);
           if (used < 0) {
-            this.destroy();
+            this.failResponse("upstream.malformed", `the daemon's response head is larger than ${MAX_RESPONSE_HEAD} bytes`);
             return;
           }
           ex.record.bytesOut += used;
           i += used;
           if (this.outHead !== "" && this.outHead.endsWith("\r\n\r\n")) {
-            this.onResponseHead(ex);
+            const head = this.parseHead();
+            if (head === undefined) return;
+            this.onResponseHead(ex, head);
             if (this.closed) return;
             if (this.handingOver) {
               this.writeClient(buf.subarray(flushFrom, i));
@@ -987,7 +1010,48 @@ export class Session {
       }
       if (flushFrom < 0) return; // the client connection is closing after the last response
     }
-    if (flushFrom < buf.length) this.writeClient(buf.subarray(flushFrom));
+    // What is left belongs to the response in progress (completeResponse flushed the ones before).
+    if (flushFrom < buf.length) this.writeResponse(buf.subarray(flushFrom));
+  }
+
+  /** The response head collected in outHead, or undefined when it cannot be read (the response failed). */
+  private parseHead(): ResponseHead | undefined {
+    try {
+      return parseResponseHead(this.outHead);
+    } catch (err) {
+      this.failResponse("upstream.malformed", `the daemon's response head cannot be read: ${(err as Error).message}`);
+      return undefined;
+    }
+  }
+
+  /**
+   * The daemon's side cannot be delivered correctly any more: the exchange it belonged to is
+   * logged as an error with the rule and the reason. When nothing of its response reached the
+   * client yet, the client gets a JSON 502 in its place (then the connection closes, as after
+   * any 502 of dockgate's); otherwise what was sent cannot be taken back, and the connection is
+   * closed. Never silent: a redaction bug must not look like a dropped connection.
+   */
+  private failResponse(rule: "upstream.malformed" | "response.filter", reason: string): void {
+    if (this.closed) return;
+    const ex = this.queue[0];
+    const owed = ex !== undefined && ex.local === undefined ? ex : undefined;
+    const message = rule === "response.filter"
+      ? "dockgate: the daemon's response could not be filtered for this profile (see dockgate's log)"
+      : "dockgate: the Docker daemon's response could not be read (see dockgate's log)";
+    if (owed !== undefined && !this.outSent && !owed.record.hijacked) {
+      owed.record.failure = reason;
+      this.answerBadGateway(owed, rule, message);
+      return;
+    }
+    // Bytes after dockgate's own reply, or after a response that already ended, have no request
+    // of their own: the record says so (method and path "-").
+    const failed = owed ?? this.newExchange("-", "-");
+    failed.record.rule = rule;
+    failed.record.failure = reason;
+    failed.record.message = `${message}: connection closed`;
+    if (owed !== undefined) this.queue.shift();
+    this.log(failed, "error");
+    this.destroy();
   }
 
   private transformChunks: Buffer[] = [];
@@ -1002,27 +1066,22 @@ export class Session {
     if (this.outState === Out.Head) {
       const used = this.readResponseHead(buf, i);
       if (used < 0) {
-        this.destroy();
+        this.failResponse("upstream.malformed", `the daemon's response head is larger than ${MAX_RESPONSE_HEAD} bytes`);
         return -1;
       }
       i += used;
       if (!this.outHead.endsWith("\r\n\r\n")) return i;
-      let head;
-      try {
-        head = parseResponseHead(this.outHead);
-      } catch {
-        this.destroy();
-        return -1;
-      }
+      const head = this.parseHead();
+      if (head === undefined) return -1;
       const transformable =
         head.status >= 200 && head.status < 300 && !ex.headRequest && (head.chunked || head.contentLength !== null);
       if (!transformable) {
         // Errors, interim and bodiless responses go to the client untouched.
         const text = this.outHead;
-        this.writeClient(Buffer.from(text, "latin1"));
+        this.writeResponse(Buffer.from(text, "latin1"));
         ex.record.bytesOut += text.length;
         if (head.status >= 200 || head.status === 101) ex.transform = undefined;
-        this.onResponseHead(ex);
+        this.onResponseHead(ex, head);
         return this.responseHasEnded() ? this.completeResponse(buf, i, i) : i;
       }
       ex.record.status = head.status;
@@ -1033,7 +1092,7 @@ export class Session {
         // A stream: the head goes on as it is, each complete line as one chunk of its own.
         const text = this.outHead;
         this.outHead = "";
-        this.writeClient(Buffer.from(text, "latin1"));
+        this.writeResponse(Buffer.from(text, "latin1"));
         ex.record.bytesOut += text.length;
         this.outDecoder = new ChunkedDecoder((c) => this.streamLines(ex, c, transform));
         this.outRemaining = -1;
@@ -1075,9 +1134,9 @@ export class Session {
       start = nl + 1;
       if (line.length === 0) continue;
       // Throwing (a line that is not what it should be) closes the client: nothing unfiltered passes.
-      const out = Buffer.concat([transform.line!(line), Buffer.from("\n")]);
+      const out = Buffer.concat([filtered(() => transform.line!(line)), Buffer.from("\n")]);
       ex.record.bytesOut += out.length;
-      this.writeClient(Buffer.concat([Buffer.from(`${out.length.toString(16)}\r\n`, "latin1"), out, Buffer.from("\r\n", "latin1")]));
+      this.writeResponse(Buffer.concat([Buffer.from(`${out.length.toString(16)}\r\n`, "latin1"), out, Buffer.from("\r\n", "latin1")]));
     }
     if (start < data.length) this.collectTransformed(data.subarray(start), transform);
   }
@@ -1085,20 +1144,14 @@ export class Session {
   private collectTransformed(chunk: Buffer, transform: ResponseTransform): void {
     this.transformBytes += chunk.length;
     if (this.transformBytes > transform.maxBytes) {
-      throw new Error(`response larger than ${transform.maxBytes} bytes cannot be filtered`);
+      throw new FilterError(`response larger than ${transform.maxBytes} bytes cannot be filtered`);
     }
     this.transformChunks.push(Buffer.from(chunk));
   }
 
   private finishTransformed(ex: Exchange, transform: ResponseTransform, buf: Buffer, i: number): number {
-    let body: Buffer;
-    try {
-      body = transform.transform(Buffer.concat(this.transformChunks), ex.record.status);
-    } catch {
-      // The client must never get the unfiltered body: no answer beats the wrong one.
-      this.destroy();
-      return -1;
-    }
+    // Throwing: the client must never get the unfiltered body, a 502 beats the wrong answer.
+    const body = filtered(() => transform.transform(Buffer.concat(this.transformChunks), ex.record.status));
     this.transformChunks = [];
     const kept = this.outHead
       .slice(0, -4)
@@ -1107,7 +1160,7 @@ export class Session {
     const head = Buffer.from(`${kept.join("\r\n")}\r\nContent-Length: ${body.length}\r\n\r\n`, "latin1");
     this.outHead = "";
     ex.record.bytesOut = head.length + body.length;
-    this.writeClient(Buffer.concat([head, body]));
+    this.writeResponse(Buffer.concat([head, body]));
     return this.completeResponse(buf, i, i);
   }
 
@@ -1143,14 +1196,13 @@ export class Session {
     if (!this.client.write(buf)) this.upstream?.pause();
   }
 
-  private onResponseHead(ex: Exchange): void {
-    let head;
-    try {
-      head = parseResponseHead(this.outHead);
-    } catch {
-      this.destroy();
-      return;
-    }
+  /** Some of the response in progress reaches the client: from now on it cannot be replaced by a 502. */
+  private writeResponse(buf: Buffer): void {
+    this.outSent = true;
+    this.writeClient(buf);
+  }
+
+  private onResponseHead(ex: Exchange, head: ResponseHead): void {
     this.outHead = "";
     ex.record.status = head.status;
     if (head.status >= 100 && head.status < 200 && head.status !== 101) return; // interim: keep reading
@@ -1190,6 +1242,7 @@ export class Session {
     const ex = this.queue.shift()!;
     this.outState = Out.Head;
     this.outDecoder = null;
+    this.outSent = false;
     this.log(ex, "allow");
     if (ex.closeAfter) {
       this.closeClientAfterWrites();
@@ -1257,6 +1310,7 @@ export class Session {
     if (this.outState === Out.UntilClose && ex) {
       this.queue.shift();
       this.outState = Out.Head;
+      this.outSent = false;
       this.log(ex, "allow");
     } else if (ex && ex.local === undefined) {
       // Cut in the middle of a response, or with requests still unanswered.
@@ -1280,13 +1334,27 @@ export class Session {
       return;
     }
     // Nothing of a response has reached the client: it gets a clean 502 and the connection closes.
+    this.answerBadGateway(ex, "upstream.unreachable", `dockgate: cannot reach the Docker daemon at ${this.hooks.upstreamPath}: ${err.code ?? err.message}`);
+  }
+
+  /**
+   * `ex`, the exchange whose response nothing reached the client of yet, is answered with a 502
+   * by dockgate instead; the upstream connection is dropped, later requests are not answered,
+   * and the client connection closes after the reply.
+   */
+  private answerBadGateway(ex: Exchange, rule: string, message: string): void {
+    this.upstream?.destroy();
     this.upstream = null;
-    upstream.destroy();
-    const message = `dockgate: cannot reach the Docker daemon at ${this.hooks.upstreamPath}: ${err.code ?? err.message}`;
+    this.outState = Out.Head;
+    this.outHead = "";
+    this.outDecoder = null;
+    this.outSent = false;
+    this.transformChunks = [];
     this.queue.length = 0;
     ex.record.message = message;
-    ex.record.rule = "upstream.unreachable";
+    ex.record.rule = rule;
     ex.closeAfter = true;
+    ex.transform = undefined;
     this.queue.push(ex);
     this.inState = In.Stopped;
     this.pending = null;
@@ -1313,6 +1381,7 @@ export class Session {
         message: undefined,
         audit: undefined,
         request: undefined,
+        failure: undefined,
       },
       start: performance.now(),
       local: undefined,
@@ -1396,5 +1465,24 @@ export class Session {
     ex.record.decision = decision;
     ex.record.durationMs = performance.now() - ex.start;
     this.hooks.onExchange(ex.record);
+  }
+}
+
+/** A response filter (redaction, ownership filtering, read-back) could not do its work. */
+class FilterError extends Error {}
+
+/**
+ * Runs a response filter; what it throws becomes a FilterError naming the exception and where it
+ * was thrown, never its message: a message can quote the body (JSON.parse does), which is the
+ * unfiltered response the filter was meant to keep from the client, and from the log.
+ */
+function filtered(run: () => Buffer): Buffer {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof FilterError) throw err;
+    const e = err instanceof Error ? err : new Error(String(err));
+    const at = e.stack?.split("\n").find((line) => line.trimStart().startsWith("at "))?.trim();
+    throw new FilterError(`the response filter threw ${e.name}${at !== undefined ? ` ${at}` : ""}`);
   }
 }

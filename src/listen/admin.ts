@@ -9,9 +9,9 @@
 
 import { chmodSync } from "node:fs";
 import http from "node:http";
-import type { Agent } from "undici";
 import type { AdminListen } from "../config/types.js";
 import type { Metrics } from "../observe/metrics.js";
+import type { DaemonClient } from "../policy/daemon.js";
 import { listenUnix } from "./listeners.js";
 import { isLoopback } from "./loopback.js";
 import type { Tenants } from "./tenants.js";
@@ -30,8 +30,8 @@ export interface AdminServer {
 
 export interface AdminContext {
   metrics: Metrics;
-  /** The daemon's socket now (a reload may change it). */
-  upstream(): string;
+  /** The client of the daemon dockgate serves now (a reload may change the upstream). */
+  daemon(): DaemonClient;
   /** The tenants API, when configured. */
   tenants?(): Tenants | undefined;
 }
@@ -45,8 +45,7 @@ export async function openAdmin(listen: AdminListen, context: AdminContext): Pro
   if (listen.kind === "tcp" && !isLoopback(listen.host)) {
     throw new Error(`admin endpoint must listen on loopback or a unix socket, not ${listen.host}`);
   }
-  const daemon = new DaemonPing();
-  const server = http.createServer((req, res) => void handle(req, res, listen, context, daemon));
+  const server = http.createServer((req, res) => void handle(req, res, listen, context));
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 15_000;
@@ -77,12 +76,11 @@ export async function openAdmin(listen: AdminListen, context: AdminContext): Pro
     async close() {
       server.close();
       server.closeIdleConnections();
-      await daemon.close();
     },
   };
 }
 
-async function handle(req: http.IncomingMessage, res: http.ServerResponse, listen: AdminListen, context: AdminContext, daemon: DaemonPing): Promise<void> {
+async function handle(req: http.IncomingMessage, res: http.ServerResponse, listen: AdminListen, context: AdminContext): Promise<void> {
   const path = (req.url ?? "").split("?")[0] ?? "";
   const tenants = context.tenants?.();
   if (tenants !== undefined && listen.kind === "unix" && (path === "/tenants" || path.startsWith("/tenants/"))) {
@@ -102,7 +100,7 @@ async function handle(req: http.IncomingMessage, res: http.ServerResponse, liste
     reply(res, 200, "text/plain; version=0.0.4; charset=utf-8", context.metrics.render());
     return;
   }
-  const problem = await daemon.ping(context.upstream());
+  const problem = await ping(context.daemon());
   if (problem === undefined) {
     reply(res, 200, "application/json", '{"status":"ok","daemon":"ok"}\n');
   } else {
@@ -115,40 +113,13 @@ function reply(res: http.ServerResponse, status: number, type: string, body: str
   res.end(body);
 }
 
-/** GET /_ping on the daemon through undici (one small pool per upstream socket; undici is loaded on the first check, see policy/daemon.ts). */
-class DaemonPing {
-  private agent: Agent | undefined;
-  private path = "";
-
-  /** undefined when the daemon answered OK, else why not. */
-  async ping(upstream: string): Promise<string | undefined> {
-    let undici;
-    try {
-      undici = await import("undici");
-    } catch (err) {
-      return `cannot reach the Docker daemon at ${upstream}: ${(err as Error).message}`;
-    }
-    const { Agent, request } = undici;
-    if (upstream !== this.path || this.agent === undefined) {
-      void this.agent?.close().catch(() => {});
-      this.path = upstream;
-      this.agent = new Agent({ connect: { socketPath: upstream, timeout: PING_TIMEOUT_MS }, headersTimeout: PING_TIMEOUT_MS, bodyTimeout: PING_TIMEOUT_MS });
-    }
-    try {
-      const res = await request("http://docker/_ping", { dispatcher: this.agent, signal: AbortSignal.timeout(PING_TIMEOUT_MS) });
-      const text = await res.body.text();
-      if (res.statusCode !== 200) return `daemon answered ${res.statusCode} ${text.trim().slice(0, 200)}`.trim();
-      return undefined;
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
-      const code = e.code ?? e.cause?.code;
-      return `cannot reach the Docker daemon at ${upstream}: ${code ?? e.message}`;
-    }
-  }
-
-  async close(): Promise<void> {
-    const agent = this.agent;
-    this.agent = undefined;
-    await agent?.destroy().catch(() => {});
+/** GET /_ping through the daemon client: undefined when the daemon answered OK, else why not. */
+async function ping(daemon: DaemonClient): Promise<string | undefined> {
+  try {
+    const reply = await daemon.request("GET", "/_ping", undefined, PING_TIMEOUT_MS);
+    if (reply.status === 200) return undefined;
+    return `daemon answered ${reply.status} ${reply.body.toString("utf8").trim().slice(0, 200)}`.trim();
+  } catch (err) {
+    return (err as Error).message;
   }
 }

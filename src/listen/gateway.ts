@@ -16,7 +16,8 @@ import { errorResponse } from "../http/errors.js";
 import { type ExchangeRecord, Session, type SessionHooks } from "../forward/session.js";
 import { type Logger, logExchange } from "../observe/log.js";
 import { Metrics } from "../observe/metrics.js";
-import { Limiter } from "../policy/limits.js";
+import { daemonClient } from "../policy/daemon.js";
+import { Limiter, daemonContainerCounter } from "../policy/limits.js";
 import { grpcTakeover, sessionTakeover } from "../policy/buildkit/session-relay.js";
 import type { Client, Denial, Gate } from "../policy/verdict.js";
 import { type AdminServer, adminKey, openAdmin } from "./admin.js";
@@ -76,7 +77,9 @@ export async function startGateway(
   observe?: (record: ExchangeRecord) => void,
 ): Promise<Gateway> {
   const connections = new Map<Session, Connection>();
-  const limiter = new Limiter(config);
+  // The one daemon client for the upstream served now, passed to whatever asks the daemon.
+  const daemon = () => daemonClient(current.upstream, logger);
+  const limiter = new Limiter(config, daemonContainerCounter(daemon));
   const metrics = new Metrics({ activeConnections: () => connections.size, activeStreams: () => limiter.activeStreams });
   let current = config;
   let stopping = false;
@@ -156,6 +159,7 @@ export async function startGateway(
   }
   const tenantHost = {
     config: () => current,
+    daemon,
     open: async (listener: ListenerConfig) => {
       if (stopping) throw new Error("dockgate is stopping");
       const live = await open(listener);
@@ -181,7 +185,7 @@ export async function startGateway(
     };
     restore();
   };
-  const adminContext = { metrics, upstream: () => hooks.upstreamPath, tenants: () => tenants };
+  const adminContext = { metrics, daemon, tenants: () => tenants };
   try {
     for (const listener of config.listeners) lives.push(await open(listener));
     if (config.admin !== undefined) {

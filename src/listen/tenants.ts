@@ -38,7 +38,7 @@ import { join } from "node:path";
 import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
 import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
 import type { Logger } from "../observe/log.js";
-import { DaemonError, daemonClient, type DaemonClient } from "../policy/daemon.js";
+import { DaemonError, type DaemonClient } from "../policy/daemon.js";
 import { parseImageRef } from "../api/image-ref.js";
 import { queryValues } from "../policy/inspect/util.js";
 import type { BodyStreamCheck, Client, RequestView, Verdict } from "../policy/verdict.js";
@@ -47,6 +47,8 @@ import type { BodyStreamCheck, Client, RequestView, Verdict } from "../policy/ve
 export interface TenantHost {
   open(listener: ListenerConfig): Promise<{ close(): Promise<void> }>;
   config(): Config;
+  /** The client of the daemon dockgate serves now. */
+  daemon(): DaemonClient;
 }
 
 export const TENANT_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
@@ -117,7 +119,7 @@ export class Tenants {
   }
 
   private get daemon(): DaemonClient {
-    return daemonClient(this.host.config().upstream);
+    return this.host.daemon();
   }
 
   private labelOf(profile: string): string {

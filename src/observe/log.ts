@@ -87,5 +87,7 @@ export function logExchange(logger: Logger, r: ExchangeRecord): void {
     audit: r.audit ? { rule: r.audit.rule, field: r.audit.field, message: r.audit.message } : undefined,
   };
   if (r.decision === "allow") logger.info(entry, "audit: would deny");
+  // A response dockgate could not deliver is its own fault or the daemon's, never the client's.
+  else if (r.failure !== undefined) logger.error({ ...entry, message: r.message, reason: r.failure }, `response failed: ${r.failure}`);
   else logger.warn({ ...entry, message: r.message }, r.decision === "deny" ? "denied" : "rejected");
 }

@@ -31,6 +31,8 @@ export class Metrics {
   private readonly profiles = new Map<string, ProfileMetrics>();
   hijackedTotal = 0;
   upstreamErrors = 0;
+  /** rule → responses dockgate could not deliver (ExchangeRecord.failure) */
+  readonly failedResponses = new Map<string, number>();
   readonly reloads = { ok: 0, refused: 0 };
 
   constructor(private readonly gauges: Gauges = { activeConnections: () => 0, activeStreams: () => 0 }) {}
@@ -61,6 +63,10 @@ export class Metrics {
     if (r.decision === "deny" && r.rule !== undefined) p.denials.set(r.rule, (p.denials.get(r.rule) ?? 0) + 1);
     if (r.hijacked) this.hijackedTotal++;
     if (r.rule === "upstream.unreachable") this.upstreamErrors++;
+    if (r.failure !== undefined) {
+      const rule = r.rule ?? "unknown";
+      this.failedResponses.set(rule, (this.failedResponses.get(rule) ?? 0) + 1);
+    }
   }
 
   /** A connection refused at accept (limits.connections): a denial without a request record. */
@@ -124,6 +130,10 @@ export class Metrics {
     out.push(`dockgate_hijacked_connections_total ${this.hijackedTotal}`);
     header(out, "dockgate_upstream_errors_total", "counter", "Requests answered 502 because the Docker daemon could not be reached.");
     out.push(`dockgate_upstream_errors_total ${this.upstreamErrors}`);
+    header(out, "dockgate_responses_failed_total", "counter", "Responses dockgate could not deliver, by rule: upstream.malformed (the daemon's framing), response.filter (a response filter failed); the client got a 502, or its connection was closed when part of the response had been sent.");
+    for (const rule of ["upstream.malformed", "response.filter"]) {
+      out.push(`dockgate_responses_failed_total{rule="${rule}"} ${this.failedResponses.get(rule) ?? 0}`);
+    }
     header(out, "dockgate_log_lines_dropped_total", "counter", "Log lines dropped because the log destination could not keep up.");
     out.push(`dockgate_log_lines_dropped_total ${droppedLines()}`);
     header(out, "dockgate_reloads_total", "counter", "Config reloads, by result (ok, refused).");

@@ -6,8 +6,13 @@
 // every request has a deadline, so a hung daemon turns into a failed lookup (a 502 denial), never
 // into a request that waits forever or, worse, is allowed.
 //
-// One DaemonClient per upstream socket, shared by every gate built for it (config reloads build a
-// new gate; the pool and the event subscription carry over). closeDaemonClients() ends them all.
+// One DaemonClient per upstream socket, the only way dockgate talks to the daemon: the gate's
+// lookups, the admin endpoint's health check, tenants and limits all get it passed in (the
+// gateway resolves it for the config's upstream). It is shared by every gate built for that
+// socket (config reloads build a new gate; the pool and the event subscription carry over).
+// closeDaemonClients() ends them all. Its own failures (the event subscription dropping or
+// refused, an event that is not JSON) are logged, never swallowed: while the subscription is
+// down, the ownership cache stops trusting what it could not hear about.
 //
 // undici is imported on the first request, not at start: it is the largest module dockgate loads
 // (about 5 MB of heap, 14 MB of RSS, 0.2 s), and a serve whose profiles never ask the daemon
@@ -15,6 +20,7 @@
 
 import net from "node:net";
 import type { Client, Pool } from "undici";
+import type { Logger } from "../observe/log.js";
 
 type Undici = typeof import("undici");
 let undici: Promise<Undici> | undefined;
@@ -55,7 +61,26 @@ export class DaemonClient {
   private closed = false;
   private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(readonly socketPath: string) {}
+  constructor(
+    readonly socketPath: string,
+    /** Where the client's own failures are logged (the first user that has a logger gives it). */
+    private logger?: Logger,
+  ) {}
+
+  /** Where this client's failures are logged (undefined: nowhere yet). */
+  get log(): Logger | undefined {
+    return this.logger;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Logs this client's failures to `logger` from now on, unless it has a logger already. */
+  logTo(logger: Logger): this {
+    this.logger ??= logger;
+    return this;
+  }
 
   private async getPool(): Promise<Pool> {
     if (this.pool !== undefined) return this.pool;
@@ -70,8 +95,8 @@ export class DaemonClient {
     return this.pool;
   }
 
-  /** One request; throws DaemonError when the daemon cannot be reached or does not answer in time. */
-  async request(method: string, path: string, body?: unknown): Promise<DaemonReply> {
+  /** One request; throws DaemonError when the daemon cannot be reached or does not answer within `timeoutMs`. */
+  async request(method: string, path: string, body?: unknown, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<DaemonReply> {
     if (this.closed) throw new DaemonError("the daemon client is closed");
     const payload = body === undefined ? undefined : JSON.stringify(body);
     try {
@@ -82,7 +107,7 @@ export class DaemonClient {
         path,
         headers: payload === undefined ? { host: "docker" } : { host: "docker", "content-type": "application/json" },
         body: payload,
-        signal: AbortSignal.timeout(LOOKUP_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeoutMs),
       });
       const data = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, body: data };
@@ -90,7 +115,7 @@ export class DaemonClient {
       const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
       const code = e.code ?? e.cause?.code;
       const why = e.name === "TimeoutError" || code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT"
-        ? `no answer within ${LOOKUP_TIMEOUT_MS / 1000} s`
+        ? `no answer within ${timeoutMs / 1000} s`
         : code ?? e.message;
       throw new DaemonError(`cannot reach the Docker daemon at ${this.socketPath}: ${why}`);
     }
@@ -192,15 +217,24 @@ export class DaemonClient {
           let event: DaemonEvent;
           try {
             event = JSON.parse(line) as DaemonEvent;
-          } catch {
+          } catch (err) {
+            this.logger?.error({ upstream: this.socketPath, err: (err as Error).message, bytes: line.length }, "daemon event is not JSON: skipped");
             continue;
           }
           delivered = true;
           for (const l of ev.listeners) l(event);
         }
       }
-    } catch {
-      // dropped or refused: reconnect below
+      if (!this.closed) throw new DaemonError("events: the daemon ended the stream");
+    } catch (err) {
+      // Dropped or refused: said once per attempt, then reconnected below.
+      if (!this.closed) {
+        const e = err as NodeJS.ErrnoException & { cause?: NodeJS.ErrnoException };
+        this.logger?.warn(
+          { upstream: this.socketPath, err: e.code ?? e.cause?.code ?? e.message, retryMs: delivered ? EVENTS_RETRY_MS : backoff },
+          "daemon event subscription lost: reconnecting (ownership lookups ask the daemon meanwhile)",
+        );
+      }
     }
     this.setLive(false);
     if (this.closed) return;
@@ -238,13 +272,13 @@ function parseReply<T>(r: DaemonReply): { status: number; json: T | undefined; m
 
 const clients = new Map<string, DaemonClient>();
 
-/** The shared client for an upstream socket. */
-export function daemonClient(socketPath: string): DaemonClient {
+/** The shared client for an upstream socket (logging to `logger` when it had no logger yet). */
+export function daemonClient(socketPath: string, logger?: Logger): DaemonClient {
   let c = clients.get(socketPath);
   if (c === undefined) {
-    c = new DaemonClient(socketPath);
+    c = new DaemonClient(socketPath, logger);
     clients.set(socketPath, c);
-  }
+  } else if (logger !== undefined) c.logTo(logger);
   return c;
 }
 

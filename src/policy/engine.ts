@@ -30,7 +30,8 @@ import { INSPECT_PROBES } from "../api/routes.js";
 import type { Config, HardeningConfig, ProfileConfig } from "../config/types.js";
 import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
-import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { type InspectContext, type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
+import { HostNetwork, hostNetworkOf } from "./host-network.js";
 import { withArchivePrefixCheck } from "./archive.js";
 import { withLoadCheck } from "./image-load.js";
 import { withSessionBinding } from "./buildkit/sessions.js";
@@ -51,6 +52,7 @@ import { redactContainerInspect, redactImageInspect, redactInfo, redactSystemDf 
 import { type RuleSettings, catalogued, withOwnSocket } from "./rules.js";
 import type { BodyCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "./verdict.js";
 import { OPERATIONS } from "../config/groups.js";
+import { versionBelow, versionParts } from "../api/engine.js";
 
 const ALLOW: Verdict = Object.freeze({ kind: "allow" });
 
@@ -64,6 +66,8 @@ interface ProfilePlan {
   rules: RuleSettings;
   minApiVersion: string;
   minParts: readonly number[];
+  /** What the inspections know about the daemon (the gate's, shared by its profiles). */
+  context: InspectContext;
   ops: ReadonlyMap<string, Plan>;
   maxBodyBytes: number;
   /** Set for profiles with ownership, mutate or redact (the layered path). */
@@ -108,7 +112,7 @@ function refuse(plan: ProfilePlan, audit: Denial, denial: Denial = audit): Verdi
   return plan.audit ? { kind: "allow", audit } : { kind: "deny", denial };
 }
 
-function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient, checkImages: boolean): ProfilePlan {
+function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => DaemonClient, checkImages: boolean, context: InspectContext): ProfilePlan {
   const ops = new Map<string, Plan>();
   const audit = p.mode === "audit";
   for (const op of OPERATIONS) {
@@ -138,8 +142,9 @@ function planProfile(p: ProfileConfig, maxBodyBytes: number, daemon: () => Daemo
     name: p.name,
     audit,
     rules: p.rules,
+    context,
     minApiVersion: p.minApiVersion,
-    minParts: p.minApiVersion.split(".").map((s) => Number(s)),
+    minParts: versionParts(p.minApiVersion),
     ops,
     maxBodyBytes,
     layers,
@@ -156,6 +161,12 @@ export interface GateOptions {
    * it decides without a daemon.
    */
   checkImages?: boolean;
+  /**
+   * The host network's ids. Default: those of the daemon client's daemon (hostNetworkOf), or,
+   * without a daemon (checkImages false), not known: then every reference that could be an id
+   * prefix counts as the host network (fail closed).
+   */
+  hostNetwork?: HostNetwork;
 }
 
 /**
@@ -167,7 +178,8 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
   let daemon = options.daemon;
   const getDaemon = () => (daemon ??= daemonClient(config.upstream));
   const checkImages = options.checkImages ?? true;
-  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages));
+  const context: InspectContext = { hostNetwork: options.hostNetwork ?? (checkImages ? hostNetworkOf(getDaemon()) : new HostNetwork()) };
+  for (const [name, p] of config.profiles) plans.set(name, planProfile(p, config.limits.maxBodyBytes, getDaemon, checkImages, context));
 
   return {
     decide(req: RequestView, client: Client): Verdict | Promise<Verdict> {
@@ -448,7 +460,7 @@ function layeredCheck(plan: ProfilePlan, inspection: Inspection | undefined, ste
       if (inspection?.body) {
         let d: Denial | undefined;
         try {
-          const v = inspection.body(value, req, plan.rules);
+          const v = inspection.body(value, req, plan.rules, plan.context);
           d = v ? violationDenial(req.operation, plan.name, v) : undefined;
         } catch (err) {
           d = inspectError(plan, req, err);
@@ -477,7 +489,7 @@ function queryPhase(plan: ProfilePlan, inspection: Inspection, req: RequestView)
   if (!inspection.query) return { kind: "ok", audit: undefined };
   let v: Violation | null;
   try {
-    v = inspection.query(req, plan.rules);
+    v = inspection.query(req, plan.rules, plan.context);
   } catch (err) {
     const d = inspectError(plan, req, err);
     return plan.audit ? { kind: "ok", audit: d } : { kind: "deny", denial: d };
@@ -505,7 +517,7 @@ function inspectRequest(plan: ProfilePlan, inspection: Inspection, req: RequestV
   if (inspection.query) {
     let v: Violation | null;
     try {
-      v = inspection.query(req, plan.rules);
+      v = inspection.query(req, plan.rules, plan.context);
     } catch (err) {
       return refuse(plan, inspectError(plan, req, err));
     }
@@ -550,7 +562,7 @@ function inspectBody(
     }
   }
   try {
-    const v = body(value, req, plan.rules);
+    const v = body(value, req, plan.rules, plan.context);
     return v ? violationDenial(req.operation, plan.name, v) : undefined;
   } catch (err) {
     return inspectError(plan, req, err);
@@ -572,44 +584,4 @@ function isBlank(buf: Uint8Array): boolean {
     if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
   }
   return true;
-}
-
-/**
- * `v` < `min`, compared as the daemon's versions.LessThan does (dot-separated parts as Go's
- * strconv.Atoi reads them, anything else 0, missing parts 0), without allocating.
- */
-export function versionBelow(v: string, min: readonly number[]): boolean {
-  const n = v.length;
-  let start = 0;
-  let vDone = false;
-  for (let k = 0; !vDone || k < min.length; k++) {
-    let x = 0;
-    if (!vDone) {
-      let end = v.indexOf(".", start);
-      if (end < 0) end = n;
-      x = atoi(v, start, end);
-      if (end === n) vDone = true;
-      else start = end + 1;
-    }
-    const y = k < min.length ? min[k]! : 0;
-    if (x !== y) return x < y;
-  }
-  return false;
-}
-
-function atoi(s: string, start: number, end: number): number {
-  let i = start;
-  let neg = false;
-  if (i < end && (s.charCodeAt(i) === 0x2b || s.charCodeAt(i) === 0x2d)) {
-    neg = s.charCodeAt(i) === 0x2d;
-    i++;
-  }
-  if (i >= end) return 0;
-  let x = 0;
-  for (; i < end; i++) {
-    const c = s.charCodeAt(i) - 0x30;
-    if (c < 0 || c > 9) return 0;
-    x = x * 10 + c;
-  }
-  return neg ? -x : x;
 }

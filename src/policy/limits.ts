@@ -25,7 +25,7 @@
 // metrics gauge); the end of every exchange costs one WeakMap lookup.
 
 import type { Config, ProfileConfig } from "../config/types.js";
-import { daemonClient } from "./daemon.js";
+import type { DaemonClient } from "./daemon.js";
 import { catalogued } from "./rules.js";
 import type { Client, Denial, Gate, RequestView, Verdict } from "./verdict.js";
 
@@ -158,14 +158,13 @@ export class Limiter {
   private readonly conns = new Map<Client, Conn>();
   /** The hold of each decided request still in flight. */
   private readonly holds = new WeakMap<RequestView, Hold>();
-  private upstream = "";
   /** Open long-lived streams over all clients (the metrics gauge). */
   activeStreams = 0;
 
   constructor(
     config?: Config,
-    /** Tests replace the daemon lookup. */
-    private readonly countContainers: ContainerCounter = (label, owner, limit) => this.daemonCount(label, owner, limit),
+    /** Counts a client's containers for limits.maxContainers (the gateway's: daemonContainerCounter). */
+    private readonly countContainers: ContainerCounter = () => Promise.reject(new Error("limits.maxContainers needs the daemon: no container counter given")),
   ) {
     if (config) this.configure(config);
   }
@@ -178,7 +177,6 @@ export class Limiter {
       if (compiled) profiles.set(name, compiled);
     }
     this.profiles = profiles;
-    this.upstream = config.upstream;
   }
 
   /** The gate with limits in front: the rate check first, then `inner`, then streams and containers. */
@@ -404,12 +402,17 @@ export class Limiter {
     owner.createChain = run.catch(() => {});
     return run;
   }
+}
 
-  /** Through the shared daemon client (its deadline turns a hung daemon into a 502, never an allow). */
-  private async daemonCount(label: string, owner: string, limit: number): Promise<number> {
+/**
+ * Counts an owner's containers through the daemon client dockgate serves now (its deadline turns
+ * a hung daemon into a 502, never an allow).
+ */
+export function daemonContainerCounter(daemon: () => DaemonClient): ContainerCounter {
+  return async (label, owner, limit) => {
     const filters = encodeURIComponent(JSON.stringify({ label: [`${label}=${owner}`] }));
-    const r = await daemonClient(this.upstream).getJson<unknown>(`/containers/json?all=1&limit=${limit}&filters=${filters}`);
+    const r = await daemon().getJson<unknown>(`/containers/json?all=1&limit=${limit}&filters=${filters}`);
     if (!Array.isArray(r.json)) throw new Error(`counting containers: the daemon answered ${r.status}${r.message ? `: ${r.message}` : ""}`);
     return r.json.length;
-  }
+  };
 }

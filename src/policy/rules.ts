@@ -144,6 +144,8 @@ export const RULES: readonly RuleInfo[] = deepFreeze([
   // The daemon behind dockgate.
   { id: "policy.lookup", stage: "daemon", describe: "a decision that needed the daemon (an image's WORKDIR, an object's owner) could not get its answer (502)" },
   { id: "upstream.unreachable", stage: "daemon", describe: "dockgate could not reach the daemon or lost it mid-request (502)" },
+  { id: "upstream.malformed", stage: "daemon", describe: "the daemon's response could not be read (its status line, Content-Length or chunked framing malformed, a head over 64 KiB, bytes no request asked for): 502 when nothing of it was sent yet, else the connection is closed; logged at error level" },
+  { id: "response.filter", stage: "daemon", describe: "a response filter (redaction, ownership filtering, read-back) failed or the body exceeds what it can hold: 502 instead of the unfiltered body (or the connection closed mid-stream); logged at error level" },
 ] satisfies RuleInfo[]);
 
 const BY_ID: ReadonlyMap<string, RuleInfo> = new Map(RULES.map((r) => [r.id, r]));

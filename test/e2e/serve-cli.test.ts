@@ -120,6 +120,32 @@ describe("dockgate serve", () => {
     expect(swarm!.headers["content-type"]).toBe("application/json");
   });
 
+  it("refuses the host network by id from the first request on, and the daemon creates nothing", async () => {
+    const [host] = await rawExchange(daemon, "GET /networks/host HTTP/1.1\r\nHost: docker\r\n\r\n", 1);
+    const hostId = (JSON.parse(host!.body) as { Id: string }).Id.slice(0, 12);
+    const name = `dg-first-instant-${process.pid}`;
+    const body = JSON.stringify({ Image: image, Cmd: ["true"], HostConfig: { NetworkMode: hostId } });
+    const create = `POST /v1.41/containers/create?name=${name} HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const sock = path.join(tempDir(), "dg.sock");
+    const s = serve(["--config", CI_CONFIG, "--listen", sock, "--upstream", daemon]);
+    cleanups.push(() => void rawExchange(daemon, `DELETE /containers/${name}?force=1 HTTP/1.1\r\nHost: docker\r\n\r\n`, 1).catch(() => {}));
+    // The request goes out on the very first connection the listener accepts.
+    const deadline = Date.now() + 15_000;
+    let reply: Awaited<ReturnType<typeof rawExchange>>[number] | undefined;
+    while (reply === undefined) {
+      if (s.proc.exitCode !== null) throw new Error(`serve exited early\nstderr: ${s.stderr()}`);
+      if (Date.now() > deadline) throw new Error(`serve did not listen on ${sock}\nstderr: ${s.stderr()}`);
+      if (fs.existsSync(sock) && (await canConnect(sock))) {
+        [reply] = await rawExchange(sock, create, 1);
+      } else await sleep(2);
+    }
+    expect(reply.status, reply.body).toBe(403);
+    expect(reply.body).toContain("containers.host-namespaces");
+    // Refused before the daemon saw it: no such container.
+    const [inspect] = await rawExchange(daemon, `GET /containers/${name}/json HTTP/1.1\r\nHost: docker\r\n\r\n`, 1);
+    expect(inspect!.status).toBe(404);
+  });
+
   it("creates a missing socket directory (like /run/dockgate after a reboot)", async () => {
     const dir = path.join(tempDir(), "run", "dockgate");
     const sock = path.join(dir, "dg.sock");

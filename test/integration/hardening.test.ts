@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import type { HardeningConfig, RedactConfig } from "../../src/config/types.js";
 import { violationDenial } from "../../src/policy/engine.js";
 import { GoJsonError, parseGoJson, toJson, type GoValue } from "../../src/policy/gojson.js";
-import { inspectionFor } from "../../src/policy/inspect/index.js";
+import { HostNetwork } from "../../src/policy/host-network.js";
+import { type InspectContext, inspectionFor } from "../../src/policy/inspect/index.js";
 import { hardenContainerCreate, hardenContainerUpdate } from "../../src/policy/mutate.js";
 import { redactContainerInspect, redactInfo, redactSystemDf } from "../../src/policy/redact.js";
 import { DEFAULT_RULES } from "../../src/policy/rules.js";
@@ -35,6 +36,9 @@ const HARDENING: HardeningConfig = {
 };
 
 const REDACT: RedactConfig = { containerEnv: ["KEEP", "PATH"], info: ["Name", "RegistryConfig"], systemDf: ["Volumes"] };
+
+/** The inspections' context: the host network's id known (the test daemon's is not named here). */
+const NO_HOST_IDS: InspectContext = { hostNetwork: new HostNetwork([]) };
 
 /** Every body the gate forwarded, for failure messages. */
 const forwarded: string[] = [];
@@ -63,7 +67,7 @@ const gate: Gate = {
               } catch (err) {
                 return badJson(req.operation, err);
               }
-              const v = inspectionFor("ContainerCreate")!.body!(value, req, DEFAULT_RULES);
+              const v = inspectionFor("ContainerCreate")!.body!(value, req, DEFAULT_RULES, NO_HOST_IDS);
               if (v) return { ok: false, denial: violationDenial(req.operation, "test", v) };
               const r = hardenContainerCreate(value, HARDENING, DEFAULT_RULES);
               if (!r.ok) return { ok: false, denial: violationDenial(req.operation, "test", r.violation) };
@@ -85,7 +89,7 @@ const gate: Gate = {
               } catch (err) {
                 return badJson(req.operation, err);
               }
-              const v = inspectionFor("ContainerUpdate")!.body!(value, req, DEFAULT_RULES) ?? hardenContainerUpdate(value, HARDENING);
+              const v = inspectionFor("ContainerUpdate")!.body!(value, req, DEFAULT_RULES, NO_HOST_IDS) ?? hardenContainerUpdate(value, HARDENING);
               return v ? { ok: false, denial: violationDenial(req.operation, "test", v) } : { ok: true };
             },
           },

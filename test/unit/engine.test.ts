@@ -39,7 +39,8 @@ vi.mock("../../src/policy/inspect/index.js", () => ({
   },
 }));
 
-const { createGate, versionBelow } = await import("../../src/policy/engine.js");
+const { createGate } = await import("../../src/policy/engine.js");
+const { versionBelow } = await import("../../src/api/engine.js");
 
 const config = parseConfigText(
   [

@@ -17,8 +17,8 @@ import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import { checkBuildKitQuery, isBuildKitQuery } from "../buildkit/build-query.js";
 import { urlAllowed } from "./fetch.js";
-import type { Inspection, Violation } from "./index.js";
-import { formBodyViolation, isHostNetworkRef, queryValues, quote } from "./util.js";
+import type { InspectContext, Inspection, Violation } from "./index.js";
+import { formBodyViolation, queryValues, quote } from "./util.js";
 
 // local and tar are written to the client, through its own session (the CLI keeps `dest`).
 const OUTPUT_TYPES: ReadonlySet<string> = new Set(["moby", "image", "cacheonly", "local", "tar"]);
@@ -44,12 +44,12 @@ function checkOutputs(v: string): string | null {
   return null;
 }
 
-export function checkBuildQuery(req: RequestView, rules: RuleSettings): Violation | null {
+export function checkBuildQuery(req: RequestView, rules: RuleSettings, ctx: InspectContext): Violation | null {
   const form = formBodyViolation(req);
   if (form) return form;
   for (const v of queryValues(req, "networkmode")) {
     const lower = v.toLowerCase();
-    if (isHostNetworkRef(v) && !rules.buildNetworkHost) {
+    if (ctx.hostNetwork.isHostRef(v) && !rules.buildNetworkHost) {
       return { rule: "build.network", field: "networkmode", detail: `networkmode=${quote(v)}: building on the host's network is not allowed` };
     }
     if (lower.startsWith("container:") && !rules.namespaceJoins.includes("network")) {

@@ -16,16 +16,14 @@ import {
   type RuleSettings,
 } from "../rules.js";
 import type { RequestView } from "../verdict.js";
-import type { Inspection } from "./index.js";
+import type { InspectContext, Inspection } from "./index.js";
 import {
   at,
   bodyObject,
-  cleanAbsolute,
   deny,
   field,
   formBodyViolation,
   guard,
-  isHostNetworkRef,
   isProcWorkdir,
   mapKey,
   optArray,
@@ -40,6 +38,7 @@ import {
   typeError,
 } from "./util.js";
 import { checkHostPath } from "./hostpath.js";
+import { cleanAbsolute } from "../../api/engine.js";
 import { checkDriverOptions, checkVolumeDriver } from "./volume.js";
 
 export { checkHostPath, PROTECTED_HOST_PATHS } from "./hostpath.js";
@@ -279,13 +278,13 @@ const NAMESPACE_FIELDS: readonly NsSpec[] = [
   { field: "Cgroup", ns: "cgroup", own: [""], join: true, host: false },
 ];
 
-function checkNamespaces(hc: GoObject, prefix: string, rules: RuleSettings): void {
+function checkNamespaces(hc: GoObject, prefix: string, rules: RuleSettings, ctx: InspectContext): void {
   for (const spec of NAMESPACE_FIELDS) {
     const f = optString(hc, spec.field, prefix);
     const v = f.value;
     if (v === undefined || spec.own.includes(v)) continue;
     const lower = v.toLowerCase();
-    if (spec.ns === "network" && spec.host && isHostNetworkRef(v)) {
+    if (spec.ns === "network" && spec.host && ctx.hostNetwork.isHostRef(v)) {
       if (rules.hostNamespaces.includes("network")) continue;
       deny("containers.host-namespaces", f.path, `${f.path}=${quote(v)}: the host's network is not allowed`);
     }
@@ -313,7 +312,7 @@ function nonEmpty(v: GoValue[] | undefined): boolean {
  * Every HostConfig field that can reach the host. Also used for ContainerUpdate's UpdateConfig
  * (Resources + RestartPolicy at the top level): the fields it lacks are simply absent.
  */
-export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSettings): void {
+export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSettings, ctx: InspectContext): void {
   const priv = optBool(hc, "Privileged", prefix);
   if (priv.value === true && !rules.allowPrivileged) {
     deny("containers.privileged", priv.path, `${priv.path}=true is not allowed (privileged containers have full access to the host)`);
@@ -348,7 +347,7 @@ export function checkHostConfig(hc: GoObject, prefix: string, rules: RuleSetting
     if (nonEmpty(req.value)) deny("containers.device-requests", req.path, `${req.path}: device requests (GPUs, CDI devices) are not allowed`);
   }
 
-  checkNamespaces(hc, prefix, rules);
+  checkNamespaces(hc, prefix, rules, ctx);
   checkBlkioPaths(hc, prefix);
 
   const sec = optStrings(hc, "SecurityOpt", prefix);
@@ -434,27 +433,27 @@ export function checkConfig(cfg: GoObject, prefix: string): void {
  * network (the daemon prefers NetworkID over the map key for user-defined networks), and the
  * endpoint sysctls driver option.
  */
-export function checkEndpoint(ep: GoObject, prefix: string, rules: RuleSettings): void {
+export function checkEndpoint(ep: GoObject, prefix: string, rules: RuleSettings, ctx: InspectContext): void {
   const id = optString(ep, "NetworkID", prefix);
-  if (id.value !== undefined && isHostNetworkRef(id.value) && !rules.hostNamespaces.includes("network")) {
+  if (id.value !== undefined && ctx.hostNetwork.isHostRef(id.value) && !rules.hostNamespaces.includes("network")) {
     deny("containers.host-namespaces", id.path, `${id.path}=${quote(id.value)}: the host's network is not allowed`);
   }
   checkEndpointDriverOpts(ep, prefix, rules);
 }
 
-function checkNetworkingConfig(body: GoObject, rules: RuleSettings): void {
+function checkNetworkingConfig(body: GoObject, rules: RuleSettings, ctx: InspectContext): void {
   const nc = optObject(body, "NetworkingConfig", "");
   if (!nc.value) return;
   const eps = optObject(nc.value, "EndpointsConfig", nc.path);
   if (!eps.value) return;
   for (const [name, ep] of eps.value.entries()) {
     const p = mapKey(eps.path, name);
-    if (isHostNetworkRef(name) && !rules.hostNamespaces.includes("network")) {
+    if (ctx.hostNetwork.isHostRef(name) && !rules.hostNamespaces.includes("network")) {
       deny("containers.host-namespaces", p, `${eps.path}: an endpoint on the host's network (${quote(name)}) is not allowed`);
     }
     if (ep === null) continue;
     if (!(ep instanceof GoObject)) typeError(p, "an object", ep);
-    checkEndpoint(ep, p, rules);
+    checkEndpoint(ep, p, rules, ctx);
   }
 }
 
@@ -462,28 +461,28 @@ function checkNetworkingConfig(body: GoObject, rules: RuleSettings): void {
 // Operations
 
 export const containerCreate: Inspection = {
-  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
+  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings, ctx: InspectContext) {
     return guard(() => {
       const o = bodyObject(body, "body");
       if (!o) return;
       const hc = field(o, "HostConfig", "");
       if (hc.value !== undefined && hc.value !== null) {
         if (!(hc.value instanceof GoObject)) typeError(hc.path, "an object", hc.value);
-        checkHostConfig(hc.value, hc.path, rules);
+        checkHostConfig(hc.value, hc.path, rules, ctx);
       }
       // Top-level HostConfig fields (the embedded *HostConfig of older daemons' wrapper).
-      checkHostConfig(o, "", rules);
+      checkHostConfig(o, "", rules, ctx);
       checkConfig(o, "");
-      checkNetworkingConfig(o, rules);
+      checkNetworkingConfig(o, rules, ctx);
     });
   },
 };
 
 export const containerUpdate: Inspection = {
-  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
+  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings, ctx: InspectContext) {
     return guard(() => {
       const o = bodyObject(body, "body");
-      if (o) checkHostConfig(o, "", rules);
+      if (o) checkHostConfig(o, "", rules, ctx);
     });
   },
 };

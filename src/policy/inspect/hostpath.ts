@@ -3,7 +3,8 @@
 // the profile's bindMounts allowlist.
 
 import type { BindPath, RuleSettings } from "../rules.js";
-import { cleanAbsolute, deny, isUnder, quote } from "./util.js";
+import { cleanAbsolute, isUnder } from "../../api/engine.js";
+import { deny, quote } from "./util.js";
 
 /**
  * Never mountable, whatever bindMounts says: the daemon's and containerd's sockets and state (a

@@ -8,6 +8,7 @@
 // daemon reads them before they are compared.
 
 import type { GoValue } from "../gojson.js";
+import type { HostNetwork } from "../host-network.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import { imageBuild } from "./build.js";
@@ -20,7 +21,7 @@ import { pluginInspections } from "./plugin.js";
 import { serviceCreate, serviceUpdate } from "./service.js";
 import { volumeCreate } from "./volume.js";
 
-export { formBodyViolation, setHostNetworkIds } from "./util.js";
+export { formBodyViolation } from "./util.js";
 
 export interface Violation {
   /** Stable rule id (see RULES in ../rules.ts), e.g. "containers.privileged". */
@@ -31,19 +32,24 @@ export interface Violation {
   detail: string;
 }
 
+/** What the inspections know about the daemon, given to the gate (not settings: facts). */
+export interface InspectContext {
+  readonly hostNetwork: HostNetwork;
+}
+
 export interface Inspection {
   /** Checks on the query string of this operation (e.g. ImageBuild networkmode, ImageCreate fromSrc). */
-  query?(req: RequestView, rules: RuleSettings): Violation | null;
+  query?(req: RequestView, rules: RuleSettings, ctx: InspectContext): Violation | null;
   /** Present when the operation's JSON body must be buffered and inspected. `body` is undefined when the request had no body. */
-  body?(body: GoValue | undefined, req: RequestView, rules: RuleSettings): Violation | null;
+  body?(body: GoValue | undefined, req: RequestView, rules: RuleSettings, ctx: InspectContext): Violation | null;
 }
 
 /** Both inspections of one operation: the first violation of `a`'s checks, then of `b`'s. */
 function combine(a: Inspection | undefined, b: Inspection): Inspection {
   if (a === undefined) return b;
   const out: Inspection = {};
-  if (a.query || b.query) out.query = (req, rules) => a.query?.(req, rules) ?? b.query?.(req, rules) ?? null;
-  if (a.body || b.body) out.body = (body, req, rules) => a.body?.(body, req, rules) ?? b.body?.(body, req, rules) ?? null;
+  if (a.query || b.query) out.query = (req, rules, ctx) => a.query?.(req, rules, ctx) ?? b.query?.(req, rules, ctx) ?? null;
+  if (a.body || b.body) out.body = (body, req, rules, ctx) => a.body?.(body, req, rules, ctx) ?? b.body?.(body, req, rules, ctx) ?? null;
   return out;
 }
 

@@ -9,8 +9,8 @@ import { GoObject, type GoValue } from "../gojson.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import { checkEndpoint } from "./container.js";
-import type { Inspection } from "./index.js";
-import { bodyObject, deny, guard, isHostNetworkRef, mapKey, optObject, optString, optStringMap, quote } from "./util.js";
+import type { InspectContext, Inspection } from "./index.js";
+import { bodyObject, deny, guard, mapKey, optObject, optString, optStringMap, quote } from "./util.js";
 
 export const networkCreate: Inspection = {
   body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
@@ -43,19 +43,19 @@ export const networkCreate: Inspection = {
 };
 
 export const networkConnect: Inspection = {
-  query(req: RequestView, rules: RuleSettings) {
+  query(req: RequestView, rules: RuleSettings, ctx: InspectContext) {
     const id = req.params["id"];
-    if (id !== undefined && isHostNetworkRef(id) && !rules.hostNamespaces.includes("network")) {
+    if (id !== undefined && ctx.hostNetwork.isHostRef(id) && !rules.hostNamespaces.includes("network")) {
       return { rule: "containers.host-namespaces", field: "id", detail: `connecting a container to the host's network (${quote(id)}) is not allowed` };
     }
     return null;
   },
-  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
+  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings, ctx: InspectContext) {
     return guard(() => {
       const o = bodyObject(body, "body");
       if (!o) return;
       const ep = optObject(o, "EndpointConfig", "");
-      if (ep.value instanceof GoObject) checkEndpoint(ep.value, ep.path, rules);
+      if (ep.value instanceof GoObject) checkEndpoint(ep.value, ep.path, rules, ctx);
     });
   },
 };

@@ -16,14 +16,13 @@ import {
   checkSysctls,
   checkWorkdir,
 } from "./container.js";
-import type { Inspection } from "./index.js";
+import type { InspectContext, Inspection } from "./index.js";
 import {
   at,
   bodyObject,
   deny,
   field,
   guard,
-  isHostNetworkRef,
   optArray,
   optBool,
   optNumber,
@@ -111,21 +110,21 @@ function checkContainerSpec(cs: GoObject, path: string, rules: RuleSettings): vo
 }
 
 /** NetworkAttachmentConfig list: the `host` network, and endpoint sysctls in DriverOpts. */
-function checkNetworks(nets: GoValue[], path: string, rules: RuleSettings): void {
+function checkNetworks(nets: GoValue[], path: string, rules: RuleSettings, ctx: InspectContext): void {
   for (let i = 0; i < nets.length; i++) {
     const n = nets[i]!;
     const p = at(path, i);
     if (n === null) continue;
     if (!(n instanceof GoObject)) typeError(p, "an object", n);
     const target = optString(n, "Target", p);
-    if (target.value !== undefined && isHostNetworkRef(target.value) && !rules.hostNamespaces.includes("network")) {
+    if (target.value !== undefined && ctx.hostNetwork.isHostRef(target.value) && !rules.hostNamespaces.includes("network")) {
       deny("containers.host-namespaces", target.path, `${target.path}=${quote(target.value)}: services on the host's network are not allowed`);
     }
     checkEndpointDriverOpts(n, p, rules);
   }
 }
 
-function checkTaskTemplate(tt: GoObject, path: string, rules: RuleSettings): void {
+function checkTaskTemplate(tt: GoObject, path: string, rules: RuleSettings, ctx: InspectContext): void {
   const ps = field(tt, "PluginSpec", path);
   if (ps.value !== undefined && ps.value !== null && !rules.plugins) {
     deny("services.plugin", ps.path, `${ps.path}: services that install plugins are not allowed`);
@@ -159,23 +158,23 @@ function checkTaskTemplate(tt: GoObject, path: string, rules: RuleSettings): voi
     checkLogDriver(name.value, name.path, rules);
   }
   const nets = optArray(tt, "Networks", path);
-  if (nets.value) checkNetworks(nets.value, nets.path, rules);
+  if (nets.value) checkNetworks(nets.value, nets.path, rules, ctx);
 }
 
-function checkServiceSpec(body: GoValue | undefined, rules: RuleSettings) {
+function checkServiceSpec(body: GoValue | undefined, rules: RuleSettings, ctx: InspectContext) {
   return guard(() => {
     const o = bodyObject(body, "body");
     if (!o) return;
     const tt = optObject(o, "TaskTemplate", "");
-    if (tt.value) checkTaskTemplate(tt.value, tt.path, rules);
+    if (tt.value) checkTaskTemplate(tt.value, tt.path, rules, ctx);
     const nets = optArray(o, "Networks", ""); // deprecated top-level networks
-    if (nets.value) checkNetworks(nets.value, nets.path, rules);
+    if (nets.value) checkNetworks(nets.value, nets.path, rules, ctx);
   });
 }
 
 export const serviceCreate: Inspection = {
-  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings) {
-    return checkServiceSpec(body, rules);
+  body(body: GoValue | undefined, _req: RequestView, rules: RuleSettings, ctx: InspectContext) {
+    return checkServiceSpec(body, rules, ctx);
   },
 };
 

@@ -12,6 +12,7 @@ import { catalogued } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "./index.js";
 
+
 export class Deny extends Error {
   readonly violation: Violation;
   constructor(violation: Violation) {
@@ -172,9 +173,6 @@ export function bodyObject(body: GoValue | undefined, what: string): GoObject | 
 // ---------------------------------------------------------------------------------------------
 // Paths
 
-// cleanAbsolute and isUnder are the daemon's path semantics, shared with the config (src/api/engine.ts).
-export { cleanAbsolute, isUnder };
-
 /**
  * A working directory that reaches into /proc (CVE-2024-21626: `/proc/self/fd/N` leaks a host
  * directory fd into the container with runc < 1.1.12). Absolute paths are cleaned; relative ones
@@ -184,29 +182,6 @@ export function isProcWorkdir(p: string): boolean {
   if (p === "") return false;
   if (p.charCodeAt(0) === 0x2f) return isUnder(cleanAbsolute(p), "/proc");
   for (const s of p.split("/")) if (s === "proc" || s === "fd" || s === "..") return true;
-  return false;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The host network
-
-let hostNetworkIds: readonly string[] = [];
-
-/**
- * Tells the inspections the full ID(s) of the daemon's predefined `host` network (GET
- * /networks/host). The daemon resolves a network reference by exact name, then full ID, then
- * unique ID prefix, so without the ID a client could name the host network by (a prefix of) its ID.
- */
-export function setHostNetworkIds(ids: readonly string[]): void {
-  hostNetworkIds = Object.freeze(ids.filter((id) => id !== "").map((id) => id.toLowerCase()));
-}
-
-/** Whether a network reference (NetworkMode, EndpointsConfig key / NetworkID, service Target) may mean the host network. */
-export function isHostNetworkRef(ref: string): boolean {
-  const lower = ref.toLowerCase();
-  if (lower === "host") return true;
-  if (lower === "") return false;
-  for (const id of hostNetworkIds) if (id.startsWith(lower)) return true;
   return false;
 }
 

@@ -1,5 +1,7 @@
-import { afterEach, describe, expect, it } from "vitest";
-import { setHostNetworkIds } from "../../../src/policy/inspect/index.js";
+import { describe, expect, it } from "vitest";
+import { HostNetwork } from "../../../src/policy/host-network.js";
+import type { InspectContext } from "../../../src/policy/inspect/index.js";
+import { DEFAULT_RULES } from "../../../src/policy/rules.js";
 import { body, query, rules, ruleOf } from "./helpers.js";
 
 describe("NetworkCreate", () => {
@@ -30,27 +32,35 @@ describe("NetworkConnect", () => {
   });
 });
 
-describe("the host network by ID (setHostNetworkIds)", () => {
+describe("the host network by ID (HostNetwork, the gate's context)", () => {
   const HOST_ID = "7f0a1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b";
-  afterEach(() => setHostNetworkIds([]));
+  const known: InspectContext = { hostNetwork: new HostNetwork([HOST_ID]) };
+  const createWith = (b: unknown, ctx = known) => body("ContainerCreate", b, DEFAULT_RULES, undefined, ctx);
   it("denies NetworkMode, EndpointsConfig keys / NetworkID, connect, service targets and builds naming it", () => {
-    setHostNetworkIds([HOST_ID]);
-    expect(ruleOf(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: HOST_ID } }))).toBe("containers.host-namespaces");
-    expect(ruleOf(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "7F0A1C" } }))).toBe("containers.host-namespaces");
-    expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { [HOST_ID.slice(0, 12)]: {} } } }))).toBe("containers.host-namespaces");
-    expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { mynet: { NetworkID: HOST_ID } } } }))).toBe("containers.host-namespaces");
-    expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: HOST_ID }))).toBe("containers.host-namespaces");
-    expect(ruleOf(body("ServiceCreate", { TaskTemplate: { Networks: [{ Target: HOST_ID }] } }))).toBe("containers.host-namespaces");
-    expect(ruleOf(query("ImageBuild", [["networkmode", HOST_ID.slice(0, 5)]]))).toBe("build.network");
+    expect(ruleOf(createWith({ Image: "a", HostConfig: { NetworkMode: HOST_ID } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(createWith({ Image: "a", HostConfig: { NetworkMode: "7F0A1C" } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(createWith({ Image: "a", NetworkingConfig: { EndpointsConfig: { [HOST_ID.slice(0, 12)]: {} } } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(createWith({ Image: "a", NetworkingConfig: { EndpointsConfig: { mynet: { NetworkID: HOST_ID } } } }))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: HOST_ID }, known))).toBe("containers.host-namespaces");
+    expect(ruleOf(body("ServiceCreate", { TaskTemplate: { Networks: [{ Target: HOST_ID }] } }, DEFAULT_RULES, undefined, known))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("ImageBuild", [["networkmode", HOST_ID.slice(0, 5)]], DEFAULT_RULES, {}, {}, known))).toBe("build.network");
   });
   it("still allows other networks by id and name", () => {
-    setHostNetworkIds([HOST_ID]);
-    expect(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "3f1c2b8a9d0e" } })).toBeNull();
-    expect(body("ContainerCreate", { Image: "a", HostConfig: { NetworkMode: "ci-net" }, NetworkingConfig: { EndpointsConfig: { "ci-net": { NetworkID: "3f1c" } } } })).toBeNull();
-    expect(query("NetworkConnect", [], rules(), {}, { id: "ci-net" })).toBeNull();
+    expect(createWith({ Image: "a", HostConfig: { NetworkMode: "3f1c2b8a9d0e" } })).toBeNull();
+    expect(createWith({ Image: "a", HostConfig: { NetworkMode: "ci-net" }, NetworkingConfig: { EndpointsConfig: { "ci-net": { NetworkID: "3f1c" } } } })).toBeNull();
+    expect(query("NetworkConnect", [], rules(), {}, { id: "ci-net" }, known)).toBeNull();
   });
-  it("denies the name host without the hook", () => {
+  it("denies the name host with no id known", () => {
     expect(ruleOf(body("ContainerCreate", { Image: "a", NetworkingConfig: { EndpointsConfig: { host: {} } } }))).toBe("containers.host-namespaces");
     expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: "host" }))).toBe("containers.host-namespaces");
+  });
+  it("until the ids are known, fails closed: every reference that could be an id prefix counts as the host network", () => {
+    const unknown: InspectContext = { hostNetwork: new HostNetwork() };
+    expect(ruleOf(createWith({ Image: "a", HostConfig: { NetworkMode: "3f1c2b8a9d0e" } }, unknown))).toBe("containers.host-namespaces");
+    expect(ruleOf(createWith({ Image: "a", NetworkingConfig: { EndpointsConfig: { cafe: {} } } }, unknown))).toBe("containers.host-namespaces");
+    expect(ruleOf(query("NetworkConnect", [], rules(), {}, { id: "7f0a" }, unknown))).toBe("containers.host-namespaces");
+    // Names that cannot be an id prefix still work.
+    expect(createWith({ Image: "a", HostConfig: { NetworkMode: "ci-net" } }, unknown)).toBeNull();
+    expect(createWith({ Image: "a", HostConfig: { NetworkMode: "bridge" } }, unknown)).toBeNull();
   });
 });
