@@ -228,6 +228,30 @@ function replaceQuery(query: ReadonlyArray<readonly [string, string]>, name: str
  * legacy object of string arrays); throws a message otherwise.
  */
 export function mergeLabelFilter(raw: string | undefined, expr: string): string {
+  const fields = readFilters(raw);
+  let labels = fields.get("label");
+  if (labels === undefined) {
+    labels = new Map();
+    fields.set("label", labels);
+  }
+  labels.set(expr, true);
+  let out = "{";
+  let first = true;
+  for (const [key, values] of fields) {
+    out += `${first ? "" : ","}${JSON.stringify(key)}:{`;
+    first = false;
+    let f = true;
+    for (const [v, b] of values) {
+      out += `${f ? "" : ","}${JSON.stringify(v)}:${b}`;
+      f = false;
+    }
+    out += "}";
+  }
+  return out + "}";
+}
+
+/** A `filters` query value as the daemon reads it (both forms), or an error saying what is wrong. */
+function readFilters(raw: string | undefined): Map<string, Map<string, boolean>> {
   const fields = new Map<string, Map<string, boolean>>();
   if (raw !== undefined && raw !== "") {
     let parsed: GoValue;
@@ -263,25 +287,7 @@ export function mergeLabelFilter(raw: string | undefined, expr: string): string 
       }
     }
   }
-  let labels = fields.get("label");
-  if (labels === undefined) {
-    labels = new Map();
-    fields.set("label", labels);
-  }
-  labels.set(expr, true);
-  let out = "{";
-  let first = true;
-  for (const [key, values] of fields) {
-    out += `${first ? "" : ","}${JSON.stringify(key)}:{`;
-    first = false;
-    let f = true;
-    for (const [v, b] of values) {
-      out += `${f ? "" : ","}${JSON.stringify(v)}:${b}`;
-      f = false;
-    }
-    out += "}";
-  }
-  return out + "}";
+  return fields;
 }
 
 const LIST: OwnedOperation = {
@@ -293,6 +299,33 @@ const LIST: OwnedOperation = {
       return { ok: false, denial: policyDenial(req, ctx, 400, (err as Error).message, "ownership.filters", "filters") };
     }
     return { ok: true, rewrite: { query: replaceQuery(req.query, "filters", merged) } };
+  },
+};
+
+// ── build cache prune ──
+
+/**
+ * An id filter no build cache record matches: BuildKit's record ids are base-36 (no '-'), and the
+ * daemon matches the `id` filter as a substring (measured on 20.10: id=a pruned every record
+ * whose id holds an "a").
+ */
+const NO_CACHE_RECORD = "dockgate-owns-no-cache-record";
+
+/**
+ * BuildPrune: build cache records carry no labels, so none is attributable to an owner, and the
+ * daemon has no way to scope a prune to one. A tenant prunes its own cache, which is none: the
+ * daemon answers the prune with its `filters` replaced by one that matches nothing (the client's
+ * `filters` must still be the JSON the daemon would read), so one tenant cannot empty the cache
+ * every other tenant builds with.
+ */
+const BUILD_PRUNE: OwnedOperation = {
+  pre(req, _client, ctx) {
+    try {
+      readFilters(firstQuery(req, "filters"));
+    } catch (err) {
+      return { ok: false, denial: policyDenial(req, ctx, 400, (err as Error).message, "ownership.filters", "filters") };
+    }
+    return { ok: true, rewrite: { query: replaceQuery(req.query, "filters", JSON.stringify({ id: [NO_CACHE_RECORD] })) } };
   },
 };
 
@@ -841,7 +874,7 @@ const SHARED_OPS = [
   "SystemPing", "SystemPingHead", "SystemVersion", "SystemInfo", "SystemAuth",
   "ImageList", "ImageInspect", "ImageHistory", "ImageAttestations", "ImageSearch", "ImageCreate", "ImageTag",
   "ImageDelete", "ImagePrune", "ImageGet", "ImageGetAll", "ImageLoad", "ImagePush", "DistributionInspect",
-  "BuildPrune", "PluginList", "PluginInspect", "GetPluginPrivileges",
+  "PluginList", "PluginInspect", "GetPluginPrivileges",
   "Session", // bound to the client that opened it (buildkit/sessions.ts); builds carry the owner label
 ];
 
@@ -852,6 +885,7 @@ export const OWNED_OPERATIONS: ReadonlyMap<string, OwnedOperation> = new Map<str
   ["ContainerCreate", CONTAINER_CREATE],
   ["ContainerList", LIST],
   ["ContainerPrune", LIST],
+  ["BuildPrune", BUILD_PRUNE],
   ["ExecStart", byParam("exec", "id")],
   ["ExecResize", byParam("exec", "id")],
   ["ExecInspect", byParam("exec", "id")],

@@ -16,6 +16,7 @@ import { DaemonClient, closeDaemonClients, daemonClient } from "../../src/policy
 import { createGate } from "../../src/policy/engine.js";
 import { mergeLabelFilter } from "../../src/policy/ownership.js";
 import { resolverFor } from "../../src/policy/refs.js";
+import { docker } from "../harness/docker.js";
 import type { Client, RequestView, Verdict } from "../../src/policy/verdict.js";
 
 const daemon = inject("dockerSocket");
@@ -340,6 +341,30 @@ describe("lists", () => {
     expect((await list(JSON.stringify({ name: { [`${tag}-a`]: true } }))).map((c) => c.Id)).toEqual([aId]);
     expect(await list(JSON.stringify({ label: [`${LABEL}=tenant-b`] }))).toEqual([]);
     expect(await list(JSON.stringify({ id: [bId] }))).toEqual([]);
+  });
+
+  it("build cache prune prunes the client's own cache, which is none (records carry no owner): every other record stays", async () => {
+    const ctx = fs.mkdtempSync(path.join(os.tmpdir(), "dgown-cache-"));
+    try {
+      fs.writeFileSync(path.join(ctx, "Dockerfile"), `FROM ${image}\nRUN echo ${tag} > /cached\n`);
+      const built = await docker(daemon, ["build", "-q", "-t", `${tag}-cache`, ctx], { binary: "/usr/bin/docker", env: { DOCKER_BUILDKIT: "1" } });
+      expect(built.code, built.stderr).toBe(0);
+      const records = async () => ((await onDaemon("GET", "/system/df")).json.BuildCache ?? []).map((r: { ID: string }) => r.ID).sort();
+      const before = await records();
+      expect(before.length).toBeGreaterThan(0);
+      for (const query of ["all=1", `all=1&filters=${encodeURIComponent(JSON.stringify({ id: [before[0]] }))}`, "keep-storage=0&all=true"]) {
+        const r = await api(A, "POST", `/v1.41/build/prune?${query}`);
+        expect(r.status, r.body).toBe(200);
+        expect(r.json).toEqual({ CachesDeleted: null, SpaceReclaimed: 0 });
+      }
+      expect(await records()).toEqual(before);
+      const bad = await api(A, "POST", `/v1.41/build/prune?filters=${encodeURIComponent("{nope")}`);
+      expect(bad.status).toBe(400);
+      expect(bad.json.message).toContain("(rule ownership.filters)");
+    } finally {
+      fs.rmSync(ctx, { recursive: true, force: true });
+      await onDaemon("DELETE", `/images/${tag}-cache`);
+    }
   });
 
   it("a malformed filters value is a 400, not an unfiltered list", async () => {
