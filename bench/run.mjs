@@ -48,7 +48,7 @@ if (opt.help) {
   --quick            ~1 minute version (fewer rounds, shorter slots, smaller streams)
   --rounds N         interleaved rounds per measurement (default 6, quick 3)
   --only LIST        comma list of phases: ping,cpu,stub,list,create,logs,images,archive,attach,
-                     attachbulk,memory
+                     attachbulk,buildkit,memory
   --max-seconds N    hard stop for the whole run (default 420, quick 150)
   --keep-logs DIR    copy dockgate's log files there before cleanup
   --dockgate FILE    dockgate entry point (default: dist/cli/main.js)
@@ -64,7 +64,7 @@ const MAX_SECONDS = parseInt(opt["max-seconds"] ?? (QUICK ? "150" : "420"), 10);
 const IMAGE = opt.image ?? process.env.DOCKGATE_BENCH_IMAGE ?? "dgtest:latest";
 const CONFIG = path.resolve(opt.config ?? path.join(ROOT, "config/ci.yaml"));
 const PHASES = new Set(
-  (opt.only ?? "ping,cpu,stub,list,create,logs,images,archive,attach,attachbulk,memory").split(",").map((s) => s.trim()),
+  (opt.only ?? "ping,cpu,stub,list,create,logs,images,archive,attach,attachbulk,buildkit,memory").split(",").map((s) => s.trim()),
 );
 
 const P = QUICK
@@ -82,7 +82,9 @@ const P = QUICK
       attachBytes: 16 * 1024 * 1024,
       imageGets: 20,
       streamRounds: 2,
-      budgetMs: { cpu: 8000, stub: 12000, logs: 15000, archive: 8000, attach: 5000, create: 15000, attachBulk: 15000, images: 10000 },
+      buildRounds: 2,
+      buildLargeBytes: 32 * 1024 * 1024,
+      budgetMs: { cpu: 8000, stub: 12000, logs: 15000, archive: 8000, attach: 5000, create: 15000, attachBulk: 15000, images: 10000, buildkit: 40000 },
       idleConns: 1000,
       eventStreams: 200,
     }
@@ -100,7 +102,9 @@ const P = QUICK
       attachBytes: 64 * 1024 * 1024,
       imageGets: 20,
       streamRounds: 3,
-      budgetMs: { cpu: 30000, stub: 45000, logs: 70000, archive: 30000, attach: 15000, create: 60000, attachBulk: 60000, images: 40000 },
+      buildRounds: 6,
+      buildLargeBytes: 64 * 1024 * 1024,
+      budgetMs: { cpu: 30000, stub: 45000, logs: 70000, archive: 30000, attach: 15000, create: 60000, attachBulk: 60000, images: 40000, buildkit: 120000 },
       idleConns: 1000,
       eventStreams: 200,
     };
@@ -1209,6 +1213,88 @@ function streamRows(res, label, bytes, okStatus, perWhat) {
   });
 }
 
+// BuildKit: the docker CLI 20.10's built-in BuildKit (/session + /build?version=2), whose context
+// travels over the session's file sync, which dockgate terminates and relays call by call (and
+// whose Dockerfile it reads). Each build gets a fresh copy of its context directory: BuildKit
+// keeps a synced copy per directory (the session's shared key) and would send only the changes.
+const DOCKER_20 = "/usr/bin/docker";
+const BUILD_SMALL_BYTES = 8 * 1024 * 1024;
+const BUILD_FILES = 50;
+
+function buildContext(dir, bytes) {
+  fs.mkdirSync(dir, { recursive: true });
+  fs.writeFileSync(path.join(dir, "Dockerfile"), `ARG BASE=${IMAGE}\nFROM $BASE\nCOPY . /ctx\n`);
+  const per = Math.ceil(bytes / BUILD_FILES);
+  for (let i = 0; i < BUILD_FILES; i++) fs.writeFileSync(path.join(dir, `f${i}.bin`), Buffer.alloc(per, i));
+}
+
+function dockerBuild(sock, dir, tag) {
+  return new Promise((resolve) => {
+    const env = { ...process.env, DOCKER_HOST: `unix://${sock}`, DOCKER_BUILDKIT: "1" };
+    delete env.DOCKER_CONTEXT;
+    const p = spawn(DOCKER_20, ["build", "--no-cache", "-q", "-t", tag, dir], { env, stdio: ["ignore", "ignore", "pipe"] });
+    let err = "";
+    p.stderr.on("data", (c) => (err += c));
+    p.on("close", (code) => resolve({ code, err }));
+  });
+}
+
+async function phaseBuildkit(T) {
+  if (!fs.existsSync(DOCKER_20)) {
+    problems.push(`buildkit: ${DOCKER_20} (Debian's docker CLI 20.10, built-in BuildKit) is not installed; rows left out`);
+    return;
+  }
+  const targets = [T.direct, T.dockgate, T.pipe];
+  const sizes = [["small", BUILD_SMALL_BYTES], ["large", P.buildLargeBytes]];
+  const tag = `dgbench-${RUN_ID}:bk`;
+  log(`BuildKit builds (docker CLI 20.10, --no-cache, ${BUILD_FILES} files of ${BUILD_SMALL_BYTES / 1048576} and ${P.buildLargeBytes / 1048576} MiB): ${P.buildRounds} rounds per target`);
+  let n = 0;
+  const res = await interleave(P.buildRounds, targets, async (t) => {
+    const out = {};
+    for (const [size, bytes] of sizes) {
+      const dir = path.join(TMP, `bk-${n++}`);
+      buildContext(dir, bytes);
+      const ticks0 = t.pid ? cpuTicks(t.pid) : 0;
+      const t0 = performance.now();
+      const r = await dockerBuild(t.sock, dir, tag);
+      out[size] = { ms: performance.now() - t0, cpu: cpuSecondsSince(t, ticks0), ok: r.code === 0 };
+      if (r.code !== 0) problems.push(`buildkit ${size} via ${t.name}: ${r.err.trim().split("\n").pop()}`);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    return out;
+  }, P.budgetMs.buildkit);
+  await call(UPSTREAM, "DELETE", `/images/${encodeURIComponent(tag)}?force=1`);
+  await call(UPSTREAM, "POST", "/build/prune?all=1");
+  const v = (f) => Object.fromEntries([...res].map(([name, runs]) => [name, runs.some((x) => !x.small.ok || !x.large.ok) ? NaN : median(runs.map(f))]));
+  const spread = (f) => worst(...[...res.values()].map((runs) => spreadOf(runs.map(f))));
+  const small = (x) => x.small.ms;
+  addRow({
+    section: "BuildKit (docker CLI 20.10, /session + /build?version=2)",
+    metric: `build, ${BUILD_FILES} files / ${BUILD_SMALL_BYTES / 1048576} MiB context, --no-cache`,
+    unit: "ms",
+    v: v(small),
+    spread: spread(small),
+    target: { text: "dg <= 1.10x direct", value: (r) => ratio(r.v.dockgate, r.v.direct), ok: (x) => x <= 1.1 },
+  });
+  // Streaming cost per MiB of context: the large build's time over the small one's, per extra MiB.
+  const extraMiB = (P.buildLargeBytes - BUILD_SMALL_BYTES) / 1048576;
+  const perMiB = (x) => (x.large.ms - x.small.ms) / extraMiB;
+  addRow({
+    section: "BuildKit (docker CLI 20.10, /session + /build?version=2)",
+    metric: `context streamed over /session, per extra MiB (${P.buildLargeBytes / 1048576} vs ${BUILD_SMALL_BYTES / 1048576} MiB)`,
+    unit: "ms/MiB",
+    v: v(perMiB),
+    spread: spread(perMiB),
+  });
+  const cpuPerMiB = (x) => ((x.large.cpu - x.small.cpu) * 1000) / extraMiB;
+  addRow({
+    section: CPU_SECTION,
+    metric: "BuildKit context over /session, per extra MiB",
+    unit: "ms/MiB",
+    v: { direct: undefined, dockgate: v(cpuPerMiB).dockgate, pipe: v(cpuPerMiB).pipe },
+  });
+}
+
 async function memoryRun(kind, mode, n) {
   const name = `mem-${kind}-${mode}`;
   const t = kind === "dockgate" ? await startDockgate(name, UPSTREAM) : await startPipe(name, UPSTREAM);
@@ -1372,6 +1458,7 @@ async function main() {
     ["archive", phaseArchive],
     ["attach", phaseAttach],
     ["attachbulk", phaseAttachBulk],
+    ["buildkit", phaseBuildkit],
   ];
   for (const [name, fn] of phases) {
     if (!PHASES.has(name)) continue;

@@ -73,7 +73,7 @@ export const GROUPS: ReadonlyMap<string, GroupInfo> = new Map<string, GroupInfo>
     "ImageList", "ImageInspect", "ImageHistory", "ImageAttestations", "ImageSearch")],
   ["images:write", g("pull (or import), tag, remove, prune; commit a container to an image",
     "ImageCreate", "ImageTag", "ImageDelete", "ImagePrune", "ImageCommit")],
-  ["images:transfer", g("docker save and docker load: whole images as tar streams, not inspected",
+  ["images:transfer", g("docker save and docker load: whole images as tar streams (a load's tags are checked under images.allow)",
     "ImageGet", "ImageGetAll", "ImageLoad")],
   ["images:push", g("push images to a registry", "ImagePush")],
   ["distribution", g("GET /distribution/{name}/json: ask the registry for an image's manifest",

@@ -409,11 +409,13 @@ class Reader {
       // Settings the schema refused keep their defaults (their problems are reported already).
       const valid = Object.entries(p.rules ?? {}).filter(([k]) => this.valid(at("rules", k)));
       rules = normalizeRules(Object.fromEntries(valid), (path, message) => this.error(at("rules", ...path), `${this.w(at("rules", ...path))}: ${message}`));
-      // Settings that open a BuildKit entitlement or frontend (the rest of BuildKit is inspected).
-      if (rules.buildNetworkHost && (allow.has("Session") || allow.has("Grpc"))) {
+      // Settings that open a BuildKit entitlement or frontend, where the profile reaches BuildKit
+      // (the rest of BuildKit is inspected; a setting no granted request can use opens nothing).
+      const buildkit = allow.has("Grpc") || (allow.has("Session") && allow.has("ImageBuild") && rules.buildkit);
+      if (rules.buildNetworkHost && buildkit) {
         this.warn(this.keyNode(at("rules", "buildNetworkHost")), `profile "${name}" sets buildNetworkHost: BuildKit builds may ask for the network.host entitlement and run steps on the host's network`);
       }
-      if (rules.buildkitFrontends.length > 0) {
+      if (rules.buildkitFrontends.length > 0 && buildkit) {
         this.warn(this.keyNode(at("rules", "buildkitFrontends")), `profile "${name}" allows BuildKit frontend images: the daemon pulls and runs them with the build's session and entitlements`);
       }
     }

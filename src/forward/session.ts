@@ -18,7 +18,7 @@ import { ChunkedDecoder } from "../http/chunked.js";
 import { CONTINUE_RESPONSE, errorResponse, HttpError } from "../http/errors.js";
 import { HeadReader, parseRequestHead, type RequestHead } from "../http/request-head.js";
 import { encodeTarget, parseTarget, TargetError } from "../http/target.js";
-import type { BodyPrefixCheck, BodyResult, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
+import type { BodyResult, BodyStep, BodyStream, BodyStreamCheck, Client, Denial, Gate, RequestView, ResponseTransform, Rewrite, Verdict } from "../policy/verdict.js";
 import { HTTP11_REQUIRED_REPLY, HTTP2_REFUSAL_MESSAGE, isHttp2Preface } from "./h2-preface.js";
 import { parseResponseHead } from "./response-head.js";
 
@@ -131,7 +131,7 @@ const enum Out {
   Transform,
 }
 
-type BodyTarget = "forward" | "collect" | "discard" | "sniff";
+type BodyTarget = "forward" | "collect" | "discard" | "stream";
 
 export class Session {
   private upstream: net.Socket | null = null;
@@ -233,9 +233,11 @@ export class Session {
             if (!this.readHead()) return;
             break;
           case In.Fixed:
+            if (this.streamed?.busy) return this.applyBackpressure();
             this.readFixedBody();
             break;
           case In.Chunked:
+            if (this.streamed?.busy) return this.applyBackpressure();
             this.readChunkedBody();
             break;
           case In.Deciding:
@@ -400,7 +402,7 @@ export class Session {
     this.rewrite(exchange, view, verdict.rewrite);
     if (verdict.kind === "allow") {
       exchange.record.audit = verdict.audit;
-      if (verdict.bodyPrefix !== undefined && hasBody) this.sniffBody(exchange, head, view, verdict.bodyPrefix);
+      if (verdict.bodyStream !== undefined && hasBody) this.streamBody(exchange, head, view, verdict.bodyStream);
       else this.forwardRequest(exchange, head, view, hasBody);
       return;
     }
@@ -600,20 +602,10 @@ export class Session {
   private onBodyChunk(chunk: Buffer, rechunk: boolean): void {
     if (chunk.length === 0) return;
     switch (this.bodyTarget) {
-      case "forward": {
-        const upstream = this.upstream!;
+      case "forward":
         if (this.currentExchange) this.currentExchange.record.bytesIn += chunk.length;
-        if (rechunk) {
-          upstream.cork();
-          upstream.write(`${chunk.length.toString(16)}\r\n`, "latin1");
-          upstream.write(chunk);
-          upstream.write(CRLF);
-          upstream.uncork();
-        } else {
-          upstream.write(chunk);
-        }
+        this.writeBody(chunk, rechunk);
         return;
-      }
       case "collect":
         this.collectedBytes += chunk.length;
         if (this.collectedBytes > this.collectLimit) {
@@ -623,55 +615,174 @@ export class Session {
         return;
       case "discard":
         return;
-      case "sniff":
-        this.sniffed!.chunks.push(chunk);
-        this.sniffed!.bytes += chunk.length;
-        if (this.sniffed!.bytes >= this.sniffed!.check.bytes) this.endSniff(false);
+      case "stream":
+        this.streamFeed(chunk);
         return;
     }
   }
 
-  // ---- body-prefix hook (BodyPrefixCheck) ---------------------------------------------------
-  // A request allowed on condition of its body's first bytes: nothing goes upstream until those
-  // bytes are in (at most check.bytes of them are held), then the request is forwarded as
-  // forwardRequest would (head, the held bytes, the rest streamed) or refused (the rest discarded).
-
-  private sniffed: { exchange: Exchange; head: RequestHead; view: RequestView; check: BodyPrefixCheck; chunks: Buffer[]; bytes: number } | null = null;
-
-  private sniffBody(exchange: Exchange, head: RequestHead, view: RequestView, check: BodyPrefixCheck): void {
-    if (head.expectContinue) this.enqueueLocal(this.interim());
-    this.queue.push(exchange);
-    this.sniffed = { exchange, head, view, check, chunks: [], bytes: 0 };
-    this.beginBody(head, "sniff", exchange.hijackable ? In.AwaitResponse : In.Head);
+  /** Body bytes upstream, as they are or as one chunk (chunked framing). */
+  private writeBody(buf: Buffer, chunked: boolean): void {
+    const upstream = this.upstream!;
+    if (!chunked) {
+      upstream.write(buf);
+      return;
+    }
+    upstream.cork();
+    upstream.write(`${buf.length.toString(16)}\r\n`, "latin1");
+    upstream.write(buf);
+    upstream.write(CRLF);
+    upstream.uncork();
   }
 
-  /** Decides on the held bytes: at `bodyEnded` the body was shorter than check.bytes. */
-  private endSniff(bodyEnded: boolean): void {
-    const { exchange, head, view, check, chunks } = this.sniffed!;
-    this.sniffed = null;
-    const held = Buffer.concat(chunks);
-    const result = check.check(held.subarray(0, check.bytes));
-    if (!result.ok) {
-      const d = result.denial;
+  // ---- streamed body inspection (BodyStreamCheck) ------------------------------------------
+  // A request allowed on condition of its body, read as it streams: every chunk goes to the
+  // policy's BodyStream and only the bytes it hands back go upstream (the head with the first of
+  // them). While a step is pending nothing more is read from the client (bounded memory). The
+  // body's end is held until the stream's last step: a request that is still being forwarded when
+  // the stream refuses is cut (upstream destroyed before its body ended) and answered with the
+  // denial, so the daemon never completes it.
+
+  private streamed: {
+    exchange: Exchange;
+    head: RequestHead;
+    view: RequestView;
+    check: BodyStreamCheck;
+    stream: BodyStream;
+    /** Chunks (null: the body's end) waiting for the pending step. */
+    backlog: Array<Buffer | null>;
+    busy: boolean;
+    /** Set while the last step said `more`: whether it belonged to the body's end. */
+    pulling: boolean | undefined;
+    /** The head went upstream: the body is being forwarded. */
+    sent: boolean;
+    next: In;
+  } | null = null;
+
+  private streamBody(exchange: Exchange, head: RequestHead, view: RequestView, check: BodyStreamCheck): void {
+    if (head.expectContinue) this.enqueueLocal(this.interim());
+    this.queue.push(exchange);
+    const next = exchange.hijackable ? In.AwaitResponse : In.Head;
+    this.streamed = { exchange, head, view, check, stream: check.open(), backlog: [], busy: false, pulling: undefined, sent: false, next };
+    this.beginBody(head, "stream", next);
+  }
+
+  /** Hands the body's next chunk (null: its end) to the stream, in order. */
+  private streamFeed(chunk: Buffer | null): void {
+    const s = this.streamed!;
+    s.backlog.push(chunk);
+    if (!s.busy) this.streamDrain(s);
+  }
+
+  private streamDrain(s: NonNullable<Session["streamed"]>): void {
+    while (this.streamed === s && !this.closed) {
+      // A step that said `more` is followed by pull()s (once the daemon took what it sent)
+      // before the next chunk; `pulling` is whether those belong to the body's end.
+      const pulling = s.pulling;
+      if (pulling === undefined && s.backlog.length === 0) return;
+      const atEnd = pulling ?? s.backlog[0] === null;
+      let step: BodyStep | Promise<BodyStep>;
+      try {
+        if (pulling !== undefined) step = s.stream.pull!();
+        else {
+          const item = s.backlog.shift()!;
+          step = item === null ? s.stream.end() : s.stream.push(item);
+        }
+      } catch {
+        this.destroy();
+        return;
+      }
+      if (step instanceof Promise) {
+        s.busy = true;
+        step.then(
+          (r) => {
+            s.busy = false;
+            if (this.streamed !== s || this.closed) return;
+            this.streamStep(s, r, atEnd);
+            if (!s.busy) this.streamDrain(s);
+            if (!s.busy) this.settled();
+          },
+          () => this.destroy(),
+        );
+        return;
+      }
+      this.streamStep(s, step, atEnd);
+      if (s.busy) return;
+    }
+  }
+
+  /** Applies one step; after a `more` step, waits for the daemon to take it before pulling on. */
+  private streamStep(s: NonNullable<Session["streamed"]>, step: BodyStep, atEnd: boolean): void {
+    const more = step.ok && step.more === true;
+    s.pulling = more ? atEnd : undefined;
+    this.streamApply(s, step, atEnd && !more);
+    const upstream = this.upstream;
+    if (!more || this.streamed !== s || this.closed || upstream === null || !upstream.writableNeedDrain) return;
+    s.busy = true;
+    upstream.once("drain", () => {
+      s.busy = false;
+      if (this.streamed !== s || this.closed) return;
+      this.streamDrain(s);
+      if (!s.busy) this.settled();
+    });
+  }
+
+  private streamApply(s: NonNullable<Session["streamed"]>, step: BodyStep, atEnd: boolean): void {
+    const { exchange, head, view } = s;
+    const chunked = head.chunked || s.check.rewrites;
+    if (!step.ok) {
+      const d = step.denial;
       exchange.record.rule = d.rule;
       exchange.record.field = d.field;
       exchange.record.message = d.message;
+      this.streamed = null;
+      if (s.sent) {
+        // Part of the body is upstream: cut that request before its end reaches the daemon. A
+        // clean denial is possible only while nothing of a response is on its way to the client.
+        const ahead = this.queue.slice(0, this.queue.indexOf(exchange));
+        if (this.outState !== Out.Head || this.outHead !== "" || ahead.some((e) => e.local === undefined)) {
+          this.destroy();
+          return;
+        }
+        const upstream = this.upstream!;
+        this.upstream = null;
+        upstream.destroy();
+        this.currentExchange = null;
+        exchange.closeAfter = true;
+      }
       this.bodyTarget = "discard";
       if (exchange.closeAfter) this.afterBody = In.Stopped;
+      // The body was read to its end already (this step or one still queued): read on.
+      if (atEnd || s.backlog.includes(null)) this.inState = this.afterBody;
       this.settleLocal(exchange, errorResponse(d.status, d.message, false, exchange.headRequest), "deny");
       return;
     }
-    exchange.record.audit ??= result.audit;
-    const framing = head.chunked ? "Transfer-Encoding: chunked\r\n" : `Content-Length: ${head.contentLength}\r\n`;
-    this.connectUpstream().write(this.upstreamHead(head, view, framing), "latin1");
-    this.currentExchange = exchange;
-    this.bodyTarget = "forward";
-    this.onBodyChunk(held, head.chunked);
-    if (bodyEnded && head.chunked) this.upstream!.write(LAST_CHUNK);
+    exchange.record.audit ??= step.audit;
+    if (!s.sent && (step.forward.length > 0 || atEnd)) {
+      const framing = chunked ? "Transfer-Encoding: chunked\r\n" : `Content-Length: ${head.contentLength}\r\n`;
+      this.connectUpstream().write(this.upstreamHead(head, view, framing), "latin1");
+      s.sent = true;
+      this.currentExchange = exchange;
+    }
+    for (const buf of step.forward) {
+      if (buf.length === 0) continue;
+      exchange.record.bytesIn += buf.length;
+      this.writeBody(buf, chunked);
+    }
+    if (!atEnd) return;
+    if (chunked) this.upstream!.write(LAST_CHUNK);
+    this.streamed = null;
+    this.currentExchange = null;
+    this.afterRequest(exchange, s.next);
   }
 
   private endBody(): void {
-    if (this.bodyTarget === "sniff") this.endSniff(true);
+    if (this.bodyTarget === "stream") {
+      // Nothing more is read until the stream's last step forwarded the body's end (or refused).
+      this.inState = In.Deciding;
+      this.streamFeed(null);
+      return;
+    }
     this.inState = this.afterBody;
     if (this.bodyTarget === "collect" && this.collecting) {
       const { exchange, inspect } = this.collecting;
@@ -725,18 +836,18 @@ export class Session {
     const message = `dockgate: ${(err as Error).message.replace(/^dockgate: /, "")}`;
     this.pending = null;
     this.inState = In.Stopped;
-    if (this.bodyTarget === "forward" && this.currentExchange) {
+    if ((this.bodyTarget === "forward" || this.streamed?.sent === true) && this.currentExchange) {
       // Part of this body already went upstream: no clean answer is possible, and the daemon's
       // request must be cut before it acts on a body the client never finished.
       this.destroy();
       return;
     }
     // A request whose body was being collected (or sniffed) is already queued, unforwarded: this is its reply.
-    const held = this.collecting?.exchange ?? this.sniffed?.exchange;
+    const held = this.collecting?.exchange ?? this.streamed?.exchange;
     const exchange = held ?? this.newExchange("-", "-");
     if (!held) this.queue.push(exchange);
     this.collecting = null;
-    this.sniffed = null;
+    this.streamed = null;
     exchange.closeAfter = true;
     exchange.record.message = message;
     exchange.record.rule ??= rule ?? (status === 413 ? "body.size" : "http.malformed");
@@ -757,7 +868,8 @@ export class Session {
     if (this.upstream !== null && this.upstream.writableNeedDrain) return true;
     if (this.inState === In.Raw) return false;
     if (this.client.writableNeedDrain || this.queue.length > MAX_QUEUED) return true;
-    return (this.inState === In.AwaitResponse || this.inState === In.Deciding) && (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
+    const waiting = this.inState === In.AwaitResponse || this.inState === In.Deciding || this.streamed?.busy === true;
+    return waiting && (this.pending?.length ?? 0) > this.hooks.limits.maxHeaderBytes;
   }
 
   private resumeReading(): void {

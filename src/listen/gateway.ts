@@ -88,7 +88,7 @@ export async function startGateway(
       ["Session", sessionTakeover((client) => current.profiles.get(client.profile)?.rules)],
       ["Grpc", grpcTakeover((client) => current.profiles.get(client.profile))],
     ]),
-    gate: limiter.wrap(gate),
+    gate: attributed(limiter.wrap(gate)),
     upstreamPath: config.upstream,
     limits: sessionLimits(config),
     onExchange: (record: ExchangeRecord) => {
@@ -150,6 +150,10 @@ export async function startGateway(
   const extras = new Set<Live>();
   let admin: AdminServer | undefined;
   let tenants: Tenants | undefined;
+  /** Per-job tenants record the image tags their requests create (tenants.ts). */
+  function attributed(g: Gate): Gate {
+    return { decide: (req, client) => (tenants === undefined ? g.decide(req, client) : tenants.attribute(req, client, g.decide(req, client))) };
+  }
   const tenantHost = {
     config: () => current,
     open: async (listener: ListenerConfig) => {
@@ -235,7 +239,7 @@ export async function startGateway(
 
     // ---- commit: synchronous from here, so no request sees half of it ----
     limiter.configure(next);
-    hooks.gate = limiter.wrap(nextGate);
+    hooks.gate = attributed(limiter.wrap(nextGate));
     hooks.upstreamPath = next.upstream;
     hooks.limits = sessionLimits(next);
     const summary: ReloadSummary = { added: added.map((l) => l.open.config.name), removed: [], updated: [] };

@@ -14,18 +14,34 @@
 // build's cache is the built image's untagged parents, which go with it. The listing is repeated
 // until a pass finds nothing, so a create that was in flight when the socket closed is not left.
 //
+// Images cannot be labelled once they exist, so the tags a tenant creates by load, pull, tag,
+// commit or import are recorded (before the request goes to the daemon; a load's tags when its
+// archive was read, before its end is sent), each with the image it pointed to then (or none), in
+// a state file next to its socket, `<directory>/.<name>.images.json` (written atomically: a
+// temporary file renamed over it), with the ids of the images that existed when the tenant was
+// made. A delete then untags each recorded tag that points elsewhere than before the tenant's
+// first request naming it (a request that failed, or a pull of what was there, changed nothing
+// and is left alone): the daemon removes the image with its last tag unless a container uses it. A tag is kept when it is the only tag of an image that existed before the tenant (removing
+// it would remove that image) or another tenant recorded the same tag. A tenant restored without
+// a state file counts every image as existing before it.
+//
 // Restart: every tenant has a marker volume `dockgate-tenant.<name>` labelled with its name,
 // profile and expiry, but not with the owner label (its clients never see it). At start the
 // markers are read back: each tenant gets its socket again (`onRestart: restore`) or is removed
 // (`clean`); an expired one is removed either way. Objects whose owner is a `tenant:` with no
 // marker (a crash during a delete) are removed.
 
+import { randomBytes } from "node:crypto";
+import { readFile, rename, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import { join } from "node:path";
 import type { Config, ListenerConfig, TenantsConfig } from "../config/types.js";
 import { MAX_TENANT_TTL_SECONDS } from "../config/load.js";
 import type { Logger } from "../observe/log.js";
 import { DaemonError, daemonClient, type DaemonClient } from "../policy/daemon.js";
+import { parseImageRef } from "../api/image-ref.js";
+import { queryValues } from "../policy/inspect/util.js";
+import type { BodyStreamCheck, Client, RequestView, Verdict } from "../policy/verdict.js";
 
 /** What the gateway gives tenants: a listener served like the config's, closed with its connections. */
 export interface TenantHost {
@@ -61,6 +77,12 @@ interface Tenant {
   handle: { close(): Promise<void> } | undefined;
   /** A delete in progress (its promise, so a second one waits for the same result). */
   deleting: Promise<DeleteResult> | undefined;
+  /** Tags its requests created (as the client wrote them) → the image id each pointed to before (null: none); persisted in its state file. */
+  tags: Map<string, string | null>;
+  /** Ids of the images that existed when it was made; undefined: unknown (every image counts as older). */
+  before: Set<string> | undefined;
+  /** The state file's writes, in order. */
+  saving: Promise<void>;
 }
 
 export interface DeleteResult {
@@ -135,14 +157,21 @@ export class Tenants {
       timer: undefined,
       handle: undefined,
       deleting: undefined,
+      tags: new Map(),
+      before: undefined,
+      saving: Promise.resolve(),
     };
     this.tenants.set(name, tenant); // reserved while the marker and socket are made
     try {
       await this.writeMarker(tenant);
-      await this.open(tenant);
+      // Taken before the socket exists: nothing of the tenant's is among them.
+      tenant.before = new Set((await list<{ Id: string }>(this.daemon, "/images/json?all=1")).map((i) => i.Id));
+      await this.open(tenant); // makes the directory, like every unix listener's
+      await this.save(tenant);
     } catch (err) {
       this.tenants.delete(name);
       await this.removeMarker(name).catch(() => {});
+      await rm(this.statePath(name), { force: true }).catch(() => {});
       throw err instanceof TenantError ? err : new TenantError(err instanceof DaemonError ? 502 : 500, `cannot create tenant ${name}: ${(err as Error).message}`);
     }
     this.logger.info({ tenant: name, profile, socket: tenant.socket, expires: tenant.expires?.toISOString() }, "tenant created");
@@ -165,7 +194,7 @@ export class Tenants {
   async list(): Promise<Record<string, unknown>[]> {
     const out: Record<string, unknown>[] = [];
     for (const t of this.tenants.values()) {
-      out.push({ ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+      out.push({ ...this.describe(t), holds: await this.holdings(t) });
     }
     return out;
   }
@@ -185,7 +214,9 @@ export class Tenants {
     t.handle = undefined;
     await handle?.close(); // no connection of the tenant's is left to create anything
     const result = await this.removeOwned(t.name, t.owner, t.label);
+    await this.untagRecorded(t, result);
     await this.removeMarker(t.name);
+    await rm(this.statePath(t.name), { force: true });
     this.tenants.delete(t.name);
     this.logger.info({ tenant: t.name, why, removed: result.removed, kept: result.kept }, "tenant removed");
     return result;
@@ -233,9 +264,10 @@ export class Tenants {
     return { name, removed, kept: [...kept] };
   }
 
-  async holdings(owner: string, label: string): Promise<Holdings> {
+  /** What the tenant holds: its objects by label, and the recorded tags it changed (as a delete would find them). */
+  async holdings(t: Tenant): Promise<Holdings> {
     const d = this.daemon;
-    const f = filter(label, owner);
+    const f = filter(t.label, t.owner);
     const [containers, networks, volumes, images] = await Promise.all([
       list<{ Id: string; Names?: string[] }>(d, `/containers/json?all=1&filters=${f}`),
       list<{ Name: string }>(d, `/networks?filters=${f}`),
@@ -246,8 +278,141 @@ export class Tenants {
       containers: containers.map((c) => displayName(c.Names, c.Id)),
       networks: networks.map((n) => n.Name),
       volumes: (volumes.json?.Volumes ?? []).map((v) => v.Name),
-      images: images.flatMap((i) => ((i.RepoTags ?? []).filter((t) => t !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
+      images: [
+        ...new Set([
+          ...images.flatMap((i) => ((i.RepoTags ?? []).filter((tag) => tag !== "<none>:<none>").length > 0 ? i.RepoTags! : [i.Id])),
+          ...(await this.recordedTags(t)).map((r) => r.shown),
+        ]),
+      ],
     };
+  }
+
+  // ── images by record: the state file ──
+
+  private statePath(name: string): string {
+    return join(this.settings.directory, `.${name}.images.json`);
+  }
+
+  /** Writes the tenant's state file atomically (a temporary file renamed over it), after earlier writes. */
+  private save(t: Tenant): Promise<void> {
+    const body = JSON.stringify({ tags: Object.fromEntries(t.tags), before: t.before === undefined ? null : [...t.before] });
+    const file = this.statePath(t.name);
+    const write = async (): Promise<void> => {
+      const tmp = `${file}.${randomBytes(6).toString("hex")}.tmp`;
+      await writeFile(tmp, body, { mode: 0o600 });
+      await rename(tmp, file);
+    };
+    t.saving = t.saving.then(write, write);
+    return t.saving;
+  }
+
+  private async load(name: string): Promise<{ tags: Map<string, string | null>; before: Set<string> | undefined }> {
+    let text: string;
+    try {
+      text = await readFile(this.statePath(name), "utf8");
+    } catch {
+      return { tags: new Map(), before: undefined };
+    }
+    const v = JSON.parse(text) as { tags?: unknown; before?: unknown };
+    const tags = new Map<string, string | null>();
+    if (v.tags !== null && typeof v.tags === "object") {
+      for (const [tag, prior] of Object.entries(v.tags)) if (typeof prior === "string" || prior === null) tags.set(tag, prior);
+    }
+    const before = Array.isArray(v.before) ? new Set(v.before.filter((s): s is string => typeof s === "string")) : undefined;
+    return { tags, before };
+  }
+
+  /**
+   * The gate's verdict for a tenant's request, with the tags it would create recorded first (a
+   * load's when its archive has been read, before its end goes to the daemon). Other clients'
+   * verdicts pass unchanged.
+   */
+  attribute(req: RequestView, client: Client, verdict: Verdict | Promise<Verdict>): Verdict | Promise<Verdict> {
+    if (!client.owner.startsWith(OWNER_PREFIX)) return verdict;
+    const t = this.tenants.get(client.owner.slice(OWNER_PREFIX.length));
+    if (t === undefined || (req.operation !== "ImageLoad" && createdTags(req).length === 0)) return verdict;
+    const after = async (v: Verdict): Promise<Verdict> => {
+      if (v.kind === "deny") return v;
+      if (req.operation !== "ImageLoad") {
+        await this.note(t, createdTags(req));
+        return v;
+      }
+      if (v.kind !== "allow" || v.bodyStream === undefined) return v;
+      const inner = v.bodyStream;
+      const bodyStream: BodyStreamCheck = {
+        rewrites: inner.rewrites,
+        open: () => {
+          const s = inner.open();
+          return {
+            push: (chunk) => s.push(chunk),
+            end: async () => {
+              const step = await s.end();
+              if (step.ok && step.creates !== undefined && step.creates.length > 0) await this.note(t, step.creates);
+              return step;
+            },
+          };
+        },
+      };
+      return { ...v, bodyStream };
+    };
+    return verdict instanceof Promise ? verdict.then(after) : after(verdict);
+  }
+
+  /** Records tags not recorded yet, with the image each points to now (before the request). */
+  private async note(t: Tenant, tags: readonly string[]): Promise<void> {
+    const fresh = [...new Set(tags)].filter((tag) => !t.tags.has(tag));
+    if (fresh.length === 0) return;
+    for (const tag of fresh) t.tags.set(tag, (await this.imageOf(tag))?.Id ?? null);
+    await this.save(t);
+  }
+
+  /** The image a name resolves to, or undefined (404). */
+  private async imageOf(name: string): Promise<{ Id: string; RepoTags?: string[] | null } | undefined> {
+    const r = await this.daemon.getJson<{ Id: string; RepoTags?: string[] | null }>(`/images/${encodeURIComponent(name)}/json`);
+    if (r.status === 404) return undefined;
+    if (r.json === undefined) throw new DaemonError(`image ${name}: the daemon answered ${r.status} ${r.message ?? ""}`);
+    return r.json;
+  }
+
+  /** The recorded tags that exist and point elsewhere than before the tenant's request, as the daemon shows them. */
+  private async recordedTags(t: Tenant): Promise<Array<{ tag: string; shown: string; image: { Id: string; RepoTags: string[] } }>> {
+    const out: Array<{ tag: string; shown: string; image: { Id: string; RepoTags: string[] } }> = [];
+    for (const [tag, prior] of t.tags) {
+      const image = await this.imageOf(tag);
+      // Gone already (the label pass, or someone else), or where it was before the tenant's request.
+      if (image === undefined || image.Id === prior) continue;
+      // The name may resolve to an image by id or digest rather than by this tag: only a tag counts.
+      const key = refKey(tag);
+      const tags = image.RepoTags ?? [];
+      // As the daemon shows it (the CLI sends docker.io/library/x for x).
+      const shown = tags.find((x) => refKey(x) === key);
+      if (shown !== undefined) out.push({ tag, shown, image: { Id: image.Id, RepoTags: tags } });
+    }
+    return out;
+  }
+
+  /** Untags what the tenant's requests tagged (after its containers are gone); see the file's head. */
+  private async untagRecorded(t: Tenant, result: DeleteResult): Promise<void> {
+    const d = this.daemon;
+    const kept = new Set(result.kept);
+    const others = new Set([...this.tenants.values()].filter((u) => u !== t).flatMap((u) => [...u.tags.keys()].map(refKey)));
+    for (const { tag, shown, image } of await this.recordedTags(t)) {
+      // Inspected again: untagging an earlier one may have changed this one's image.
+      const now = await this.imageOf(tag);
+      if (now === undefined || now.Id !== image.Id) continue;
+      const key = refKey(tag);
+      const last = (now.RepoTags ?? []).length <= 1;
+      if (last && (t.before === undefined || t.before.has(image.Id))) {
+        kept.add(`tag ${shown}: the only tag of image ${image.Id}, which existed before the tenant`);
+        continue;
+      }
+      if (last && others.has(key)) {
+        kept.add(`tag ${shown}: another tenant tagged it too`);
+        continue;
+      }
+      if (await remove(d, `/images/${encodeURIComponent(tag)}`, kept, `tag ${shown}`)) result.removed.images.push(shown);
+    }
+    result.kept = [...kept];
   }
 
   // ── the marker, the socket, the timer ──
@@ -318,6 +483,8 @@ export class Tenants {
         timer: undefined,
         handle: undefined,
         deleting: undefined,
+        ...(await this.load(name)),
+        saving: Promise.resolve(),
       };
       if (this.tenants.has(name)) continue; // a retry of a restore that got this far
       this.tenants.set(name, tenant);
@@ -373,7 +540,7 @@ export class Tenants {
       if (req.method === "GET") {
         const t = this.tenants.get(name);
         if (t === undefined) throw new TenantError(404, `no such tenant: ${name}`);
-        return json(res, 200, { ...this.describe(t), holds: await this.holdings(t.owner, t.label) });
+        return json(res, 200, { ...this.describe(t), holds: await this.holdings(t) });
       }
       throw methodNotAllowed(res, "GET, DELETE", req.method, path);
     } catch (err) {
@@ -414,6 +581,27 @@ function readJson(req: http.IncomingMessage): Promise<unknown> {
     });
     req.on("error", reject);
   });
+}
+
+/** The tags ImageTag, ImageCreate (pull, import) and ImageCommit would create, as the client wrote them. */
+function createdTags(req: RequestView): string[] {
+  const first = (key: string): string => queryValues(req, key)[0] ?? "";
+  const tagged = (repo: string, tag: string): string[] => (repo === "" ? [] : [tag !== "" ? `${repo}:${tag}` : parseImageRef(repo).tag !== undefined || repo.includes("@") ? repo : `${repo}:latest`]);
+  switch (req.operation) {
+    case "ImageTag":
+    case "ImageCommit":
+      return tagged(first("repo"), first("tag"));
+    case "ImageCreate":
+      return first("fromImage") !== "" ? tagged(first("fromImage"), first("tag")) : tagged(first("repo"), first("tag"));
+    default:
+      return [];
+  }
+}
+
+/** A reference as the daemon normalizes it (alpine:3 is docker.io/library/alpine:3). */
+function refKey(name: string): string {
+  const r = parseImageRef(name);
+  return `${r.host}/${r.path}:${r.tag ?? ""}@${r.digest ?? ""}`;
 }
 
 function filter(label: string, owner: string): string {

@@ -4,13 +4,14 @@
 // as host root (GHSA-x86f-5xw2-fm2r): a container's own /usr/bin/xz (or unpigz, ...) would run on
 // the host. `docker cp` always sends a plain tar, so a compressed body is refused unless the
 // profile sets `rules.compressedArchives` (rule archives.compressed). Only the first bytes are
-// read: the body is streamed, never buffered (BodyPrefixCheck).
+// read: the body is streamed, never buffered (a BodyStreamCheck that holds the first bytes only).
+// The same header detection decides how `docker load` bodies are read (image-load.ts).
 //
 // The headers are those moby's archive/compression Detect recognizes: bzip2, gzip, xz, zstd (a
 // frame, or a skippable frame), matched on fewer bytes where that is stricter (gzip by its two
 // magic bytes, whatever the method byte; a skippable zstd frame by its 4-byte magic alone).
 
-import type { BodyPrefixCheck, Denial, Verdict } from "./verdict.js";
+import type { BodyStep, BodyStreamCheck, Denial, Verdict } from "./verdict.js";
 
 const RULE = "archives.compressed";
 
@@ -39,22 +40,44 @@ export function compressionOf(prefix: Buffer): string | undefined {
  * check (in audit mode a compressed body goes through, noted); denials stand as they are.
  */
 export function withArchivePrefixCheck(verdict: Verdict | Promise<Verdict>, profile: string, audit: boolean): Verdict | Promise<Verdict> {
-  const bodyPrefix: BodyPrefixCheck = {
-    bytes: PREFIX_BYTES,
-    check(prefix) {
-      const kind = compressionOf(prefix);
-      if (kind === undefined) return { ok: true };
-      const denial: Denial = {
-        status: 403,
-        message:
-          `dockgate: PutContainerArchive denied for profile ${profile}: body: the archive is ${kind}-compressed; only plain tar archives ` +
-          `are accepted (the daemon would decompress it with a program from inside the container, GHSA-x86f-5xw2-fm2r) (rule ${RULE})`,
-        rule: RULE,
-        field: "body",
+  const check = (prefix: Buffer): BodyStep => {
+    const kind = compressionOf(prefix);
+    if (kind === undefined) return { ok: true, forward: [prefix] };
+    const denial: Denial = {
+      status: 403,
+      message:
+        `dockgate: PutContainerArchive denied for profile ${profile}: body: the archive is ${kind}-compressed; only plain tar archives ` +
+        `are accepted (the daemon would decompress it with a program from inside the container, GHSA-x86f-5xw2-fm2r) (rule ${RULE})`,
+      rule: RULE,
+      field: "body",
+    };
+    return audit ? { ok: true, forward: [prefix], audit: denial } : { ok: false, denial };
+  };
+  const bodyStream: BodyStreamCheck = {
+    rewrites: false,
+    open() {
+      // The first PREFIX_BYTES are held and checked; everything after passes as it comes.
+      let held: Buffer[] | null = [];
+      let bytes = 0;
+      return {
+        push(chunk) {
+          if (held === null) return { ok: true, forward: [chunk] };
+          held.push(chunk);
+          bytes += chunk.length;
+          if (bytes < PREFIX_BYTES) return { ok: true, forward: [] };
+          const prefix = Buffer.concat(held);
+          held = null;
+          return check(prefix);
+        },
+        end() {
+          if (held === null) return { ok: true, forward: [] };
+          const prefix = Buffer.concat(held);
+          held = null;
+          return check(prefix);
+        },
       };
-      return audit ? { ok: true, audit: denial } : { ok: false, denial };
     },
   };
-  const wrap = (v: Verdict): Verdict => (v.kind === "allow" ? { ...v, bodyPrefix } : v);
+  const wrap = (v: Verdict): Verdict => (v.kind === "allow" ? { ...v, bodyStream } : v);
   return verdict instanceof Promise ? verdict.then(wrap) : wrap(verdict);
 }

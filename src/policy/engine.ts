@@ -32,6 +32,7 @@ import { type DaemonClient, daemonClient } from "./daemon.js";
 import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
 import { withArchivePrefixCheck } from "./archive.js";
+import { withLoadCheck } from "./image-load.js";
 import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
 import {
@@ -183,6 +184,9 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
         case "PutContainerArchive":
           // The body's first bytes are checked as it streams (archive.ts).
           return plan.rules.compressedArchives ? verdict : withArchivePrefixCheck(verdict, plan.name, plan.audit);
+        case "ImageLoad":
+          // The archive's repository tags are checked (and, under ownership, reported) as it streams (image-load.ts).
+          return plan.rules.images.allow.length === 0 && plan.layers?.ownership === undefined ? verdict : withLoadCheck(verdict, plan.rules, plan.audit, (v) => violationDenial(req.operation, plan.name, v));
         case "Session":
         case "ImageBuild":
           // A BuildKit build may use only a session its own client opened (buildkit/sessions.ts).

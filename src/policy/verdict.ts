@@ -81,13 +81,38 @@ export interface ResponseTransform {
 }
 
 /**
- * A check of a streamed (not buffered) body's first bytes: the core holds back the request until
- * it has `bytes` of them (or the whole body, when shorter), calls `check` on exactly those, and
- * then forwards the request and streams the rest, or answers the denial and forwards nothing.
+ * A check of a streamed (never wholly buffered) request body. The core opens one BodyStream per
+ * request, feeds it the body's bytes in order, and sends the daemon exactly the bytes each step
+ * hands back, in order; nothing (not even the head) goes upstream before the first bytes are
+ * handed back, so the stream decides what is held. A denial before anything went upstream is
+ * answered as any denial; after, the upstream request is cut before its body ends (the daemon
+ * acts on nothing) and the client gets the denial, then the connection closes.
  */
-export interface BodyPrefixCheck {
-  bytes: number;
-  check(prefix: Buffer): { ok: true; audit?: Denial } | { ok: false; denial: Denial };
+export interface BodyStreamCheck {
+  /** The bytes handed back may differ from the client's (decompressed): they go upstream chunked. */
+  rewrites: boolean;
+  open(): BodyStream;
+}
+
+/**
+ * One step of a BodyStream: bytes to send upstream now, or a denial. `creates`, on the last step,
+ * names the images the body makes the daemon create (docker load's tags): per-job tenants record
+ * them before the body's end is sent (listen/tenants.ts).
+ */
+export type BodyStep = { ok: true; forward: readonly Buffer[]; audit?: Denial; creates?: readonly string[]; more?: true } | { ok: false; denial: Denial };
+
+/**
+ * A step with `more` holds further bytes for the input it was given (a decompressed body, in
+ * bounded steps): the session sends `forward`, waits until the daemon took it, and calls pull()
+ * until a step without `more`, before the next chunk or, after end(), as the body's last step.
+ */
+export interface BodyStream {
+  /** The body's next bytes. */
+  push(chunk: Buffer): BodyStep | Promise<BodyStep>;
+  /** The body ended: what was held, or a denial. */
+  end(): BodyStep | Promise<BodyStep>;
+  /** The rest of a step that said `more`. */
+  pull?(): BodyStep | Promise<BodyStep>;
 }
 
 /**
@@ -96,7 +121,7 @@ export interface BodyPrefixCheck {
  * Verdict objects may be shared between requests: treat them as read-only.
  */
 export type Verdict =
-  | { kind: "allow"; audit?: Denial; rewrite?: Rewrite; bodyPrefix?: BodyPrefixCheck }
+  | { kind: "allow"; audit?: Denial; rewrite?: Rewrite; bodyStream?: BodyStreamCheck }
   | { kind: "inspect"; check: BodyCheck; rewrite?: Rewrite }
   | { kind: "deny"; denial: Denial };
 

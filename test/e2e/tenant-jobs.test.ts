@@ -1,10 +1,11 @@
 // Per-job tenants with the shipped config/ci-jobs.yaml (paths moved into a temp directory), run as
 // `dockgate serve` processes against the test daemon, driven with `dockgate tenants` and used with
 // the docker CLI and docker-compose 1.29: a job creates containers (one left running), networks,
-// volumes, a built, a committed and a tagged image; a second job at the same time cannot see or
+// volumes, a built, a committed and a tagged image, a loaded new image and tags (by load and by
+// tag) on an image that existed before; a second job at the same time cannot see or
 // touch any of it; dockgate restarts in between and the job's socket comes back; deleting the
-// tenant removes everything, checked against a snapshot of the daemon taken before; a TTL does
-// the same on its own.
+// tenant removes everything, checked against a snapshot of the daemon taken before (the image
+// that existed before is still there, without the job's tags); a TTL does the same on its own.
 
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -15,6 +16,7 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { compose } from "../harness/compose.js";
 import { docker } from "../harness/docker.js";
+import { TAR_END, tarEntry } from "../harness/tar.js";
 
 const run = promisify(execFile);
 const ROOT = path.resolve(import.meta.dirname, "../..");
@@ -122,6 +124,19 @@ beforeAll(async () => {
   if (!fs.existsSync(MAIN)) throw new Error(`${MAIN} is missing: run \`npm run build\` first (npm test does)`);
   const shipped = fs.readFileSync(path.join(ROOT, "config/ci-jobs.yaml"), "utf8");
   fs.writeFileSync(configFile, shipped.replaceAll("/run/dockgate", dir).replace("upstream: /var/run/docker.sock", `upstream: ${daemon}`));
+  // Archives for the job to load: a new image (committed on the daemon, saved, removed again) and
+  // the test image under a new tag (saved, untagged again).
+  const ok = async (args: string[]) => expect((await docker(daemon, args)).code, args.join(" ")).toBe(0);
+  await ok(["create", "--name", `${tag}-src`, image, "true"]);
+  await ok(["commit", `${tag}-src`, `${tag}-new:1`]);
+  await ok(["save", "-o", path.join(dir, "new.tar"), `${tag}-new:1`]);
+  await ok(["rm", `${tag}-src`]);
+  await ok(["rmi", `${tag}-new:1`]);
+  await ok(["tag", image, `${tag}-old:1`]);
+  await ok(["save", "-o", path.join(dir, "old.tar"), `${tag}-old:1`]);
+  await ok(["rmi", `${tag}-old:1`]);
+  // A tag someone else put on the test image: the job names it but does not change it.
+  await ok(["tag", image, `${tag}-keep:1`]);
   baseline = await snapshot();
   await serve();
 });
@@ -130,6 +145,7 @@ afterAll(async () => {
   // A failed test may leave tenants: deleting them is what this file tests, so it is also the cleanup.
   if (served) for (const t of await list().catch(() => [])) await tenants("delete", t.name);
   await stopServe();
+  await docker(daemon, ["rmi", `${tag}-keep:1`]);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -171,6 +187,16 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(build.code, build.stderr).toBe(0);
     await ok(A, ["tag", `${tag}-img:1`, `${tag}-img:2`]);
     await ok(A, ["commit", `${tag}-web`, `${tag}-commit:1`]);
+    // Images that carry no owner label: recorded in the tenant's state file.
+    expect(await ok(A, ["load", "-i", path.join(dir, "new.tar")])).toContain(`Loaded image: ${tag}-new:1`);
+    expect(await ok(A, ["load", "-i", path.join(dir, "old.tar")])).toContain(`Loaded image: ${tag}-old:1`);
+    await ok(A, ["tag", image, `${tag}-mine:1`]);
+    fs.writeFileSync(path.join(dir, "rootfs.tar"), Buffer.concat([tarEntry("hello", "hi\n"), TAR_END]));
+    await ok(A, ["import", path.join(dir, "rootfs.tar"), `${tag}-imp:1`]);
+    await ok(A, ["run", "--rm", `${tag}-new:1`, "true"]);
+    // Requests naming someone else's tag that leave it where it was: a failed tag, a no-op one.
+    expect((await docker(A, ["tag", `${tag}-nonexistent:1`, `${tag}-keep:1`])).code).not.toBe(0);
+    await ok(A, ["tag", image, `${tag}-keep:1`]);
 
     fs.mkdirSync(composeDir);
     fs.writeFileSync(
@@ -189,7 +215,8 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(a.holds.containers.sort()).toEqual([`${project}_app_1`, `${tag}-done`, `${tag}-web`].sort());
     expect(a.holds.networks.sort()).toEqual([`${project}_back`, `${tag}-net`].sort());
     expect(a.holds.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`].sort());
-    expect(a.holds.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`].sort());
+    // By label (built, committed) and by record (loaded, tagged, imported); not the tag it left alone.
+    expect(a.holds.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`, `${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`].sort());
   });
 
   it("a second job at the same time sees none of it and cannot touch it", async () => {
@@ -231,8 +258,14 @@ describe("per-job tenants (config/ci-jobs.yaml)", () => {
     expect(removed.containers.sort()).toEqual([`${project}_app_1`, `${tag}-done`, `${tag}-web`].sort());
     expect(removed.networks.sort()).toEqual([`${project}_back`, `${tag}-net`].sort());
     expect(removed.volumes.sort()).toEqual([`${project}_data`, `${tag}-vol`, "dockgate-tenant.forged"].sort());
-    expect(removed.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`].sort());
+    expect(removed.images.sort()).toEqual([`${tag}-commit:1`, `${tag}-img:1`, `${tag}-img:2`, `${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`].sort());
     expect(JSON.parse(del.stdout).kept).toEqual([]);
+    // The image that existed before stays, without the job's tags; the job's state file is gone.
+    const still = JSON.parse((await docker(daemon, ["image", "inspect", "-f", "{{json .RepoTags}}", image])).stdout) as string[];
+    expect(still).toContain(image);
+    expect(still.filter((t) => t.startsWith(tag))).toEqual([`${tag}-keep:1`]);
+    for (const t of [`${tag}-new:1`, `${tag}-old:1`, `${tag}-mine:1`, `${tag}-imp:1`]) expect((await docker(daemon, ["image", "inspect", t])).code, t).not.toBe(0);
+    expect(fs.readdirSync(path.join(dir, "tenants"))).toEqual([]);
     expect(fs.existsSync(A)).toBe(false);
     expect(await list()).toEqual([]);
     expect(await labelled(`tenant:${tag}-a`)).toEqual(NOTHING);

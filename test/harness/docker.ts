@@ -412,12 +412,15 @@ export interface DockerResult {
   stderr: string;
 }
 
-/** Runs the docker CLI against `socket` (DOCKER_HOST=unix://socket); never throws on a non-zero exit. */
-export function docker(socket: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<DockerResult> {
+/**
+ * Runs the docker CLI against `socket` (DOCKER_HOST=unix://socket); never throws on a non-zero exit.
+ * `binary` picks another CLI (/usr/bin/docker is Debian's 20.10), `env` adds to its environment.
+ */
+export function docker(socket: string, args: string[], opts: { input?: string; timeoutMs?: number; binary?: string; env?: NodeJS.ProcessEnv } = {}): Promise<DockerResult> {
   return new Promise((resolve, reject) => {
-    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, PATH: SBIN_PATH };
+    const env: NodeJS.ProcessEnv = { ...process.env, DOCKER_HOST: `unix://${socket}`, PATH: SBIN_PATH, ...opts.env };
     delete env.DOCKER_CONTEXT;
-    const p = spawn('docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    const p = spawn(opts.binary ?? 'docker', args, { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
     let stdout = '';
     let stderr = '';
     p.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -2,7 +2,9 @@
 // node:http2 (the h2c upgrade, then gRPC): real Solve requests of raw LLB (a source op of the test
 // image and an exec op) exported to an image whose contents are checked, with and without the
 // network.host entitlement; ListWorkers, DiskUsage, Prune; refused methods get gRPC
-// PERMISSION_DENIED with dockgate's message.
+// PERMISSION_DENIED with dockgate's message. Images a Solve fetches are under the image policy: a
+// source op or named context on a loopback registry is refused and a trap listener on that port
+// sees no connection (while the same Solve sent to the daemon directly connects to it).
 
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
@@ -14,6 +16,7 @@ import { Duplex } from "node:stream";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import type { TestProxy } from "../harness/proxy.js";
+import { startTrap, type Trap } from "../harness/trap.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -47,8 +50,8 @@ const digest = (op: Buffer) => "sha256:" + createHash("sha256").update(op).diges
 const platform = b(10, Buffer.concat([b(1, "amd64"), b(2, "linux")]));
 
 /** LLB: FROM the test image, RUN sh -c <script>; the result's root. */
-function llb(script: string, opts: { hostNetwork?: boolean } = {}): Buffer {
-  const ref = image.includes("/") ? `docker.io/${image}` : `docker.io/library/${image}`;
+function llb(script: string, opts: { hostNetwork?: boolean; from?: string } = {}): Buffer {
+  const ref = opts.from ?? (image.includes("/") ? `docker.io/${image}` : `docker.io/library/${image}`);
   const source = Buffer.concat([b(3, b(1, `docker-image://${ref}`)), platform]);
   const meta = Buffer.concat([b(1, "sh"), b(1, "-c"), b(1, script), b(2, "PATH=/bin:/usr/bin:/sbin:/usr/sbin"), b(3, "/")]);
   const mount = Buffer.concat([b(3, "/")]); // input 0, output 0 (zero values)
@@ -226,6 +229,41 @@ describe("native HTTP/2 on the API socket (PRI * HTTP/2.0)", () => {
       expect(workers.status, workers.message).toBe(0);
     } finally {
       fallback.destroy();
+    }
+  });
+});
+
+describe("/grpc Solve under the image policy (ci: no loopback registries)", () => {
+  let trap: Trap;
+  let port: number;
+  beforeAll(async () => {
+    trap = await startTrap();
+    port = trap.port;
+  });
+  afterAll(async () => {
+    await trap?.close();
+  });
+
+  it("a docker-image source and a named context on a loopback registry are refused; no connection, no image", async () => {
+    const tag = `${RUN}:loopback`;
+    const src = await call(client, "/moby.buildkit.v1.Control/Solve", solve(`${RUN}-lo`, llb("true", { from: `127.0.0.1:${port}/dgbk-evil:1` }), tag));
+    expect(src.status).toBe(7);
+    expect(src.message).toMatch(new RegExp(`Solve: source="127\\.0\\.0\\.1:${port}/dgbk-evil:1": registry .* \\(rule images\\.local-registry\\)$`));
+    const named = await call(client, "/moby.buildkit.v1.Control/Solve", Buffer.concat([b(1, `${RUN}-nc`), b(6, "dockerfile.v0"), b(7, entry("context:base", `docker-image://localhost:${port}/dgbk-evil`))]));
+    expect(named.status).toBe(7);
+    expect(named.message).toMatch(/context:base="localhost:\d+\/dgbk-evil".*\(rule images\.local-registry\)$/);
+    expect(await imageStatus(tag)).toBe(404);
+    expect(trap.connections()).toBe(0);
+  });
+
+  it("control: the same source Solve sent to the daemon directly connects to the trap", async () => {
+    const direct = await grpcClient(daemon);
+    try {
+      const r = await call(direct, "/moby.buildkit.v1.Control/Solve", solve(`${RUN}-lo-direct`, llb("true", { from: `127.0.0.1:${port}/dgbk-evil:1` }), `${RUN}:loopback-direct`));
+      expect(r.status).not.toBe(0);
+      await trap.connectedSince(0);
+    } finally {
+      direct.destroy();
     }
   });
 });

@@ -20,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { INSPECTION_RULES as RULES } from "../../src/policy/rules.js";
 import { startProxyWithConfig } from "../harness/config-proxy.js";
 import type { TestProxy } from "../harness/proxy.js";
+import { TAR_END, tarEntry, tarFile, tarWithout } from "../harness/tar.js";
 
 const daemon = inject("dockerSocket");
 const image = inject("dockerImage");
@@ -44,6 +45,8 @@ let ci: TestProxy;
 let fixture: TestProxy;
 let buildContext: Buffer;
 let importTar: Buffer;
+/** The tag the images.load-archive cases load (a docker.io/library/ name: the fixture allows it). */
+const LOADED_TAG = `dgt-load-archive-${process.pid}:1`;
 let counter = 0;
 const unique = (what: string) => `${RUN}-${what}-${++counter}`;
 
@@ -53,6 +56,7 @@ const unique = (what: string) => `${RUN}-${what}-${++counter}`;
 interface Reply {
   status: number;
   headers: http.IncomingHttpHeaders;
+  raw: Buffer;
   text: string;
   json: any;
 }
@@ -77,14 +81,15 @@ function api(socket: string, target: string, opts: Send = {}): Promise<Reply> {
       res.on("data", (c: Buffer) => chunks.push(c));
       res.on("end", () => {
         settled = true;
-        const text = Buffer.concat(chunks).toString("utf8");
+        const raw = Buffer.concat(chunks);
+        const text = raw.toString("utf8");
         let json: unknown;
         try {
           json = text === "" ? undefined : JSON.parse(text);
         } catch {
           json = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, raw, text, json });
       });
       res.on("error", (err) => settled || reject(err));
     });
@@ -1157,6 +1162,39 @@ const TABLE: Record<string, RuleCases> = {
           const r = await api(p.socket, `/v1.41/images/create?fromImage=${encodeURIComponent("127.0.0.1:1/acme/x")}&tag=2`, { method: "POST" });
           expect(r.text).not.toContain("dockgate:");
           expect(r.text).toContain("127.0.0.1:1");
+        },
+      },
+    ],
+  },
+
+  "images.load-archive": {
+    deny: [
+      {
+        label: "a docker load whose manifest.json is a symbolic link (which file the daemon reads is not the one dockgate would check)",
+        via: "fixture",
+        field: "body",
+        send: async (p) => {
+          const save = (await onDaemon(`/images/${encodeURIComponent(image)}/get`)).raw;
+          const manifest = Buffer.from(JSON.stringify([{ ...JSON.parse(tarFile(save, "manifest.json"))[0], RepoTags: [LOADED_TAG] }]));
+          const body = Buffer.concat([tarEntry("m.json", manifest), tarWithout(save, ["manifest.json"]), tarEntry("manifest.json", "", "2", "m.json"), TAR_END]);
+          return api(p.socket, "/v1.41/images/load", { method: "POST", body, headers: { "Content-Type": "application/x-tar" } });
+        },
+        state: () => onDaemon(`/images/${LOADED_TAG}/json`).then((r) => r.status),
+      },
+    ],
+    allow: [
+      {
+        label: "a docker load of an archive read as the daemon reads it, with an allowed tag, creates the tag",
+        via: "fixture",
+        async run(p) {
+          const save = (await onDaemon(`/images/${encodeURIComponent(image)}/get`)).raw;
+          const manifest = Buffer.from(JSON.stringify([{ ...JSON.parse(tarFile(save, "manifest.json"))[0], RepoTags: [LOADED_TAG] }]));
+          const body = Buffer.concat([tarWithout(save, ["manifest.json"]), tarEntry("manifest.json", manifest), TAR_END]);
+          const r = await api(p.socket, "/v1.41/images/load?quiet=1", { method: "POST", body, headers: { "Content-Type": "application/x-tar" } });
+          expect(r.status, r.text).toBe(200);
+          expect(r.text).toContain(LOADED_TAG);
+          expect((await onDaemon(`/images/${LOADED_TAG}/json`)).status).toBe(200);
+          expect((await onDaemon(`/images/${LOADED_TAG}`, { method: "DELETE" })).status).toBe(200);
         },
       },
     ],

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decideControlCall, decodeSolve } from "../../src/policy/buildkit/control.js";
-import { SessionRegistry } from "../../src/policy/buildkit/sessions.js";
+import { MAX_SESSION_BUILDS, SessionRegistry } from "../../src/policy/buildkit/sessions.js";
 import { ruleSettings } from "../../src/config/load.js";
 import { DEFAULT_RULES } from "../../src/policy/rules.js";
 import type { Client } from "../../src/policy/verdict.js";
@@ -85,9 +85,58 @@ describe("SolveRequest", () => {
     ["exec with a cgroup parent", Buffer.concat([b(2, def(b(2, b(1, Buffer.concat([b(1, "x"), b(10, "/")])))))]), "build.cgroup-parent"],
     ["a nested build op", Buffer.concat([b(2, def(b(5, b(1, "x"))))]), "buildkit.llb"],
     ["an unknown source scheme", Buffer.concat([b(2, def(source("file:///etc")))]), "buildkit.llb"],
+    ["an http source outside fetchUrls", Buffer.concat([b(2, def(source("http://169.254.169.254/latest/meta-data")))]), "build.remote"],
+    ["a git source outside fetchUrls", Buffer.concat([b(2, def(source("git://github.com/evil/x.git", [kv("git.fullurl", "https://github.com/evil/x.git")])))]), "build.remote"],
     ["no definition and no frontend", b(1, "r"), "buildkit.llb"],
   ])("refuses %s", async (_label, req, rule) => {
     expect(await solve(req)).toMatchObject({ kind: "refuse", code: 7, message: expect.stringContaining(`(rule ${rule})`) });
+  });
+
+  it("holds the images a Solve fetches to the image policy: LLB sources, named contexts, caches, exporter names", async () => {
+    const rules = ruleSettings({ images: { allow: ["docker.io/library/*"] } });
+    const df = (...attrs: Array<[string, string]>) => Buffer.concat([b(6, "dockerfile.v0"), ...attrs.map(([k, val]) => b(7, kv(k, val)))]);
+    const cases: Array<[Buffer, string]> = [
+      [b(2, def(source("docker-image://docker.io/evil/x:1"))), 'source="docker.io/evil/x:1": image docker.io/evil/x is not among'],
+      [b(2, def(source("docker-image://127.0.0.1:5000/library/x"))), "(rule images.local-registry)"],
+      [df(["context:base", "docker-image://ghcr.io/evil/x"]), 'context:base="ghcr.io/evil/x"'],
+      [df(["context:base", "docker-image:localhost:5000/x"]), "(rule images.local-registry)"],
+      [df(["context:base", "git@github.com:evil/x.git"]), "(rule build.remote)"],
+      [df(["context:base", "s3://bucket"]), "(rule buildkit.frontend-attr)"],
+      [df(["context", "git@github.com:evil/x.git"]), "(rule build.remote)"],
+      [df(["contextkey", "dockerfile"]), "(rule buildkit.frontend-attr)"],
+      [df(["cache-from", "alpine,ghcr.io/evil/cache"]), 'cache-from="ghcr.io/evil/cache"'],
+      [df(["cache-imports", JSON.stringify([{ Type: "registry", Attrs: { ref: "ghcr.io/evil/cache" } }])]), 'cache-imports="ghcr.io/evil/cache"'],
+      [Buffer.concat([df(), b(8, b(5, Buffer.concat([b(1, "registry"), b(2, kv("ref", "quay.io/evil/c"))])))]), 'cache ref="quay.io/evil/c"'],
+      [Buffer.concat([df(), b(3, "moby"), b(4, kv("name", "alpine:mine,ghcr.io/evil/app:1"))]), 'exporter name="ghcr.io/evil/app:1"'],
+      [Buffer.concat([df(), b(10, Buffer.concat([b(1, "dockerfile"), b(2, def(source("local://df")))]))]), "(rule buildkit.dockerfile)"],
+    ];
+    for (const [req, want] of cases) expect(await solve(req, ctx({ rules })), want).toMatchObject({ kind: "refuse", code: 7, message: expect.stringContaining(want) });
+    const ok = Buffer.concat([b(2, def(source("docker-image://docker.io/library/alpine:3.20"))), b(6, "dockerfile.v0"), b(7, kv("context:base", "docker-image://busybox")), b(7, kv("context:src", "local:src")), b(3, "moby"), b(4, kv("name", "myapp:1"))]);
+    expect(await solve(ok, ctx({ rules }))).toEqual({ kind: "pass" });
+  });
+
+  it("records a Dockerfile Solve's build arguments on its session, for the Dockerfile read there", async () => {
+    const reg = new SessionRegistry();
+    reg.open("s-args", client("a"), () => {});
+    expect(reg.buildArgs("s-args")).toEqual([new Map()]);
+    const req = Buffer.concat([b(5, "s-args"), b(6, "dockerfile.v0"), b(7, kv("build-arg:BASE", "alpine")), b(7, kv("target", "x"))]);
+    expect(await solve(req, ctx(), reg)).toEqual({ kind: "pass" });
+    expect(reg.buildArgs("s-args")).toEqual([new Map([["BASE", "alpine"]])]);
+    reg.close("s-args");
+    expect(reg.buildArgs("s-args")).toEqual([new Map()]);
+    // Distinct sets per session are bounded (the same set again is no new one); then the Solve is refused.
+    reg.open("s-many", client("a"), () => {});
+    for (let i = 0; i < MAX_SESSION_BUILDS; i++) expect(reg.recordBuild("s-many", new Map([["N", String(i)]]))).toBe(true);
+    expect(reg.recordBuild("s-many", new Map([["N", "0"]]))).toBe(true);
+    const more = Buffer.concat([b(5, "s-many"), b(6, "dockerfile.v0"), b(7, kv("build-arg:N", "new"))]);
+    expect(await solve(more, ctx(), reg)).toMatchObject({ kind: "refuse", message: expect.stringContaining(`already served ${MAX_SESSION_BUILDS} builds with different build arguments (rule buildkit.session)`) });
+  });
+
+  it("allows http and git sources under fetchUrls", async () => {
+    const rules = ruleSettings({ fetchUrls: ["https://example.com/files/", "git://github.com/acme/"] });
+    expect(await solve(b(2, def(source("https://example.com/files/a.tgz"))), ctx({ rules }))).toEqual({ kind: "pass" });
+    expect(await solve(b(2, def(source("git://github.com/acme/x.git"))), ctx({ rules }))).toEqual({ kind: "pass" });
+    expect(await solve(b(2, def(source("git://github.com/acme/x.git", [kv("git.fullurl", "ssh://evil/x.git")]))), ctx({ rules }))).toMatchObject({ message: expect.stringContaining("(rule build.remote)") });
   });
 
   it("allows the host network by rule, frontends by the allowlist", async () => {

@@ -52,8 +52,8 @@ describe("session calls", () => {
     expect(decideSessionCall({ ":path": "/moby.filesync.v1.FileSync/TarStream", "dir-name": "dockerfile" }, DEFAULT_RULES, "ci")).toMatchObject({ kind: "refuse", message: expect.stringContaining("(rule buildkit.dockerfile)") });
   });
 
-  function run(chunks: Buffer[], rules = DEFAULT_RULES) {
-    const d = decideSessionCall(DIFFCOPY, rules, "ci");
+  function run(chunks: Buffer[], rules = DEFAULT_RULES, buildArgs: Array<Map<string, string>> = [new Map()]) {
+    const d = decideSessionCall(DIFFCOPY, rules, "ci", () => buildArgs);
     if (d.kind !== "pass" || !d.filter) throw new Error("no filter");
     const out: Buffer[][] = [];
     for (const c of chunks) {
@@ -87,9 +87,24 @@ describe("session calls", () => {
     expect(run(pieces, allowed).refused).toBeUndefined();
   });
 
+  it("holds the Dockerfile's images to the image policy, expanded with every build's build arguments", () => {
+    const rules = ruleSettings({ images: { allow: ["docker.io/library/alpine"] } });
+    const file = (text: string) => [statPkt("Dockerfile"), endStats(), dataPkt(0, text), dataPkt(0, "")];
+    const df = "ARG BASE=alpine:3.20\nFROM $BASE AS b\nFROM b\nCOPY --from=b /a /a\n";
+    expect(run(file(df), rules).refused).toBeUndefined();
+    expect(run(file(df), rules, [new Map(), new Map([["BASE", "ghcr.io/evil/x"]])]).refused).toBe(
+      'dockgate: BuildKit session call denied for profile ci: Dockerfile:2 FROM="ghcr.io/evil/x": image ghcr.io/evil/x is not among the images this profile allows (images.allow) (rule images.reference)',
+    );
+    expect(run(file("FROM alpine\nCOPY --from=localhost:5000/x /a /a\n")).refused).toMatch(/Dockerfile:2 COPY --from="localhost:5000\/x": registry "localhost:5000" is on this host's .*\(rule images\.local-registry\)$/);
+    expect(run(file("FROM alpine:${TARGETARCH}\n")).refused).toMatch(/Dockerfile:1: FROM "alpine:\$\{TARGETARCH\}" cannot be resolved: .*\(rule buildkit\.image-ref\)$/);
+  });
+
   it("the .dockerignore next to it is not read as a Dockerfile; an oversized or garbled stream is refused", () => {
     const ok = run([statPkt("Dockerfile"), statPkt("Dockerfile.dockerignore"), endStats(), dataPkt(1, "# syntax=x\n"), dataPkt(1, ""), dataPkt(0, "FROM x\n"), dataPkt(0, "")]);
     expect(ok.refused).toBeUndefined();
+    // A Dockerfile named *.dockerignore (-f x.dockerignore) is the Dockerfile: read.
+    const named = run([statPkt("x.dockerignore"), statPkt("x.dockerignore.dockerignore"), endStats(), dataPkt(0, "# syntax=evil/fe\nFROM x\n"), dataPkt(0, ""), dataPkt(1, "# syntax=y\n"), dataPkt(1, "")]);
+    expect(named.refused).toMatch(/x\.dockerignore selects the BuildKit frontend "evil\/fe"/);
     expect(run([statPkt("Dockerfile"), endStats(), dataPkt(0, "a".repeat(600_000)), dataPkt(0, "a".repeat(600_000))]).refused).toMatch(/larger than 1048576 bytes \(rule buildkit\.dockerfile\)/);
     expect(run([frame(Buffer.from([0x0a, 0xff]))]).refused).toMatch(/could not be read: .*\(rule buildkit\.dockerfile\)/);
     expect(run([statPkt("Dockerfile"), endStats(), dataPkt(0, "FROM x")]).refused).toMatch(/ended inside the Dockerfile/);

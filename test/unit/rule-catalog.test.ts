@@ -17,7 +17,7 @@ const SRC = join(ROOT, "src");
  * own labels (`dockgate.*`, never a rule id's family) and these (a log key, a registry name, BuildKit entitlements and frontends). Every other such literal is taken
  * for a rule id, so a new one cannot slip past by being spelled differently.
  */
-const NOT_RULE_IDS = new Set(["log.level", "docker.io", "network.host", "security.insecure", "dockerfile.v0", "gateway.v0"]);
+const NOT_RULE_IDS = new Set(["log.level", "docker.io", "network.host", "security.insecure", "dockerfile.v0", "gateway.v0", "manifest.json", "index.json", "git.fullurl"]);
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

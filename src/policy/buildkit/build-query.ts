@@ -20,6 +20,7 @@ import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
 import type { Violation } from "../inspect/index.js";
 import { quote } from "../inspect/util.js";
+import { fetchedImageViolation } from "../inspect/image-policy.js";
 
 /** Every query parameter newImageBuildOptions reads (moby api/server/router/build, API <= 1.56). */
 export const BUILD_PARAMETERS: ReadonlySet<string> = new Set([
@@ -129,6 +130,11 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
         if (parsed instanceof GoJsonError || !(parsed === null || (Array.isArray(parsed) && parsed.every((x) => typeof x === "string")))) {
           return { rule: "body.type", field: k, detail: "cachefrom must be a JSON list of image references" };
         }
+        // BuildKit imports these from their registries.
+        for (const ref of (parsed ?? []) as string[]) {
+          const bad = fetchedImageViolation(k, ref, rules);
+          if (bad) return bad;
+        }
         break;
       }
     }
@@ -143,6 +149,18 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
 export function buildSessionId(req: RequestView): string | undefined {
   for (const [k, v] of req.query) if (k === "session") return v;
   return undefined;
+}
+
+/**
+ * The build arguments a version=2 build gives BuildKit (builder-next: `build-arg:*` attributes;
+ * a null value is no argument). checkBuildKitQuery has checked the JSON; the daemon reads the first `buildargs` (FormValue).
+ */
+export function queryBuildArgs(req: RequestView): Map<string, string> {
+  const out = new Map<string, string>();
+  const v = req.query.find(([k]) => k === "buildargs")?.[1] ?? "";
+  const parsed = v === "" ? null : parse(v);
+  if (parsed instanceof GoObject) for (const [name, value] of parsed.entries()) if (typeof value === "string") out.set(name, value);
+  return out;
 }
 
 /** True for a query asking for BuildKit (version=2, as the daemon compares it: case-sensitive key). */

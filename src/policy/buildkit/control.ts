@@ -9,7 +9,11 @@
 //              tenant's cache)
 //   inspected  Solve: the whole SolveRequest is decoded (BuildKit's api/services/control/
 //              control.proto, solver/pb/ops.proto; field numbers are BuildKit's) and refused
-//              unless every part is known and allowed; Status: only for a build this client's
+//              unless every part is known and allowed; the images it makes the daemon fetch
+//              (LLB docker-image sources, named contexts `context:<name>=docker-image://...`,
+//              registry cache imports and exports) are held to the image policy, and its build
+//              arguments are recorded on its session, where the Dockerfile the frontend then
+//              reads is checked (./session-calls.ts); Status: only for a build this client's
 //              own Solve started (a Status sent with its Solve waits up to 5 s for it)
 //   refused    Session (a session over the control API: /session is the bound one),
 //              ListenBuildHistory / UpdateBuildHistory (every tenant's builds), anything else
@@ -19,8 +23,10 @@ import type http2 from "node:http2";
 import { type CallDecision, GRPC_PERMISSION_DENIED } from "../../forward/h2-relay.js";
 import type { RuleSettings } from "../rules.js";
 import type { Client } from "../verdict.js";
+import { createdTagViolation, fetchedImageViolation } from "../inspect/image-policy.js";
+import { urlAllowed } from "../inspect/fetch.js";
 import { frontendAllowed } from "./build-query.js";
-import { SESSIONS, type SessionRegistry } from "./sessions.js";
+import { MAX_SESSION_BUILDS, SESSIONS, type SessionRegistry } from "./sessions.js";
 import { GrpcFramer, WireError, fields } from "./wire.js";
 
 const CONTROL = "/moby.buildkit.v1.Control/";
@@ -92,6 +98,8 @@ export interface SolveRequest {
   cacheImports: Exporter[];
   cacheExports: Exporter[];
   entitlements: string[];
+  /** Names of the frontend inputs (FrontendInputs keys). */
+  inputs: string[];
 }
 
 function entry(b: Buffer): Exporter {
@@ -118,7 +126,7 @@ function definition(b: Buffer): Buffer[] {
 }
 
 export function decodeSolve(b: Buffer): SolveRequest {
-  const r: SolveRequest = { ref: "", definitions: [], exporters: [], session: "", frontend: "", frontendAttrs: new Map(), cacheImports: [], cacheExports: [], entitlements: [] };
+  const r: SolveRequest = { ref: "", definitions: [], exporters: [], session: "", frontend: "", frontendAttrs: new Map(), cacheImports: [], cacheExports: [], entitlements: [], inputs: [] };
   let exporter = "";
   const exporterAttrs: Buffer[] = [];
   const frontendAttrs: Buffer[] = [];
@@ -151,7 +159,8 @@ export function decodeSolve(b: Buffer): SolveRequest {
         // map<string, pb.Definition>
         for (const e of fields(f.value)) {
           if (e.no === 2 && e.wire === 2) r.definitions.push(definition(e.value));
-          else if (e.no !== 1) throw new WireError(`FrontendInputs entry field ${e.no}`);
+          else if (e.no === 1 && e.wire === 2) r.inputs.push(str(e.value));
+          else throw new WireError(`FrontendInputs entry field ${e.no}`);
         }
         break;
       }
@@ -193,7 +202,18 @@ function checkOp(op: Buffer, ctx: ControlContext, sessions: string[]): string | 
       }
       const scheme = id.slice(0, id.indexOf("://") + 3);
       if (!["docker-image://", "git://", "https://", "http://", "local://", "oci-layout://"].includes(scheme)) return `source ${JSON.stringify(id.slice(0, 80))} is not one dockgate knows|buildkit.llb`;
-      for (const [k, v] of map(attrs)) if (k.endsWith(".session")) sessions.push(v);
+      if (scheme === "docker-image://") {
+        const bad = imageViolation("source", id.slice(scheme.length), ctx);
+        if (bad) return bad;
+      }
+      const attrMap = map(attrs);
+      // The daemon fetches these from the network, as it does a /build remote=: the same fetchUrls allowlist.
+      if (scheme === "https://" || scheme === "http://" || scheme === "git://") {
+        for (const url of [id, attrMap.get("git.fullurl")]) {
+          if (url !== undefined && !urlAllowed(url, ctx.rules.fetchUrls)) return `source ${JSON.stringify(url.slice(0, 80))} is not under an allowed fetch URL|build.remote`;
+        }
+      }
+      for (const [k, v] of attrMap) if (k.endsWith(".session")) sessions.push(v);
     } else if (f.no === 5) {
       return "a nested build op (BuildOp) is not allowed|buildkit.llb";
     } else if (![1, 4, 6, 7, 10, 11].includes(f.no)) {
@@ -207,6 +227,56 @@ const ENTITLEMENTS: ReadonlySet<string> = new Set(["network.host", "security.ins
 /** Frontend attributes of the Dockerfile frontend that need no rule (buildx and the CLI send these). */
 const KNOWN_ATTRS = /^(build-arg:.+|label:.+|attest:.+|context:.+|input-metadata:.+|target|filename|dockerfile|context|contextsubdir|contextkey|no-cache|image-resolve-mode|platform|multi-platform|add-hosts|shm-size|ulimit|cache-from|cache-imports|hostname|requestid|frontend\.caps|call|build-arg-default|source-date-epoch|force-network-mode|cgroup-parent|cmdline|source)$/;
 const EXPORTERS: ReadonlySet<string> = new Set(["moby", "image", "local", "tar", "oci", "docker", "cacheonly"]);
+
+/** The image policy on an image the Solve makes the daemon fetch, as a refusal `what|rule`. */
+function imageViolation(field: string, name: string, ctx: ControlContext): string | undefined {
+  const v = fetchedImageViolation(field, name, ctx.rules);
+  return v ? `${v.detail}|${v.rule}` : undefined;
+}
+
+/** Named-context and main-context sources (dockerui namedcontext.go): schemes by what the daemon does with them. */
+function checkContext(k: string, v: string, ctx: ControlContext): string | undefined {
+  if (k === "context") {
+    // The main context attribute is only ever a remote (git, http) context; local ones come over the session.
+    return v === "" ? undefined : `context=${JSON.stringify(v.slice(0, 80))}: a remote context is not allowed through /grpc|build.remote`;
+  }
+  const colon = v.indexOf(":");
+  const scheme = colon < 0 ? "" : v.slice(0, colon);
+  if (scheme === "docker-image") return imageViolation(k, v.slice(colon + 1).replace(/^\/\//, ""), ctx);
+  if (scheme === "local" || scheme === "input" || scheme === "oci-layout") return undefined; // the client's session, the Solve's own inputs, the client's OCI store
+  if (/^(https?|git|ssh)$/.test(scheme) || v.startsWith("git@")) return `${k}=${JSON.stringify(v.slice(0, 80))}: a remote context is not allowed through /grpc|build.remote`;
+  return `${k}=${JSON.stringify(v.slice(0, 80))}: a context source dockgate does not know (docker-image, local, input, oci-layout)|buildkit.frontend-attr`;
+}
+
+/** Registry cache refs: imports are fetched, exports pushed; both under the image policy. */
+function checkCaches(r: SolveRequest, ctx: ControlContext): string | undefined {
+  const refs: Array<[string, string]> = [];
+  for (const c of [...r.cacheImports, ...r.cacheExports]) if (c.type === "registry") refs.push([`cache ref`, c.attrs.get("ref") ?? ""]);
+  const from = r.frontendAttrs.get("cache-from") ?? "";
+  for (const ref of from === "" ? [] : from.split(",")) refs.push(["cache-from", ref]);
+  const imports = r.frontendAttrs.get("cache-imports") ?? "";
+  if (imports !== "") {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(imports);
+    } catch {
+      return "cache-imports is not JSON|buildkit.cache";
+    }
+    if (parsed !== null && !Array.isArray(parsed)) return "cache-imports is not a JSON list|buildkit.cache";
+    for (const e of (parsed ?? []) as unknown[]) {
+      const o = (e ?? {}) as { Type?: unknown; Attrs?: unknown };
+      const type = typeof o.Type === "string" ? o.Type : "";
+      if (!["inline", "local", "registry"].includes(type)) return `cache-imports type ${JSON.stringify(type)} is not allowed (inline, local, registry)|buildkit.cache`;
+      const ref = (o.Attrs as Record<string, unknown> | null | undefined)?.["ref"];
+      if (type === "registry") refs.push(["cache-imports", typeof ref === "string" ? ref : ""]);
+    }
+  }
+  for (const [field, ref] of refs) {
+    const bad = imageViolation(field, ref, ctx);
+    if (bad) return bad;
+  }
+  return undefined;
+}
 
 function checkSolve(r: SolveRequest, ctx: ControlContext, sessions: string[]): string | undefined {
   for (const e of r.entitlements) {
@@ -229,12 +299,26 @@ function checkSolve(r: SolveRequest, ctx: ControlContext, sessions: string[]): s
     if (k === "force-network-mode" && v === "host" && !ctx.rules.buildNetworkHost) return "force-network-mode=host is not allowed|build.network";
     if (k === "force-network-mode" && !["", "none", "default", "sandbox", "host"].includes(v)) return `force-network-mode=${JSON.stringify(v)} is not allowed|build.network`;
     if (k === "cgroup-parent" && v !== "" && !ctx.rules.cgroupParent) return "cgroup-parent is not allowed|build.cgroup-parent";
-    if ((k === "context" || k.startsWith("context:")) && /^(https?|git):\/\//.test(v)) return `${k}=${JSON.stringify(v.slice(0, 80))}: a remote context is not allowed through /grpc|build.remote`;
+    if (k === "contextkey" && v !== "context") return `contextkey=${JSON.stringify(v)}: the main context must be the one named context|buildkit.frontend-attr`;
+    if (k === "context" || k.startsWith("context:")) {
+      const bad = checkContext(k, v, ctx);
+      if (bad) return bad;
+    }
   }
+  // The Dockerfile frontend reads its Dockerfile from an input named dockerfile instead of the session's file sync, where dockgate reads it.
+  if (r.frontend !== "" && r.inputs.includes("dockerfile")) return "a frontend input named dockerfile: the Dockerfile must come over the session, where dockgate reads it|buildkit.dockerfile";
+  const caches = checkCaches(r, ctx);
+  if (caches) return caches;
   for (const e of r.exporters) {
     if (!EXPORTERS.has(e.type)) return `exporter ${JSON.stringify(e.type)} is not allowed|build.outputs`;
     const push = (e.attrs.get("push") ?? "").toLowerCase();
     if ((push === "true" || push === "1") && !ctx.allow.has("ImagePush")) return "exporting with push=true needs the images:push grant|build.outputs";
+    // The image's names: pushed to their registry with push=true, else tags, as a build's t=.
+    for (const name of (e.attrs.get("name") ?? "").split(",")) {
+      if (name.trim() === "") continue;
+      const v = push === "true" || push === "1" ? fetchedImageViolation("name", name.trim(), ctx.rules) : createdTagViolation("name", name.trim(), ctx.rules);
+      if (v) return `exporter ${v.detail}|${v.rule}`;
+    }
   }
   for (const c of r.cacheImports) if (!["inline", "local", "registry"].includes(c.type)) return `cache import type ${JSON.stringify(c.type)} is not allowed (inline, local, registry)|buildkit.cache`;
   for (const c of r.cacheExports) {
@@ -269,6 +353,12 @@ async function solveDecision(body: Buffer, ctx: ControlContext, registry: Sessio
   for (const id of new Set(sessions)) {
     const whose = await registry.whose(id, ctx.client);
     if (whose !== "own") return denied(ctx, `Solve: session ${JSON.stringify(id)} ${whose === "other" ? "was opened by another client" : "is not open"}`, "buildkit.session");
+  }
+  // The frontend reads the Dockerfile over the session: its FROM lines are expanded with these build arguments.
+  if (r.frontend !== "" && r.session !== "") {
+    const args = new Map<string, string>();
+    for (const [k, v] of r.frontendAttrs) if (k.startsWith("build-arg:")) args.set(k.slice("build-arg:".length), v);
+    if (!registry.recordBuild(r.session, args)) return denied(ctx, `Solve: session ${JSON.stringify(r.session)} already served ${MAX_SESSION_BUILDS} builds with different build arguments`, "buildkit.session");
   }
   if (r.ref !== "") {
     const prev = SOLVES.get(r.ref);

@@ -8,7 +8,10 @@
 // build, so these are relayed; any other method is refused (gRPC PERMISSION_DENIED).
 //
 // The Dockerfile is read because its first lines may hold `# syntax=<image>`, which makes the
-// daemon pull that image and run it as the build's frontend instead of the built-in one. The
+// daemon pull that image and run it as the build's frontend instead of the built-in one, and
+// because its FROM, COPY --from and RUN --mount from= name images the daemon pulls: each is held to
+// the profile's image policy (./dockerfile.ts reads them, with the build arguments of the builds
+// recorded on the session; one it cannot resolve is refused). The
 // file-sync stream (fsutil's Packet protocol: STAT packets list the files in walk order, numbering
 // them from 0; the receiver asks for an id; DATA packets carry its bytes, an empty one ends it) is
 // decoded, and the Dockerfile's DATA packets are held back until the file is complete; then it is
@@ -17,7 +20,9 @@
 import type http2 from "node:http2";
 import { type CallDecision, type FilterResult, GRPC_PERMISSION_DENIED, type ResponseFilter } from "../../forward/h2-relay.js";
 import type { RuleSettings } from "../rules.js";
+import { fetchedImageViolation } from "../inspect/image-policy.js";
 import { frontendAllowed } from "./build-query.js";
+import { dockerfileImages } from "./dockerfile.js";
 import { GrpcFramer, PACKET_DATA, PACKET_STAT, WireError, decodePacket, isRegularFile } from "./wire.js";
 
 /** The session's gRPC methods dockgate relays. */
@@ -70,6 +75,8 @@ export function dockerfileSyntax(text: string): string | undefined {
 class DockerfileFilter implements ResponseFilter {
   private readonly framer = new GrpcFramer(MAX_DOCKERFILE_BYTES + 4096);
   private statIndex = 0;
+  /** Regular files of the directory listed so far. */
+  private readonly files = new Set<string>();
   /** Regular files of the directory (id → path) that are checked. */
   private readonly checked = new Map<number, string>();
   private readonly content = new Map<number, Buffer[]>();
@@ -80,6 +87,7 @@ class DockerfileFilter implements ResponseFilter {
   constructor(
     private readonly rules: RuleSettings,
     private readonly profile: string,
+    private readonly buildArgs: () => ReadonlyArray<ReadonlyMap<string, string>>,
   ) {}
 
   data(chunk: Buffer): FilterResult {
@@ -100,7 +108,13 @@ class DockerfileFilter implements ResponseFilter {
       }
       if (p.type === PACKET_STAT && p.path !== undefined) {
         const id = this.statIndex++;
-        if (isRegularFile(p.mode) && !p.path.endsWith(".dockerignore")) this.checked.set(id, p.path);
+        // X.dockerignore is X's ignore file when X is there too (the walk lists X first); alone
+        // it is the Dockerfile itself (`-f x.dockerignore`), and read like any.
+        if (isRegularFile(p.mode)) {
+          const ignoreOf = p.path.endsWith(".dockerignore") ? p.path.slice(0, -".dockerignore".length) : undefined;
+          if (ignoreOf === undefined || !this.files.has(ignoreOf)) this.checked.set(id, p.path);
+          this.files.add(p.path);
+        }
       } else if (p.type === PACKET_DATA && this.checked.has(p.id)) {
         const parts = this.content.get(p.id) ?? [];
         this.content.set(p.id, parts);
@@ -134,8 +148,19 @@ class DockerfileFilter implements ResponseFilter {
 
   private check(path: string, text: string): string | undefined {
     const syntax = dockerfileSyntax(text);
-    if (syntax === undefined || frontendAllowed(syntax, this.rules)) return undefined;
-    return `${prefix(this.profile)}: ${path} selects the BuildKit frontend ${JSON.stringify(syntax)} (# syntax=), which is not in buildkitFrontends (rule buildkit.frontend)`;
+    if (syntax !== undefined && !frontendAllowed(syntax, this.rules)) {
+      return `${prefix(this.profile)}: ${path} selects the BuildKit frontend ${JSON.stringify(syntax)} (# syntax=), which is not in buildkitFrontends (rule buildkit.frontend)`;
+    }
+    for (const args of this.buildArgs()) {
+      const refs = dockerfileImages(text, args);
+      const problem = refs.problems[0];
+      if (problem) return `${prefix(this.profile)}: ${path}:${problem.line}: ${problem.detail}; an image reference dockgate cannot resolve is refused (rule buildkit.image-ref)`;
+      for (const image of refs.images) {
+        const v = fetchedImageViolation(`${path}:${image.line} ${image.form}`, image.name, this.rules);
+        if (v) return `${prefix(this.profile)}: ${v.detail} (rule ${v.rule})`;
+      }
+    }
+    return undefined;
   }
 
   private cannotRead(why: string): FilterResult {
@@ -143,8 +168,16 @@ class DockerfileFilter implements ResponseFilter {
   }
 }
 
-/** The decision for one call the daemon makes on the session. */
-export function decideSessionCall(headers: http2.IncomingHttpHeaders, rules: RuleSettings, profile: string): CallDecision {
+/**
+ * The decision for one call the daemon makes on the session; `buildArgs` gives the build
+ * arguments of the builds using it (the Dockerfile's FROM lines are expanded with each).
+ */
+export function decideSessionCall(
+  headers: http2.IncomingHttpHeaders,
+  rules: RuleSettings,
+  profile: string,
+  buildArgs: () => ReadonlyArray<ReadonlyMap<string, string>> = () => [new Map()],
+): CallDecision {
   const path = String(headers[":path"] ?? "");
   if (!SESSION_METHODS.has(path)) {
     return { kind: "refuse", code: GRPC_PERMISSION_DENIED, message: `${prefix(profile)}: method ${JSON.stringify(path)} is not relayed (rule buildkit.session-method)` };
@@ -155,5 +188,5 @@ export function decideSessionCall(headers: http2.IncomingHttpHeaders, rules: Rul
   if (path !== "/moby.filesync.v1.FileSync/DiffCopy") {
     return { kind: "refuse", code: GRPC_PERMISSION_DENIED, message: `${prefix(profile)}: the Dockerfile must be sent with DiffCopy, which dockgate reads (rule buildkit.dockerfile)` };
   }
-  return { kind: "pass", filter: new DockerfileFilter(rules, profile) };
+  return { kind: "pass", filter: new DockerfileFilter(rules, profile, buildArgs) };
 }

@@ -35,7 +35,7 @@ export function sessionTakeover(rulesOf: (client: Client) => RuleSettings | unde
       decide: (headers) => {
         const rules = rulesOf(t.client);
         if (rules === undefined) return { kind: "refuse", code: 7, message: `dockgate: profile ${t.client.profile} no longer exists` };
-        return decideSessionCall(headers, rules, t.client.profile);
+        return decideSessionCall(headers, rules, t.client.profile, () => SESSIONS.buildArgs(id.id));
       },
       onClose: () => {
         SESSIONS.close(id.id);

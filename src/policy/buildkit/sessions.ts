@@ -8,12 +8,19 @@
 // and a session id can be open only once. The docker CLI opens /session and sends /build on two
 // connections at the same moment, so a build whose session is not open yet waits for it (up to
 // SESSION_WAIT_MS), as the daemon itself does.
+//
+// The registry also keeps, per session, the build arguments of each build allowed to use it: the
+// Dockerfile the daemon then reads over that session has its FROM lines expanded with them
+// (./session-calls.ts), every recorded set in turn, since dockgate cannot tell which build a
+// file-sync call serves.
 
 import type { Client, Denial, RequestView, Verdict } from "../verdict.js";
-import { buildSessionId, isBuildKitQuery } from "./build-query.js";
+import { buildSessionId, isBuildKitQuery, queryBuildArgs } from "./build-query.js";
 
 /** How long a build waits for the /session it names to be opened (the daemon waits 5 s too). */
 export const SESSION_WAIT_MS = 5000;
+/** Distinct build-argument sets recorded per session; a build beyond them is refused. */
+export const MAX_SESSION_BUILDS = 64;
 /** What BuildKit clients use as session ids (identity.NewID: base32; buildx: the same). */
 const SESSION_ID = /^[A-Za-z0-9_.-]{1,128}$/;
 
@@ -30,6 +37,8 @@ interface Live {
 export class SessionRegistry {
   private readonly live = new Map<string, Live>();
   private readonly waiters = new Map<string, Set<() => void>>();
+  /** Build arguments of the builds allowed to use each open session (keyed by their JSON). */
+  private readonly builds = new Map<string, Map<string, ReadonlyMap<string, string>>>();
   /** Sessions whose build dockgate refused before they were open: closed as soon as they open. */
   private readonly refused = new Map<string, { owner: string; timer: NodeJS.Timeout }>();
 
@@ -54,6 +63,24 @@ export class SessionRegistry {
 
   close(id: string): void {
     this.live.delete(id);
+    this.builds.delete(id);
+  }
+
+  /** Records the build arguments of a build allowed to use open session `id`; false when there are too many. */
+  recordBuild(id: string, buildArgs: ReadonlyMap<string, string>): boolean {
+    let sets = this.builds.get(id);
+    if (!sets) this.builds.set(id, (sets = new Map()));
+    const key = JSON.stringify([...buildArgs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    if (sets.has(key)) return true;
+    if (sets.size >= MAX_SESSION_BUILDS) return false;
+    sets.set(key, buildArgs);
+    return true;
+  }
+
+  /** The build-argument sets recorded for session `id` (none recorded: the Dockerfile's own defaults). */
+  buildArgs(id: string): ReadonlyArray<ReadonlyMap<string, string>> {
+    const sets = this.builds.get(id);
+    return sets && sets.size > 0 ? [...sets.values()] : [new Map()];
   }
 
   isOpen(id: string): boolean {
@@ -156,7 +183,12 @@ export function withSessionBinding(
       return v;
     }
     const whose = await registry.whose(id, client);
-    if (whose === "own") return v;
+    if (whose === "own") {
+      if (registry.recordBuild(id, queryBuildArgs(req))) return v;
+      const out = refuse(denial(req.operation, profile, `session ${JSON.stringify(id)} already served ${MAX_SESSION_BUILDS} builds with different build arguments`, "session"), v);
+      if (out.kind === "deny") registry.buildRefused(id, client);
+      return out;
+    }
     const detail =
       whose === "other"
         ? `session ${JSON.stringify(id)} was opened by another client; a build may only use its own client's session`

@@ -4,7 +4,11 @@
 // (SystemAuth serveraddress), the X-Registry-Auth header's serveraddress (pull, push),
 // /distribution/{name}/json, image search (the term's registry), and plugin pull, upgrade
 // (`remote`) and push ({name}); and, with the image the daemon resolved it to in hand, the images
-// a container create runs (createImageViolation, called from the create's image step: refs.ts).
+// a container create runs (createImageViolation, called from the create's image step: refs.ts);
+// the names the daemon gives images without contacting a registry (createdTagViolation: a
+// build's tags (t=), the tags a `docker load` archive would create, from image-load.ts); and the
+// images BuildKit builds fetch (fetchedImageViolation, called from src/policy/buildkit/:
+// Dockerfile FROM lines, LLB sources, named contexts, registry caches).
 //
 // Two settings:
 //   * localRegistries (default false): a registry on a loopback, link-local or unspecified
@@ -172,6 +176,26 @@ export function createImageViolation(field: string, written: string, refs: reado
   };
 }
 
+/**
+ * An image a build makes the daemon fetch (a Dockerfile's FROM, COPY --from, RUN --mount from;
+ * LLB docker-image sources; named contexts; registry cache imports and exports): the same check
+ * as a pull (src/policy/buildkit/).
+ */
+export function fetchedImageViolation(field: string, name: string, rules: RuleSettings): Violation | null {
+  return checkImage(field, name, parseImageRef(name), rules);
+}
+
+/**
+ * A name the daemon gives an image without contacting a registry: a build's tag (`t=`), a tag a
+ * `docker load` archive would create (image-load.ts reads them from the archive). Under
+ * images.allow it must be allowed, as every name a create may run is; localRegistries does not
+ * apply.
+ */
+export function createdTagViolation(field: string, name: string, rules: RuleSettings): Violation | null {
+  if (rules.images.allow.length === 0) return null;
+  return checkImage(field, name, parseImageRef(name), { ...rules, images: { ...rules.images, localRegistries: true } });
+}
+
 function refKey(r: ImageRef): string {
   return `${r.host}/${r.path}${r.tag === undefined ? "" : `:${r.tag}`}${r.digest === undefined ? "" : `@${r.digest}`}`;
 }
@@ -316,6 +340,18 @@ export const IMAGE_POLICY: ReadonlyMap<string, Inspection> = new Map<string, Ins
           () => checkImage("name", name, parseImageRef(name), rules),
           () => registryAuthViolation(req, rules),
         );
+      },
+    },
+  ],
+  [
+    "ImageBuild",
+    {
+      query(req, rules) {
+        for (const tag of queryValues(req, "t")) {
+          const v = tag === "" ? null : createdTagViolation("t", tag, rules);
+          if (v) return v;
+        }
+        return null;
       },
     },
   ],
