@@ -7,7 +7,7 @@
 // into a request that waits forever or, worse, is allowed.
 //
 // One DaemonClient per upstream socket, shared by every gate built for it (config reloads build a
-// new gate; the pool and the event subscription carry over). closeDaemonClients() ends them all.
+// new gate; the connections and the event subscription carry over). closeDaemonClients() ends them all.
 //
 // Lookups (request / getJson / postJson) are plain HTTP/1.1 exchanges on kept-alive connections
 // of the client's own (Connection below): every container create asks the daemon for its
@@ -36,6 +36,7 @@ const EVENTS_RETRY_MAX_MS = 10_000;
 const MAX_IDLE = 16;
 /** A response head longer than this is not the daemon's. */
 const MAX_HEAD_BYTES = 64 * 1024;
+const REQUEST_PATH = /^\/[\x21-\x7e]*$/;
 
 export interface DaemonReply {
   status: number;
@@ -74,6 +75,8 @@ export class DaemonClient {
   /** One request; throws DaemonError when the daemon cannot be reached or does not answer within `timeoutMs`. */
   async request(method: string, path: string, body?: unknown, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<DaemonReply> {
     if (this.closed) throw new DaemonError("the daemon client is closed");
+    // The path goes into the request line as is: nothing that could end it or start a header.
+    if (!REQUEST_PATH.test(path)) throw new DaemonError(`not a request path for the daemon: ${JSON.stringify(path)}`);
     const payload = body === undefined ? "" : JSON.stringify(body);
     const head =
       payload === ""
@@ -83,13 +86,13 @@ export class DaemonClient {
     try {
       const reused = this.idle.pop();
       try {
-        return await this.exchange(reused ?? this.connect(), head + payload, method, deadline);
+        return await this.exchange(reused ?? this.connect(), head + payload, deadline);
       } catch (err) {
         // A kept-alive connection the daemon closed meanwhile fails before any answer: a GET goes
         // again on a new one (what the daemon never received it cannot have acted on; a POST is
         // not repeated, it fails: a 502 denial).
         if (reused === undefined || !(err instanceof Unanswered) || method !== "GET" || this.closed) throw err;
-        return await this.exchange(this.connect(), head + payload, method, deadline);
+        return await this.exchange(this.connect(), head + payload, deadline);
       }
     } catch (err) {
       const why = err instanceof TimedOut
@@ -109,7 +112,7 @@ export class DaemonClient {
     return conn;
   }
 
-  private async exchange(conn: Connection, text: string, method: string, deadline: number): Promise<DaemonReply> {
+  private async exchange(conn: Connection, text: string, deadline: number): Promise<DaemonReply> {
     const reply = await conn.exchange(text, deadline - Date.now());
     if (conn.reusable && !this.closed && this.idle.length < MAX_IDLE) this.idle.push(conn);
     else conn.close();

@@ -114,6 +114,14 @@ describe("DaemonClient lookups", () => {
     expect(d.connections).toBe(2);
   });
 
+  it("refuses a path that could end the request line or add a header, without sending anything", async () => {
+    const { d, c } = await setup(() => json(200, {}));
+    for (const p of ["/x HTTP/1.1\r\nX-Evil: 1\r\n\r\nGET /y", "/a b", "relative", "/\u00e9"]) {
+      await expect(c.getJson(p)).rejects.toThrow(/not a request path for the daemon/);
+    }
+    expect(d.requests).toHaveLength(0);
+  });
+
   it("sends POST bodies as JSON with their length", async () => {
     const { d, c } = await setup(() => json(201, { Name: "v" }));
     const r = await c.postJson<{ Name: string }>("/volumes/create", { Name: "vé" });
