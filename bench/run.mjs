@@ -31,6 +31,7 @@ const { values: opt } = parseArgs({
     "max-seconds": { type: "string" },
     "keep-logs": { type: "string" },
     dockgate: { type: "string" },
+    baseline: { type: "string" },
     help: { type: "boolean", short: "h", default: false },
   },
   allowPositionals: false,
@@ -50,7 +51,10 @@ if (opt.help) {
                      attachbulk,buildkit,memory
   --max-seconds N    hard stop for the whole run (default 420, quick 150)
   --keep-logs DIR    copy dockgate's log files there before cleanup
-  --dockgate FILE    dockgate entry point (default: dist/cli/main.js)`);
+  --dockgate FILE    dockgate entry point (default: dist/cli/main.js)
+  --baseline FILE    another build's entry point (e.g. main's dist/cli/main.js, in a directory whose
+                     node_modules resolve), measured interleaved as one more target in the cpu, stub
+                     and create phases: before/after in one run (rows "..., baseline build")`);
   process.exit(0);
 }
 
@@ -117,6 +121,7 @@ const NODE = fs.existsSync(path.join(ROOT, "node_modules/node/bin/node"))
   ? path.join(ROOT, "node_modules/node/bin/node")
   : process.execPath;
 const DOCKGATE_MAIN = path.resolve(opt.dockgate ?? path.join(ROOT, "dist/cli/main.js"));
+const BASELINE_MAIN = opt.baseline === undefined ? undefined : path.resolve(opt.baseline);
 
 function pickUpstream() {
   if (opt.upstream) return opt.upstream;
@@ -399,10 +404,10 @@ async function startStub(name) {
   return { name, sock, pid: child.pid, child };
 }
 
-async function startDockgate(name, upstream, extra = []) {
+async function startDockgate(name, upstream, extra = [], main = DOCKGATE_MAIN) {
   const sock = path.join(TMP, `${name}.sock`);
   const child = spawnChild(name, [
-    DOCKGATE_MAIN,
+    main,
     "serve",
     "--config",
     CONFIG,
@@ -714,7 +719,7 @@ async function phaseCpu(T) {
   log(`CPU/request, daemon /_ping c=${CPU_CONC}: ${ROUNDS} rounds x ${P.cpuCount} requests per proxy`);
   const res = await interleave(
     ROUNDS,
-    [T.dockgate, T.pipe],
+    withBaseline([T.dockgate, T.pipe], T.baseline),
     (t) => load(t, PING, CPU_CONC, { count: P.cpuCount }),
     P.budgetMs.cpu,
   );
@@ -731,12 +736,25 @@ async function phaseCpu(T) {
       ok: (x) => x <= 1.5,
     },
   });
+  baselineRow(CPU_SECTION, s[T.baseline?.name], `daemon /_ping c=${CPU_CONC}, baseline build`, "us/req", (x) => x.cpuUsPerReq, s.pipe.cpuUsPerReq);
+}
+
+/** The targets of a phase, with the baseline build (--baseline) when there is one. */
+function withBaseline(targets, baseline) {
+  return baseline ? [...targets, baseline] : targets;
+}
+
+/** A row for the baseline build (--baseline): its value in the dockgate column, next to the same pipe. */
+function baselineRow(section, summary, metric, unit, f, pipe) {
+  if (summary === undefined) return;
+  addRow({ section, metric, unit, v: { direct: undefined, dockgate: f(summary), pipe } });
 }
 
 async function phaseStub(T) {
   log(`stub upstream /_ping c=${STUB_CONC}: ${ROUNDS} rounds x ${P.stubCount} requests per target`);
   const targets = [T.stub, T.dockgateStub, T.pipeStub];
   if (T.dockgateQuiet) targets.push(T.dockgateQuiet);
+  if (T.baselineStub) targets.push(T.baselineStub);
   const res = await interleave(
     ROUNDS,
     targets,
@@ -764,6 +782,7 @@ async function phaseStub(T) {
     v: { direct: undefined, dockgate: s["dockgate-stub"].cpuUsPerReq, pipe: s["pipe-stub"].cpuUsPerReq },
     target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.5 },
   });
+  baselineRow(section, s[T.baselineStub?.name], `proxy CPU per request c=${STUB_CONC}, baseline build`, "us/req", (x) => x.cpuUsPerReq, s["pipe-stub"].cpuUsPerReq);
   const q = s["dockgate-stub-quiet"];
   if (q) {
     // The same dockgate with --log-level warn: how much of its cost is the per-request log line.
@@ -983,7 +1002,7 @@ async function phaseCreate(T) {
   const createHead = Buffer.from(
     reqHead("POST", "/v1.41/containers/create", { "Content-Type": "application/json", "Content-Length": String(body.length) }),
   );
-  const targets = [T.direct, T.dockgate, T.pipe];
+  const targets = withBaseline([T.direct, T.dockgate, T.pipe], T.baseline);
   log(`container create (${body.length} B body) + delete c=${CREATE_CONC}: ${ROUNDS} rounds x ${P.createOps} ops per target`);
   const createOps = async (t, count) => {
     const conns = await openConns(t.sock, CREATE_CONC);
@@ -1050,6 +1069,7 @@ async function phaseCreate(T) {
     v: { direct: undefined, dockgate: cpu.dockgate, pipe: cpu.pipe },
     target: { text: "dg <= 1.5x pipe", value: (r) => ratio(r.v.dockgate, r.v.pipe), ok: (x) => x <= 1.5 },
   });
+  if (T.baseline) baselineRow(CPU_SECTION, cpu, `container create + delete c=${CREATE_CONC}, baseline build`, "us/op", (x) => x[T.baseline.name], cpu.pipe);
 }
 
 /**
@@ -1411,6 +1431,7 @@ async function main() {
   const img = await call(UPSTREAM, "GET", `/images/${encodeURIComponent(IMAGE)}/json`);
   if (img.status !== 200) throw new Fatal(`image ${IMAGE} not found on the daemon (--image IMG)`);
   if (!fs.existsSync(DOCKGATE_MAIN)) throw new Fatal(`${DOCKGATE_MAIN} missing: run 'npm run build' (npm run bench does)`);
+  if (BASELINE_MAIN && !fs.existsSync(BASELINE_MAIN)) throw new Fatal(`--baseline ${BASELINE_MAIN} missing`);
   if (!fs.existsSync(CONFIG)) throw new Fatal(`config ${CONFIG} not found (--config FILE)`);
 
   console.log(`dockgate bench (${QUICK ? "quick" : "full"}, ${ROUNDS} interleaved rounds), config ${path.relative(ROOT, CONFIG)}`);
@@ -1424,6 +1445,7 @@ async function main() {
   log("starting dockgate, pipe and stub processes");
   T.dockgate = await startDockgate("dockgate", UPSTREAM);
   T.pipe = await startPipe("pipe", UPSTREAM);
+  if (BASELINE_MAIN) T.baseline = await startDockgate("dockgate-baseline", UPSTREAM, [], BASELINE_MAIN);
 
   const phases = [
     ["ping", phasePing],
@@ -1444,6 +1466,7 @@ async function main() {
       T.stub = await startStub("stub");
       T.dockgateStub = await startDockgate("dockgate-stub", T.stub.sock);
       T.pipeStub = await startPipe("pipe-stub", T.stub.sock);
+      if (BASELINE_MAIN) T.baselineStub = await startDockgate("dockgate-baseline-stub", T.stub.sock, [], BASELINE_MAIN);
       try {
         T.dockgateQuiet = await startDockgate("dockgate-stub-quiet", T.stub.sock, ["--log-level", "warn"]);
       } catch (e) {
@@ -1457,9 +1480,9 @@ async function main() {
       log(`phase ${name} failed: ${e.message}`);
     }
     if (name === "stub") {
-      for (const t of [T.dockgateStub, T.pipeStub, T.dockgateQuiet, T.stub]) if (t) await stopChild(t.child);
+      for (const t of [T.dockgateStub, T.pipeStub, T.dockgateQuiet, T.baselineStub, T.stub]) if (t) await stopChild(t.child);
     }
-    for (const t of [T.dockgate, T.pipe]) {
+    for (const t of withBaseline([T.dockgate, T.pipe], T.baseline)) {
       if (t.child.exitCode !== null || t.child.signalCode !== null) {
         throw new Fatal(`${t.name} died during phase ${name}:\n${tail(t.child.logFile)}`);
       }
@@ -1467,6 +1490,7 @@ async function main() {
   }
   await stopChild(T.dockgate.child);
   await stopChild(T.pipe.child);
+  if (T.baseline) await stopChild(T.baseline.child);
   if (PHASES.has("memory")) {
     try {
       await phaseMemory();
