@@ -196,7 +196,11 @@ export function relayH2(o: RelayOptions): () => void {
       let refusal: string | undefined;
       const refuse = (message: string): void => {
         refusal = message;
-        req.close(NGHTTP2_CANCEL);
+        // The caller gets the refusal first; the callee's stream is cancelled once the caller's
+        // has closed (stream 'close' below), and sends nothing meanwhile. Cancelling it first let
+        // the docker CLI 20.10 end its build before the daemon read the status: the CLI printed
+        // "context canceled" instead of the reason (seen once in nine CI runs).
+        req.pause();
         if (!stream.headersSent) {
           stream.respond({ ":status": 200, "content-type": "application/grpc", ...statusHeaders(GRPC_PERMISSION_DENIED, message) }, { endStream: true });
         } else stream.end();
