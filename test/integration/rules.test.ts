@@ -1077,6 +1077,10 @@ const TABLE: Record<string, RuleCases> = {
       denyBuild("remote=http://169.254.169.254/", "remote=" + encodeURIComponent("http://169.254.169.254/latest/meta-data"), "remote"),
       denyBuild("remote=a git repository", "remote=" + encodeURIComponent("git@github.com:example/x.git"), "remote"),
       denyBuild("remote=a bare host", "remote=" + encodeURIComponent("10.0.0.1/ctx.tar"), "remote"),
+      // BuildKit without remote=client-session builds from the body's context and Dockerfile
+      // (measured: the daemon does), which the session's Dockerfile check never reads.
+      denyBuild("a BuildKit build with remote empty (the body is its context)", "version=2&session=dgt-no-session&remote=", "remote"),
+      denyBuild("a BuildKit build with no remote (the body is its context)", "version=2&session=dgt-no-session", "remote"),
     ],
     allow: [buildAllow("a build from the uploaded context (remote empty)", "remote=")],
   },

@@ -95,6 +95,7 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
     return { rule: "build.buildkit", field: "version", detail: "version=\"2\": BuildKit builds are not allowed for this profile (use the classic builder: DOCKER_BUILDKIT=0)" };
   }
   let session = 0;
+  let remote = 0;
   for (const [k, v] of req.query) {
     if (!BUILD_PARAMETERS.has(k)) {
       return { rule: "buildkit.parameter", field: k, detail: `query parameter ${quote(k)} is not one the daemon reads for a build; refused rather than passed` };
@@ -106,9 +107,13 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
         }
         break;
       case "remote":
-        if (v !== "" && v !== "client-session") {
-          return { rule: "build.remote", field: k, detail: `remote=${quote(v)}: a BuildKit build's context must come from the client's session (a local directory); dockgate cannot read the Dockerfile of a ${v === "upload-request" ? "context uploaded as a tar stream" : "remote context"}` };
+        // Without remote=client-session the daemon reads the context, Dockerfile included, from
+        // the request body (measured on 20.10: an empty remote built from a tar body), where the
+        // session's Dockerfile check never sees it.
+        if (v !== "client-session") {
+          return { rule: "build.remote", field: k, detail: `remote=${quote(v)}: a BuildKit build's context must come from the client's session (remote=client-session, a local directory); dockgate cannot read the Dockerfile of a ${v === "upload-request" ? "context uploaded as a tar stream" : v === "" ? "context sent in the request body" : "remote context"}` };
         }
+        remote++;
         break;
       case "session":
         session++;
@@ -141,6 +146,9 @@ export function checkBuildKitQuery(req: RequestView, rules: RuleSettings): Viola
   }
   if (session !== 1) {
     return { rule: "buildkit.session", field: "session", detail: session === 0 ? "a BuildKit build through /build needs the session its client opened (session=)" : "session is given more than once" };
+  }
+  if (remote === 0) {
+    return { rule: "build.remote", field: "remote", detail: "a BuildKit build without remote=client-session reads its context, Dockerfile included, from the request body, where dockgate cannot read the Dockerfile" };
   }
   return null;
 }

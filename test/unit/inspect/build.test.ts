@@ -15,7 +15,10 @@ describe("ImageBuild query", () => {
     expect(query(B, [["version", "2"], ["session", "s"]], rules({ buildkit: false }))).toMatchObject({ rule: "build.buildkit", field: "version" });
     expect(query(B, [["version", "1"]], rules({ buildkit: false }))).toBeNull();
     expect(query(B, [], rules({ buildkit: false }))).toBeNull();
-    expect(query(B, [["version", "2"], ["session", "s"]])).toBeNull();
+    expect(query(B, [["version", "2"], ["session", "s"], ["remote", "client-session"]])).toBeNull();
+    // No remote, or an empty one: the daemon would build from the body's context and Dockerfile.
+    expect(query(B, [["version", "2"], ["session", "s"]])).toMatchObject({ rule: "build.remote", field: "remote" });
+    expect(query(B, [["version", "2"], ["session", "s"], ["remote", ""]])).toMatchObject({ rule: "build.remote", field: "remote" });
   });
   it("BuildKit: refuses parameters the daemon does not read, and what only BuildKit reads by rule", () => {
     const bk = (...q: Array<[string, string]>) => query(B, [["version", "2"], ["session", "s"], ["remote", "client-session"], ...q]);
@@ -23,7 +26,7 @@ describe("ImageBuild query", () => {
     expect(bk(["frontend", "gateway.v0"])).toMatchObject({ rule: "buildkit.parameter", field: "frontend" });
     expect(bk(["Target", "x"])).toMatchObject({ rule: "buildkit.parameter" });
     expect(bk(["buildargs", '{"BUILDKIT_SYNTAX":"docker/dockerfile:1"}'])).toMatchObject({ rule: "buildkit.frontend", field: 'buildargs["BUILDKIT_SYNTAX"]' });
-    expect(query(B, [["version", "2"], ["session", "s"], ["buildargs", '{"BUILDKIT_SYNTAX":"docker/dockerfile:1"}']], rules({ buildkitFrontends: ["docker/dockerfile:1"] }))).toBeNull();
+    expect(query(B, [["version", "2"], ["session", "s"], ["remote", "client-session"], ["buildargs", '{"BUILDKIT_SYNTAX":"docker/dockerfile:1"}']], rules({ buildkitFrontends: ["docker/dockerfile:1"] }))).toBeNull();
     expect(bk(["buildargs", '{"BUILDKIT_NEW_THING":"1"}'])).toMatchObject({ rule: "buildkit.build-arg" });
     expect(bk(["buildargs", '{"A":1}'])).toMatchObject({ rule: "body.type" });
     expect(bk(["platform", "linux/amd64;x"])).toMatchObject({ rule: "buildkit.platform" });
