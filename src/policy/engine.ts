@@ -33,6 +33,8 @@ import { GoJsonError, type GoValue, parseGoJson, toJson } from "./gojson.js";
 import { type InspectContext, type Inspection, type Violation, inspectionFor } from "./inspect/index.js";
 import { HostNetwork, hostNetworkOf } from "./host-network.js";
 import { withArchivePrefixCheck } from "./archive.js";
+import { withContextCheck } from "./build-context.js";
+import { isBuildKitQuery } from "./buildkit/build-query.js";
 import { withLoadCheck } from "./image-load.js";
 import { withSessionBinding } from "./buildkit/sessions.js";
 import { NO_HARDENING, hardenBuildQuery, hardenContainerCreate, hardenContainerUpdate } from "./mutate.js";
@@ -199,8 +201,11 @@ export function createGate(config: Config, options: GateOptions = {}): Gate {
         case "ImageLoad":
           // The archive's repository tags are checked (and, under ownership, reported) as it streams (image-load.ts).
           return plan.rules.images.allow.length === 0 && plan.layers?.ownership === undefined ? verdict : withLoadCheck(verdict, plan.rules, plan.audit, (v) => violationDenial(req.operation, plan.name, v));
-        case "Session":
         case "ImageBuild":
+          // A classic build's Dockerfile, in the context tar, is checked as it streams (build-context.ts).
+          if (!isBuildKitQuery(req)) return plan.rules.images.allow.length === 0 ? verdict : withContextCheck(verdict, req, plan.rules, plan.audit, (v) => violationDenial(req.operation, plan.name, v));
+          return checkImages ? withSessionBinding(verdict, req, client, plan.name, plan.audit) : verdict;
+        case "Session":
           // A BuildKit build may use only a session its own client opened (buildkit/sessions.ts).
           // Without the daemon (explain) there are no live connections, hence no sessions to bind to.
           return checkImages ? withSessionBinding(verdict, req, client, plan.name, plan.audit) : verdict;

@@ -377,7 +377,7 @@ function denyStart(label: string, query: string, field: string, opts: { body?: s
   };
 }
 
-function denyBuild(label: string, query: string, field: string, opts: { headers?: Record<string, string>; body?: string; core?: boolean } = {}): DenyCase {
+function denyBuild(label: string, query: string, field: string, opts: { headers?: Record<string, string>; body?: string | Buffer; core?: boolean } = {}): DenyCase {
   const tag = unique("build");
   return {
     label,
@@ -1085,6 +1085,18 @@ const TABLE: Record<string, RuleCases> = {
     allow: [buildAllow("a build from the uploaded context (remote empty)", "remote=")],
   },
 
+  "build.context": {
+    deny: [
+      {
+        ...denyBuild("a classic build whose Dockerfile is a symbolic link (which file the daemon reads is not the one dockgate would check)", "", "body", {
+          body: Buffer.concat([tarEntry("real", `FROM ${image}\n`), tarEntry("Dockerfile", "", "2", "real"), TAR_END]),
+        }),
+        via: "fixture",
+      },
+    ],
+    allow: [{ ...buildAllow("a classic build whose context tar holds the Dockerfile as a file, FROM an allowed image", "nocache=1"), via: "fixture" }],
+  },
+
   "build.security-opt": {
     deny: [denyBuild("securityopt", "securityopt=" + encodeURIComponent(json(["seccomp=unconfined"])), "securityopt")],
     allow: [buildAllow("no securityopt", "nocache=1")],
@@ -1157,6 +1169,10 @@ const TABLE: Record<string, RuleCases> = {
     deny: [
       { ...denyImageCreate("pull of an image images.allow does not list", `fromImage=${encodeURIComponent("quay.io/acme/x")}&tag=1`, "fromImage"), via: "fixture" },
       { ...denyImageCreate("pull of a Docker Hub image outside library/", `fromImage=${encodeURIComponent("acme/x")}`, "fromImage"), via: "fixture" },
+      {
+        ...denyBuild("a classic build FROM an image images.allow does not list", "", "Dockerfile:1 FROM", { body: Buffer.concat([tarEntry("Dockerfile", "FROM quay.io/acme/x:1\n"), TAR_END]) }),
+        via: "fixture",
+      },
     ],
     allow: [
       {

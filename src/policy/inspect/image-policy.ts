@@ -30,6 +30,7 @@ import { GoJsonError, GoObject, parseGoJson, type GoValue } from "../gojson.js";
 import { DIGEST, DOCKER_HUB, type ImagePattern, type ImageRef, canonicalHost, isRegistryName, parseImageRef } from "../../api/image-ref.js";
 import type { RuleSettings } from "../rules.js";
 import type { RequestView } from "../verdict.js";
+import { isBuildKitQuery } from "../buildkit/build-query.js";
 import type { Inspection, Violation } from "./index.js";
 import { bodyObject, formBodyViolation, guard, optString, queryValues, quote } from "./util.js";
 
@@ -350,6 +351,13 @@ export const IMAGE_POLICY: ReadonlyMap<string, Inspection> = new Map<string, Ins
         for (const tag of queryValues(req, "t")) {
           const v = tag === "" ? null : createdTagViolation("t", tag, rules);
           if (v) return v;
+        }
+        // A classic build's Dockerfile is read from the context tar in the body (build-context.ts);
+        // one the daemon fetches (a URL or git repository) is not seen by dockgate.
+        if (rules.images.allow.length > 0 && !isBuildKitQuery(req)) {
+          for (const remote of queryValues(req, "remote")) {
+            if (remote !== "") return { rule: "build.context", field: "remote", detail: `remote=${quote(remote)}: under images.allow a classic build's Dockerfile must come in the context tar, where dockgate checks the images it names; the daemon would fetch this one` };
+          }
         }
         return null;
       },
