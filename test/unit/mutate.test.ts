@@ -3,7 +3,7 @@
 // parses back, has one HostConfig that old and new daemons read identically, and is hardened.
 
 import { describe, expect, it } from "vitest";
-import type { HardeningConfig } from "../../src/config/types.js";
+import { type HardeningConfig, NO_HARDENING } from "../../src/config/types.js";
 import { GoObject, parseGoJson, toJson, type GoValue } from "../../src/policy/gojson.js";
 import type { Violation } from "../../src/policy/inspect/index.js";
 import {
@@ -22,17 +22,8 @@ import { DEFAULT_RULES, type RuleSettings } from "../../src/policy/rules.js";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-const NONE: HardeningConfig = {
-  labels: {},
-  noNewPrivileges: false,
-  dropAllCapabilities: false,
-  memory: undefined,
-  nanoCpus: undefined,
-  pids: undefined,
-  user: undefined,
-  readOnlyRootfs: false,
-  network: undefined,
-};
+/** Nothing forced: each test spreads what it hardens over it. */
+const NONE: HardeningConfig = NO_HARDENING;
 
 const FULL: HardeningConfig = {
   labels: { "dockgate.team": "ci", "dockgate.hardened": "yes" },
